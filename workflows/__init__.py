@@ -1,0 +1,1 @@
+"""The onboarding workflow, its message types and the published rules it enforces."""

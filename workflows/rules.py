@@ -1,0 +1,275 @@
+"""The published GCKey and CERS rules, in one pure module.
+
+Used by the update validators, the web forms and the tests alike. Messages are English
+msgids marked with ``N_`` so Babel extracts them; the web translates them for the user.
+
+Sources (see shared/reference/gckey-cers-facts.md):
+- username: GCKey Help "Create Your Username" (HP-01); CFIA "Getting your GCKey".
+- password: IRCC Help Centre "How do I change my GCKey password?" (qnum=1411).
+- recovery questions: number and answer length are unpublished, so they are settings.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zoneinfo
+from dataclasses import dataclass
+from functools import cache
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction; the web translates it."""
+    return message
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    message: str
+    ok: bool
+
+
+USERNAME_MIN, USERNAME_MAX, USERNAME_MAX_DIGITS = 8, 16, 7
+PASSWORD_MIN, PASSWORD_MAX = 8, 16
+USERNAME_OVERLAP = 3
+FRENCH_LETTERS = "àâæçéèêëîïôœùûüÿ"
+USERNAME_SPECIALS = "$%^:{}~'?/|&*_-.`()[]!"
+_USERNAME_ALLOWED = frozenset(
+    "abcdefghijklmnopqrstuvwxyz"
+    + "abcdefghijklmnopqrstuvwxyz".upper()
+    + FRENCH_LETTERS
+    + FRENCH_LETTERS.upper()
+    + "0123456789"
+    + USERNAME_SPECIALS
+)
+
+
+def username_checks(username: str) -> list[Check]:
+    """The "Username Checklist Box": every rule, met or not."""
+    digits = sum(c in "0123456789" for c in username)
+    return [
+        Check(
+            "length",
+            N_("Between 8 and 16 characters"),
+            USERNAME_MIN <= len(username) <= USERNAME_MAX,
+        ),
+        Check(
+            "characters",
+            N_(
+                "Only letters (French letters allowed), digits and these special characters: "
+                "$ % ^ : { } ~ ' ? / | & * _ - . ` ( ) [ ] !"
+            ),
+            bool(username) and all(c in _USERNAME_ALLOWED for c in username),
+        ),
+        Check("digits", N_("No more than 7 digits"), digits <= USERNAME_MAX_DIGITS),
+    ]
+
+
+USERNAME_TAKEN_MESSAGE = N_("This username has already been used. Choose another one.")
+
+
+def username_key(username: str) -> str:
+    """Uniqueness compares usernames case-insensitively, after Unicode normalization."""
+    return unicodedata.normalize("NFC", username).casefold()
+
+
+def password_checks(password: str, username: str, confirmation: str | None = None) -> list[Check]:
+    """The "Password Checklist Box". ``confirmation`` is None while only the rules are shown."""
+    checks = [
+        Check(
+            "length",
+            N_("Between 8 and 16 characters"),
+            PASSWORD_MIN <= len(password) <= PASSWORD_MAX,
+        ),
+        Check("upper", N_("At least one upper case letter"), any(c.isupper() for c in password)),
+        Check("lower", N_("At least one lower case letter"), any(c.islower() for c in password)),
+        Check("digit", N_("At least one digit"), any(c in "0123456789" for c in password)),
+        Check(
+            "username",
+            N_("No 3 or more consecutive characters from your username"),
+            not shares_run(password, username, USERNAME_OVERLAP),
+        ),
+    ]
+    if confirmation is not None:
+        checks.append(
+            Check(
+                "match",
+                N_("The two passwords must match"),
+                bool(password) and password == confirmation,
+            )
+        )
+    return checks
+
+
+def shares_run(password: str, username: str, run: int) -> bool:
+    """True when the password holds ``run`` or more consecutive characters of the username."""
+    pw, user = password.casefold(), username.casefold()
+    return any(user[i : i + run] in pw for i in range(len(user) - run + 1))
+
+
+def failed(checks: list[Check]) -> list[str]:
+    return [c.message for c in checks if not c.ok]
+
+
+# Recovery questions: GCKey does not publish its list; these are this service's.
+RECOVERY_QUESTIONS: dict[str, str] = {
+    "first_pet": N_("What was the name of your first pet?"),
+    "first_school": N_("What was the name of your first school?"),
+    "childhood_street": N_("On what street did you live as a child?"),
+    "first_employer": N_("What was the name of your first employer?"),
+    "favourite_teacher": N_("What is the family name of your favourite teacher?"),
+    "first_car": N_("What was the make of your first car?"),
+    "parents_town": N_("In what town did your parents meet?"),
+    "favourite_book": N_("What is the title of your favourite book?"),
+}
+
+
+@dataclass(frozen=True)
+class RecoveryEntry:
+    question_id: str
+    answer: str
+    hint: str = ""
+
+
+def recovery_errors(
+    entries: list[RecoveryEntry], count: int, min_answer: int = 3
+) -> dict[str, list[str]]:
+    """Errors keyed by form field (``question_0``, ``answer_0``, ``hint_0``...)."""
+    errors: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    if len(entries) != count:
+        errors["recovery"] = [N_("Answer every recovery question.")]
+    for i, entry in enumerate(entries):
+        if entry.question_id not in RECOVERY_QUESTIONS:
+            errors.setdefault(f"question_{i}", []).append(N_("Choose a question from the list."))
+        elif entry.question_id in seen:
+            errors.setdefault(f"question_{i}", []).append(
+                N_("Choose a different question for each answer.")
+            )
+        seen.add(entry.question_id)
+        answer = normalize_answer(entry.answer)
+        if len(answer) < min_answer:
+            errors.setdefault(f"answer_{i}", []).append(
+                N_("The answer must have at least 3 characters.")
+            )
+        if answer and answer in normalize_answer(entry.hint):
+            errors.setdefault(f"hint_{i}", []).append(N_("The hint must not contain the answer."))
+        if len(entry.hint) > 100:
+            errors.setdefault(f"hint_{i}", []).append(
+                N_("The hint must have at most 100 characters.")
+            )
+    return errors
+
+
+def normalize_answer(answer: str) -> str:
+    """Answers are compared without regard to case or repeated spaces."""
+    return " ".join(unicodedata.normalize("NFC", answer).casefold().split())
+
+
+# Create User Account
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+TELEPHONE_PATTERN = re.compile(r"^\+?[0-9 ().-]{7,20}$")
+NAME_MAX = 50
+LANGUAGES = ("en", "fr")
+CANADIAN_TIME_ZONES = (
+    "America/St_Johns",
+    "America/Halifax",
+    "America/Glace_Bay",
+    "America/Moncton",
+    "America/Goose_Bay",
+    "America/Toronto",
+    "America/Winnipeg",
+    "America/Regina",
+    "America/Edmonton",
+    "America/Vancouver",
+    "America/Whitehorse",
+    "America/Dawson",
+    "America/Iqaluit",
+    "America/Rankin_Inlet",
+    "America/Cambridge_Bay",
+    "America/Inuvik",
+    "America/Atikokan",
+    "America/Creston",
+    "America/Dawson_Creek",
+    "America/Fort_Nelson",
+    "America/Swift_Current",
+)
+
+
+@cache
+def time_zones() -> tuple[str, ...]:
+    """Canadian zones first, then every other IANA zone, sorted."""
+    others = sorted(zoneinfo.available_timezones() - set(CANADIAN_TIME_ZONES))
+    return CANADIAN_TIME_ZONES + tuple(z for z in others if "/" in z)
+
+
+def is_email(value: str) -> bool:
+    return len(value) <= 254 and bool(EMAIL_PATTERN.match(value))
+
+
+def email_errors(email: str, *, required: bool) -> list[str]:
+    if not email:
+        return [N_("Enter your e-mail address.")] if required else []
+    if not is_email(email):
+        return [N_("Enter an e-mail address in the form name@example.ca.")]
+    return []
+
+
+def profile_errors(
+    given_name: str, family_name: str, email: str, telephone: str, time_zone: str, language: str
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for field_name, value in (("given_name", given_name), ("family_name", family_name)):
+        if not value.strip():
+            errors[field_name] = [N_("This field is required.")]
+        elif len(value) > NAME_MAX:
+            errors[field_name] = [N_("Use at most 50 characters.")]
+    if problems := email_errors(email, required=True):
+        errors["email"] = problems
+    digits = sum(c.isdigit() for c in telephone)
+    if telephone and (not TELEPHONE_PATTERN.match(telephone) or not 10 <= digits <= 15):
+        errors["telephone"] = [N_("Enter a telephone number of 10 to 15 digits, or leave it empty.")]
+    if time_zone not in time_zones():
+        errors["time_zone"] = [N_("Choose the time zone where you usually conduct business.")]
+    if language not in LANGUAGES:
+        errors["language"] = [N_("Choose English or French.")]
+    return errors
+
+
+# User Reference Number: a serial and a Luhn check digit, so a mistyped URN is caught.
+
+URN_DIGITS = 10
+
+
+def luhn_digit(digits: str) -> str:
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        n = int(d) * (2 if i % 2 == 0 else 1)
+        total += n - 9 if n > 9 else n
+    return str((10 - total % 10) % 10)
+
+
+def urn_for(serial: int) -> str:
+    body = f"{serial:0{URN_DIGITS - 1}d}"
+    return body + luhn_digit(body)
+
+
+def is_urn(value: str) -> bool:
+    digits = value.replace(" ", "").replace("-", "")
+    return (
+        len(digits) == URN_DIGITS
+        and digits.isdigit()
+        and luhn_digit(digits[:-1]) == digits[-1]
+    )
+
+
+def format_urn(urn: str) -> str:
+    """Grouped for reading aloud: 000 000 001 7."""
+    return f"{urn[0:3]} {urn[3:6]} {urn[6:9]} {urn[9:]}"
+
+
+def is_argon2id(value: str) -> bool:
+    """What the workflow accepts in place of a secret: an argon2id hash, never the secret."""
+    return value.startswith("$argon2id$") and len(value) < 256
