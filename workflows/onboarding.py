@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import NotificationActivities
     from workflows import rules
     from workflows.types import (
+        INVALID_INPUT,
         LINK_EXPIRED,
         LINK_REPLACED,
         USERNAME_TAKEN,
@@ -51,8 +52,6 @@ with workflow.unsafe.imports_passed_through():
         SetRecoveryEmailResult,
         Step,
     )
-
-INVALID_INPUT = "InvalidInput"
 
 # Database writes are short and keyed by the journey: local activities keep a form step near
 # the bare update round trip. E-mail may wait on a mail server for hours: a regular activity,
@@ -233,8 +232,9 @@ class OnboardingWorkflow:
                     ReserveUsernameInput(journey_id=self._state.journey_id, username=input.username),
                     **DB_CALL,
                 )
-            except ActivityError as err:
-                cause = err.cause
+            except (ActivityError, ApplicationError) as err:
+                # Core reports a local activity's failure bare; a regular one's wrapped.
+                cause = err.cause if isinstance(err, ActivityError) else err
                 if isinstance(cause, ApplicationError) and cause.type == USERNAME_TAKEN:
                     raise invalid({"username": [rules.USERNAME_TAKEN_MESSAGE]}) from err
                 raise

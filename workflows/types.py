@@ -44,6 +44,7 @@ class EmailKind(str, Enum):
 
 
 # Error types carried by ApplicationError, so the web can tell a business rule from a fault.
+INVALID_INPUT = "InvalidInput"  # details[0] maps each form field to its messages
 USERNAME_TAKEN = "UsernameTaken"
 LINK_EXPIRED = "ConfirmationLinkExpired"
 LINK_REPLACED = "ConfirmationLinkReplaced"

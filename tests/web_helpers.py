@@ -1,0 +1,73 @@
+"""A browser-like client for the site: follows redirects, reads forms from the parsed HTML."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+from temporalio.client import Client
+
+from settings import Settings
+from web.app import create_app
+
+
+class Page:
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.status = response.status_code
+        self.url = str(response.url)
+        self.html = HTMLParser(response.text)
+
+    def text(self, selector: str) -> str:
+        node = self.html.css_first(selector)
+        assert node is not None, f"no {selector} on {self.url}"
+        return " ".join(node.text(separator=" ").split())
+
+    @property
+    def h1(self) -> str:
+        return self.text("h1")
+
+    def texts(self, selector: str) -> list[str]:
+        return [" ".join(n.text(separator=" ").split()) for n in self.html.css(selector)]
+
+    def form(self, action_contains: str = "") -> tuple[str, dict[str, str]]:
+        for form in self.html.css("form"):
+            action = form.attributes.get("action") or ""
+            if action_contains in action:
+                fields = {
+                    str(i.attributes.get("name")): str(i.attributes.get("value") or "")
+                    for i in form.css("input[type=hidden]")
+                }
+                return action, fields
+        raise AssertionError(f"no form posting to *{action_contains}* on {self.url}")
+
+    def field_error(self, name: str) -> str:
+        return self.text(f"#{name}-error")
+
+
+class Browser:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def get(self, url: str) -> Page:
+        return Page(await self.http.get(url))
+
+    async def submit(
+        self, page: Page, action_contains: str = "", data: dict[str, Any] | None = None
+    ) -> Page:
+        action, fields = page.form(action_contains)
+        return Page(await self.http.post(action, data={**fields, **(data or {})}))
+
+
+@asynccontextmanager
+async def browser(settings: Settings, client: Client) -> AsyncIterator[Browser]:
+    app = create_app(settings, client)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", follow_redirects=True
+        ) as http:
+            yield Browser(http)

@@ -1,0 +1,1 @@
+"""The CERS site: server-rendered pages in English and French."""

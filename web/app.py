@@ -1,0 +1,92 @@
+"""The CERS site: a thin FastAPI + Jinja2 layer whose forms drive the onboarding workflow."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
+from temporalio.client import Client
+
+from db.engine import make_engine
+from settings import Settings, get_settings
+from web import cers, dev, gckey
+from web.journeys import JourneyClosed, StepRefused, goto
+from web.pages import render
+from web.session import IdleSessionMiddleware
+
+log = logging.getLogger("cers.web")
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
+    """The app; tests hand in their own settings and Temporal client."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.engine = make_engine(settings.sqlalchemy_url)
+        app.state.client = client or await Client.connect(
+            settings.temporal_address or "127.0.0.1:7233", namespace=settings.temporal_namespace
+        )
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(IdleSessionMiddleware, idle_minutes=settings.session_idle_minutes)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key.get_secret_value(),
+        session_cookie="cers_session",
+        same_site="lax",
+        https_only=settings.https_only_cookies,
+    )
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(gckey.router)
+    app.include_router(cers.router)
+    if settings.dev_mail_enabled:
+        app.include_router(dev.router)
+
+    @app.get("/", name="splash")
+    async def splash(request: Request) -> Response:
+        return render(request, "splash.html", lang="en")
+
+    @app.get("/{lang}", name="home")
+    async def home(request: Request, lang: str) -> Response:
+        if lang not in ("en", "fr"):
+            raise StarletteHTTPException(404)
+        return RedirectResponse(request.url_for("login", lang=lang), status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        lang = request.path_params.get("lang", "en")
+        return render(
+            request,
+            "error.html",
+            lang=lang if lang in ("en", "fr") else "en",
+            status_code=exc.status_code,
+            status=exc.status_code,
+        )
+
+    @app.exception_handler(StepRefused)
+    @app.exception_handler(JourneyClosed)
+    async def out_of_step(request: Request, exc: Exception) -> Response:
+        # Another tab moved the journey on, or it ended: show where it stands now.
+        lang = request.path_params.get("lang", "en")
+        return goto(request, lang if lang in ("en", "fr") else "en", "resume")
+
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn web.app:app` builds the app from the environment only when asked.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

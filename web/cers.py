@@ -1,0 +1,271 @@
+"""CERS: the login page, Create User Account, the confirmation link and the portal."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from db.models import UserAccount
+from db.queries import account_for
+from web.journeys import (
+    AppSettings,
+    JourneyClosed,
+    Rejected,
+    StepRefused,
+    TemporalClient,
+    begin,
+    goto,
+    goto_step,
+    new_workflow_id,
+    send,
+    state_of,
+)
+from web.pages import language, render
+from web.session import check_csrf, sign_out, signed_in_journey
+from workflows import rules
+from workflows.links import read_token
+from workflows.onboarding import OnboardingWorkflow
+from workflows.types import (
+    LINK_EXPIRED,
+    LINK_REPLACED,
+    ConfirmEmailInput,
+    CreateAccountInput,
+    LoginMethod,
+    Profile,
+    RequestNewLinkInput,
+    Step,
+)
+
+router = APIRouter(prefix="/{lang}", dependencies=[Depends(check_csrf)])
+Lang = Annotated[str, Depends(language)]
+
+
+class AccountForm(BaseModel):
+    given_name: str = ""
+    family_name: str = ""
+    email: str = ""
+    telephone: str = ""
+    time_zone: str = ""
+    language: str = ""
+
+
+async def load_account(request: Request, workflow_id: str) -> UserAccount | None:
+    journey_id = workflow_id.removeprefix("onboarding-")
+    return await asyncio.to_thread(account_for, request.app.state.engine, journey_id)
+
+
+@router.get("/login", name="login")
+async def login_page(request: Request, lang: Lang) -> Response:
+    timed_out = bool(request.session.pop("timed_out", False))
+    return render(request, "cers/login.html", lang=lang, timed_out=timed_out)
+
+
+@router.post("/login/sign-in-partner", name="choose_partner")
+async def choose_partner(
+    request: Request, lang: Lang, client: TemporalClient, settings: AppSettings
+) -> Response:
+    """The choice is recorded on a journey of its own, ready for when the path exists."""
+    workflow_id = new_workflow_id()
+    request.session["journey"] = workflow_id
+    step = await begin(client, settings, workflow_id, LoginMethod.SIGN_IN_PARTNER, lang)
+    return goto_step(request, lang, step)
+
+
+@router.get("/sign-in-partner", name="partner")
+async def partner_page(request: Request, lang: Lang) -> Response:
+    return render(request, "cers/partner.html", lang=lang)
+
+
+@router.get("/resume", name="resume")
+async def resume(request: Request, lang: Lang, client: TemporalClient) -> Response:
+    """Wherever this browser's journey stands."""
+    if signed_in_journey(request):
+        return goto(request, lang, "cers_home")
+    workflow_id = request.session.get("journey")
+    state = await state_of(client, workflow_id) if isinstance(workflow_id, str) else None
+    if state is None or state.gckey_issued_at is not None:
+        return goto(request, lang, "login")
+    return goto_step(request, lang, state.step)
+
+
+@router.get("/cers", name="cers_home")
+async def cers_home(request: Request, lang: Lang, client: TemporalClient) -> Response:
+    """Where a signed-in user belongs: their unfinished step, Create User Account, or the portal."""
+    workflow_id = signed_in_journey(request)
+    if workflow_id is None:
+        return goto(request, lang, "gckey_sign_in")
+    if await load_account(request, workflow_id):
+        return goto(request, lang, "portal")
+    state = await state_of(client, workflow_id)
+    if state is None:
+        sign_out(request)
+        return goto(request, lang, "login")
+    return goto_step(request, lang, state.step)
+
+
+@router.get("/cers/welcome", name="welcome")
+async def welcome(request: Request, lang: Lang) -> Response:
+    if signed_in_journey(request) is None:
+        return goto(request, lang, "gckey_sign_in")
+    return render(request, "cers/welcome.html", lang=lang)
+
+
+def account_form_page(
+    request: Request, lang: Lang, form: AccountForm, errors: dict[str, list[str]], status: int
+) -> Response:
+    return render(
+        request,
+        "cers/account.html",
+        lang=lang,
+        status_code=status,
+        form=form,
+        errors=errors,
+        canadian_zones=rules.CANADIAN_TIME_ZONES,
+        other_zones=rules.time_zones()[len(rules.CANADIAN_TIME_ZONES) :],
+    )
+
+
+@router.get("/cers/account", name="create_account")
+async def account_page(request: Request, lang: Lang, client: TemporalClient) -> Response:
+    workflow_id = signed_in_journey(request)
+    if workflow_id is None:
+        return goto(request, lang, "gckey_sign_in")
+    state = await state_of(client, workflow_id)
+    if state is None or state.step is not Step.CREATE_ACCOUNT:
+        return goto(request, lang, "cers_home")
+    form = AccountForm(email=state.recovery_email, language=lang)
+    return account_form_page(request, lang, form, {}, 200)
+
+
+@router.post("/cers/account")
+async def account_submit(
+    request: Request, lang: Lang, client: TemporalClient, form: Annotated[AccountForm, Form()]
+) -> Response:
+    workflow_id = signed_in_journey(request)
+    if workflow_id is None:
+        return goto(request, lang, "gckey_sign_in")
+    profile = Profile(
+        given_name=form.given_name.strip(),
+        family_name=form.family_name.strip(),
+        email=form.email.strip(),
+        telephone=form.telephone.strip(),
+        time_zone=form.time_zone,
+        language=form.language,
+    )
+    result = await send(
+        client, workflow_id, OnboardingWorkflow.create_account, CreateAccountInput(profile)
+    )
+    if isinstance(result, Rejected):
+        return account_form_page(request, lang, form, result.errors, 400)
+    return goto(request, lang, "account_created")
+
+
+@router.get("/cers/account/created", name="account_created")
+async def account_created(request: Request, lang: Lang) -> Response:
+    workflow_id = signed_in_journey(request)
+    if workflow_id is None:
+        return goto(request, lang, "gckey_sign_in")
+    account = await load_account(request, workflow_id)
+    if account is None:
+        return goto(request, lang, "cers_home")
+    return render(request, "cers/account_created.html", lang=lang, account=account)
+
+
+@router.get("/portal", name="portal")
+async def portal(request: Request, lang: Lang, client: TemporalClient) -> Response:
+    workflow_id = signed_in_journey(request)
+    if workflow_id is None:
+        return goto(request, lang, "gckey_sign_in")
+    account = await load_account(request, workflow_id)
+    if account is None:
+        return goto(request, lang, "cers_home")
+    state = None if account.email_confirmed_at else await state_of(client, workflow_id)
+    return render(
+        request,
+        "cers/portal.html",
+        lang=lang,
+        account=account,
+        state=state,
+        sent=bool(request.session.pop("link_sent", False)),
+    )
+
+
+@router.post("/portal/new-link", name="new_link")
+async def new_link(request: Request, lang: Lang, client: TemporalClient) -> Response:
+    workflow_id = signed_in_journey(request)
+    if workflow_id is None:
+        return goto(request, lang, "gckey_sign_in")
+    try:
+        await send(client, workflow_id, OnboardingWorkflow.request_new_link, RequestNewLinkInput())
+    except (StepRefused, JourneyClosed):
+        pass  # already confirmed: the portal says so
+    else:
+        request.session["link_sent"] = True
+    return goto(request, lang, "portal")
+
+
+@router.get("/confirm/{token}", name="confirm")
+async def confirm_page(request: Request, lang: Lang, token: str) -> Response:
+    """A page with a button: mail scanners that open links must not use up the link."""
+    if read_token(request.app.state.settings.secret_key.get_secret_value(), token) is None:
+        raise HTTPException(404)
+    return render(request, "cers/confirm.html", lang=lang, token=token, outcome=None)
+
+
+@router.post("/confirm/{token}")
+async def confirm_submit(
+    request: Request, lang: Lang, client: TemporalClient, token: str
+) -> Response:
+    link = read_token(request.app.state.settings.secret_key.get_secret_value(), token)
+    if link is None:
+        raise HTTPException(404)
+    workflow_id = f"onboarding-{link.journey_id}"
+    outcome = "confirmed"
+    try:
+        await send(
+            client, workflow_id, OnboardingWorkflow.confirm_email, ConfirmEmailInput(link.link_number)
+        )
+    except StepRefused as refused:
+        outcome = {LINK_EXPIRED: "expired", LINK_REPLACED: "replaced"}.get(refused.kind, "")
+    except JourneyClosed:
+        outcome = ""
+    if not outcome:
+        account = await load_account(request, workflow_id)
+        if account is None or account.email_confirmed_at is None:
+            raise HTTPException(404)
+        outcome = "already"
+    status = 200 if outcome in ("confirmed", "already") else 410
+    return render(
+        request, "cers/confirm.html", lang=lang, token=token, outcome=outcome, status_code=status
+    )
+
+
+@router.post("/confirm/{token}/new-link", name="confirm_new_link")
+async def confirm_new_link(
+    request: Request, lang: Lang, client: TemporalClient, token: str
+) -> Response:
+    """The old link proves the address: a new one goes to the same address."""
+    link = read_token(request.app.state.settings.secret_key.get_secret_value(), token)
+    if link is None:
+        raise HTTPException(404)
+    try:
+        await send(
+            client,
+            f"onboarding-{link.journey_id}",
+            OnboardingWorkflow.request_new_link,
+            RequestNewLinkInput(reason="expired link"),
+        )
+    except (StepRefused, JourneyClosed):
+        return render(request, "cers/confirm.html", lang=lang, token=token, outcome="already")
+    return render(request, "cers/confirm.html", lang=lang, token=token, outcome="resent")
+
+
+@router.post("/sign-out", name="sign_out")
+async def sign_out_submit(request: Request, lang: Lang) -> Response:
+    sign_out(request)
+    return render(request, "cers/signed_out.html", lang=lang)
+

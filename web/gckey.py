@@ -1,0 +1,389 @@
+"""GCKey: sign in, and Sign Up in five steps (terms, username, password, recovery, e-mail)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from db.queries import issued_gckey
+from web.journeys import (
+    AppSettings,
+    Rejected,
+    TemporalClient,
+    begin,
+    goto,
+    goto_step,
+    new_workflow_id,
+    send,
+    state_of,
+)
+from web.pages import language, render
+from web.session import check_csrf, sign_in
+from workflows import rules
+from workflows.hashing import HASHER, hash_answers, hash_password, verify_secret
+from workflows.onboarding import OnboardingWorkflow
+from workflows.types import (
+    AnswerTermsInput,
+    ChooseUsernameInput,
+    JourneyState,
+    LoginMethod,
+    RecoveryAnswer,
+    SetPasswordInput,
+    SetRecoveryAnswersInput,
+    SetRecoveryEmailInput,
+    Step,
+)
+
+router = APIRouter(prefix="/{lang}/gckey", dependencies=[Depends(check_csrf)])
+Lang = Annotated[str, Depends(language)]
+
+# Verifying against this when the username is unknown makes both failures cost the same.
+_DUMMY_HASH = HASHER.hash("not-a-password-of-anyone")
+SIGN_IN_FAILED = rules.N_("The username or password you entered is incorrect.")
+
+
+class SignInForm(BaseModel):
+    username: str = ""
+    password: str = ""
+
+
+class TermsForm(BaseModel):
+    decision: str = ""
+    terms_version: str = ""
+
+
+class UsernameForm(BaseModel):
+    username: str = ""
+
+
+class PasswordForm(BaseModel):
+    password: str = ""
+    confirmation: str = ""
+
+
+class RecoveryForm(BaseModel):
+    question: list[str] = []
+    answer: list[str] = []
+    hint: list[str] = []
+
+
+class RecoveryEmailForm(BaseModel):
+    email: str = ""
+
+
+@router.get("/sign-in", name="gckey_sign_in")
+async def sign_in_page(request: Request, lang: Lang) -> Response:
+    return render(request, "gckey/sign_in.html", lang=lang, username="", errors={})
+
+
+@router.post("/sign-in")
+async def sign_in_submit(
+    request: Request, lang: Lang, form: Annotated[SignInForm, Form()]
+) -> Response:
+    engine = request.app.state.engine
+    gckey = await asyncio.to_thread(issued_gckey, engine, form.username)
+    ok = await asyncio.to_thread(
+        verify_secret, gckey.password_hash if gckey and gckey.password_hash else _DUMMY_HASH,
+        form.password,
+    )
+    if gckey is None or not ok:
+        return render(
+            request,
+            "gckey/sign_in.html",
+            lang=lang,
+            status_code=400,
+            username=form.username,
+            errors={"sign_in": [SIGN_IN_FAILED]},
+        )
+    sign_in(request, gckey.journey_id)
+    return goto(request, lang, "cers_home")
+
+
+@router.post("/sign-up", name="sign_up")
+async def sign_up(
+    request: Request, lang: Lang, client: TemporalClient, settings: AppSettings
+) -> Response:
+    workflow_id = request.session.get("journey")
+    state = await state_of(client, workflow_id) if workflow_id else None
+    if state is None or state.step in (Step.DECLINED, Step.PORTAL) or state.gckey_issued_at:
+        workflow_id = new_workflow_id()
+    request.session["journey"] = workflow_id
+    step = await begin(client, settings, workflow_id, LoginMethod.GCKEY, lang)
+    return goto_step(request, lang, step)
+
+
+async def journey_at(
+    request: Request, client: TemporalClient, lang: Lang, step: Step
+) -> tuple[str, JourneyState] | Response:
+    """The session's journey if it stands at ``step``; otherwise where it belongs."""
+    workflow_id = request.session.get("journey")
+    state = await state_of(client, workflow_id) if isinstance(workflow_id, str) else None
+    if state is None or workflow_id is None:
+        return goto(request, lang, "login")
+    if state.step is not step:
+        return goto_step(request, lang, state.step)
+    return workflow_id, state
+
+
+@router.get("/terms", name="terms")
+async def terms_page(
+    request: Request, lang: Lang, client: TemporalClient, settings: AppSettings
+) -> Response:
+    at = await journey_at(request, client, lang, Step.TERMS)
+    if isinstance(at, Response):
+        return at
+    return render(request, "gckey/terms.html", lang=lang, terms_version=settings.terms_version)
+
+
+@router.post("/terms")
+async def terms_submit(
+    request: Request, lang: Lang, client: TemporalClient, form: Annotated[TermsForm, Form()]
+) -> Response:
+    at = await journey_at(request, client, lang, Step.TERMS)
+    if isinstance(at, Response):
+        return at
+    workflow_id, _ = at
+    result = await send(
+        client,
+        workflow_id,
+        OnboardingWorkflow.answer_terms,
+        AnswerTermsInput(
+            accepted=form.decision == "accept", terms_version=form.terms_version, language=lang
+        ),
+    )
+    if isinstance(result, Rejected):
+        return render(
+            request,
+            "gckey/terms.html",
+            lang=lang,
+            status_code=400,
+            terms_version=request.app.state.settings.terms_version,
+            errors=result.errors,
+        )
+    if result.step is Step.DECLINED:
+        request.session.pop("journey", None)
+    return goto_step(request, lang, result.step)
+
+
+@router.get("/declined", name="declined")
+async def declined_page(request: Request, lang: Lang) -> Response:
+    return render(request, "gckey/declined.html", lang=lang)
+
+
+@router.get("/username", name="username")
+async def username_page(request: Request, lang: Lang, client: TemporalClient) -> Response:
+    at = await journey_at(request, client, lang, Step.USERNAME)
+    if isinstance(at, Response):
+        return at
+    return render(
+        request,
+        "gckey/username.html",
+        lang=lang,
+        username=at[1].username,
+        checks=rules.username_checks(at[1].username),
+        evaluated=False,
+        errors={},
+    )
+
+
+@router.post("/username")
+async def username_submit(
+    request: Request, lang: Lang, client: TemporalClient, form: Annotated[UsernameForm, Form()]
+) -> Response:
+    at = await journey_at(request, client, lang, Step.USERNAME)
+    if isinstance(at, Response):
+        return at
+    result = await send(
+        client, at[0], OnboardingWorkflow.choose_username, ChooseUsernameInput(form.username)
+    )
+    if isinstance(result, Rejected):
+        return render(
+            request,
+            "gckey/username.html",
+            lang=lang,
+            status_code=400,
+            username=form.username,
+            checks=rules.username_checks(form.username),
+            evaluated=True,
+            errors=result.errors,
+        )
+    return goto_step(request, lang, result.step)
+
+
+@router.get("/password", name="password")
+async def password_page(request: Request, lang: Lang, client: TemporalClient) -> Response:
+    at = await journey_at(request, client, lang, Step.PASSWORD)
+    if isinstance(at, Response):
+        return at
+    checks = rules.password_checks("", at[1].username, "")
+    return render(request, "gckey/password.html", lang=lang, checks=checks, evaluated=False, errors={})
+
+
+@router.post("/password")
+async def password_submit(
+    request: Request, lang: Lang, client: TemporalClient, form: Annotated[PasswordForm, Form()]
+) -> Response:
+    at = await journey_at(request, client, lang, Step.PASSWORD)
+    if isinstance(at, Response):
+        return at
+    workflow_id, state = at
+    # The rules need the plaintext, which the workflow never sees: they are checked here.
+    checks = rules.password_checks(form.password, state.username, form.confirmation)
+    errors: dict[str, list[str]] = {}
+    if problems := [c.message for c in checks if not c.ok and c.code != "match"]:
+        errors["password"] = problems
+    if not errors and not next(c for c in checks if c.code == "match").ok:
+        errors["confirmation"] = [rules.N_("The two passwords must match")]
+    if not errors:
+        result = await send(
+            client,
+            workflow_id,
+            OnboardingWorkflow.set_password,
+            SetPasswordInput(await hash_password(form.password)),
+        )
+        if not isinstance(result, Rejected):
+            return goto_step(request, lang, result.step)
+        errors = result.errors
+    return render(
+        request,
+        "gckey/password.html",
+        lang=lang,
+        status_code=400,
+        checks=checks,
+        evaluated=True,
+        errors=errors,
+    )
+
+
+def recovery_context(settings: AppSettings, form: RecoveryForm | None) -> dict[str, object]:
+    count = settings.recovery_question_count
+    chosen = (form.question if form else []) + [""] * count
+    hints = (form.hint if form else []) + [""] * count
+    return {
+        "count": count,
+        "questions": rules.RECOVERY_QUESTIONS,
+        "chosen": chosen[:count],
+        "hints": hints[:count],
+        "min_answer": settings.recovery_answer_min_length,
+    }
+
+
+@router.get("/recovery", name="recovery")
+async def recovery_page(
+    request: Request, lang: Lang, client: TemporalClient, settings: AppSettings
+) -> Response:
+    at = await journey_at(request, client, lang, Step.RECOVERY_ANSWERS)
+    if isinstance(at, Response):
+        return at
+    return render(
+        request, "gckey/recovery.html", lang=lang, errors={}, **recovery_context(settings, None)
+    )
+
+
+@router.post("/recovery")
+async def recovery_submit(
+    request: Request,
+    lang: Lang,
+    client: TemporalClient,
+    settings: AppSettings,
+    form: Annotated[RecoveryForm, Form()],
+) -> Response:
+    at = await journey_at(request, client, lang, Step.RECOVERY_ANSWERS)
+    if isinstance(at, Response):
+        return at
+    count = settings.recovery_question_count
+    entries = [
+        rules.RecoveryEntry(q, a, h)
+        for q, a, h in zip(
+            (form.question + [""] * count)[:count],
+            (form.answer + [""] * count)[:count],
+            (form.hint + [""] * count)[:count],
+            strict=True,
+        )
+    ]
+    errors = rules.recovery_errors(entries, count, settings.recovery_answer_min_length)
+    if not errors:
+        hashes = await hash_answers([e.answer for e in entries])
+        result = await send(
+            client,
+            at[0],
+            OnboardingWorkflow.set_recovery_answers,
+            SetRecoveryAnswersInput(
+                [
+                    RecoveryAnswer(e.question_id, h, e.hint.strip())
+                    for e, h in zip(entries, hashes, strict=True)
+                ]
+            ),
+        )
+        if not isinstance(result, Rejected):
+            return goto_step(request, lang, result.step)
+        errors = result.errors
+    return render(
+        request,
+        "gckey/recovery.html",
+        lang=lang,
+        status_code=400,
+        errors=errors,
+        **recovery_context(settings, form),
+    )
+
+
+@router.get("/recovery-email", name="recovery_email")
+async def recovery_email_page(request: Request, lang: Lang, client: TemporalClient) -> Response:
+    at = await journey_at(request, client, lang, Step.RECOVERY_EMAIL)
+    if isinstance(at, Response):
+        return at
+    return render(request, "gckey/recovery_email.html", lang=lang, email="", errors={})
+
+
+@router.post("/recovery-email")
+async def recovery_email_submit(
+    request: Request,
+    lang: Lang,
+    client: TemporalClient,
+    form: Annotated[RecoveryEmailForm, Form()],
+) -> Response:
+    at = await journey_at(request, client, lang, Step.RECOVERY_EMAIL)
+    if isinstance(at, Response):
+        return at
+    result = await send(
+        client,
+        at[0],
+        OnboardingWorkflow.set_recovery_email,
+        SetRecoveryEmailInput(form.email.strip()),
+    )
+    if isinstance(result, Rejected):
+        return render(
+            request,
+            "gckey/recovery_email.html",
+            lang=lang,
+            status_code=400,
+            email=form.email,
+            errors=result.errors,
+        )
+    return goto(request, lang, "issued")
+
+
+@router.get("/issued", name="issued")
+async def issued_page(request: Request, lang: Lang, client: TemporalClient) -> Response:
+    workflow_id = request.session.get("journey")
+    state = await state_of(client, workflow_id) if isinstance(workflow_id, str) else None
+    if state is None or state.gckey_issued_at is None:
+        return goto(request, lang, "login")
+    return render(request, "gckey/issued.html", lang=lang, state=state)
+
+
+@router.post("/issued")
+async def issued_continue(request: Request, lang: Lang, client: TemporalClient) -> Response:
+    """Continue: back to the CERS login page, signed in with the new GCKey."""
+    workflow_id = request.session.get("journey")
+    state = await state_of(client, workflow_id) if isinstance(workflow_id, str) else None
+    if state is None or state.gckey_issued_at is None or workflow_id is None:
+        return goto(request, lang, "login")
+    sign_in(request, workflow_id)
+    return goto(request, lang, "cers_home")
+

@@ -1,0 +1,75 @@
+"""Rendering: every page in the language of its URL, with a toggle to the other one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_datetime
+from fastapi import HTTPException, Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from i18n import LANGUAGES, translations
+from web.session import csrf_token, signed_in_journey
+from workflows import rules
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals["format_urn"] = rules.format_urn
+
+
+def language(lang: str) -> str:
+    """The path's language, or 404."""
+    if lang not in LANGUAGES:
+        raise HTTPException(404)
+    return lang
+
+
+def translator(lang: str) -> Any:
+    tr = translations(lang)
+
+    def _(message: str, **values: Any) -> str:
+        text = tr.gettext(message)
+        return text % values if values else text
+
+    return _
+
+
+def toggle_url(request: Request, lang: str) -> str:
+    """The same page in the other language, as Canada.ca's toggle does."""
+    other = "fr" if lang == "en" else "en"
+    route = request.scope.get("route")
+    params = dict(request.path_params)
+    if route is None or "lang" not in params:
+        return str(request.url_for("login", lang=other))
+    params["lang"] = other
+    url = str(request.url_for(route.name, **params))
+    query = request.url.query
+    return f"{url}?{query}" if query else url
+
+
+def render(
+    request: Request, template: str, *, lang: str, status_code: int = 200, **context: Any
+) -> Response:
+    def when(value: datetime | None, fmt: str = "long") -> str:
+        if value is None:
+            return ""
+        return format_datetime(value, fmt, locale=f"{lang}_CA")
+
+    context.setdefault("account", None)
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "lang": lang,
+            "other_lang": "fr" if lang == "en" else "en",
+            "_": translator(lang),
+            "toggle_url": toggle_url(request, lang),
+            "csrf_token": csrf_token(request),
+            "signed_in": signed_in_journey(request) is not None,
+            "when": when,
+            **context,
+        },
+        status_code=status_code,
+    )
