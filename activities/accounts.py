@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -35,7 +35,9 @@ class AccountActivities:
         """Holds the username for this journey; another journey holding it is a business error."""
         return await asyncio.to_thread(self._reserve_username, input, activity.info().started_time)
 
-    def _reserve_username(self, input: ReserveUsernameInput, now: datetime) -> ReserveUsernameResult:
+    def _reserve_username(
+        self, input: ReserveUsernameInput, now: datetime
+    ) -> ReserveUsernameResult:
         key = rules.username_key(input.username)
         with Session(self._engine) as session:
             holder = session.exec(select(GCKey).where(GCKey.username_key == key)).first()
@@ -60,14 +62,18 @@ class AccountActivities:
         with Session(self._engine) as session:
             row = session.get(GCKey, input.journey_id)
             if row is None:
-                raise ApplicationError("no username reserved", type="NoUsername", non_retryable=True)
+                raise ApplicationError(
+                    "no username reserved", type="NoUsername", non_retryable=True
+                )
             if row.issued_at is not None:
                 return IssueGCKeyResult(issued_at=row.issued_at)
             row.password_hash = input.password_hash
             row.recovery_email = input.recovery_email or None
             row.login_method = input.login_method.value
             row.issued_at = input.issued_at
-            session.exec(delete(RecoveryAnswerRow).where(RecoveryAnswerRow.journey_id == row.journey_id))
+            session.exec(
+                delete(RecoveryAnswerRow).where(col(RecoveryAnswerRow.journey_id) == row.journey_id)
+            )
             for position, answer in enumerate(input.recovery_answers):
                 session.add(
                     RecoveryAnswerRow(
@@ -114,7 +120,9 @@ class AccountActivities:
             return CreateUserAccountResult(urn=row.urn)
 
     @activity.defn
-    async def mark_email_confirmed(self, input: MarkEmailConfirmedInput) -> MarkEmailConfirmedResult:
+    async def mark_email_confirmed(
+        self, input: MarkEmailConfirmedInput
+    ) -> MarkEmailConfirmedResult:
         return await asyncio.to_thread(self._mark_email_confirmed, input)
 
     def _mark_email_confirmed(self, input: MarkEmailConfirmedInput) -> MarkEmailConfirmedResult:

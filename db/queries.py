@@ -13,7 +13,8 @@ def issued_gckey(engine: Engine, username: str) -> GCKey | None:
     with Session(engine) as session:
         return session.exec(
             select(GCKey).where(
-                GCKey.username_key == username_key(username), GCKey.issued_at.is_not(None)  # type: ignore[union-attr]
+                GCKey.username_key == username_key(username),
+                GCKey.issued_at.is_not(None),  # type: ignore[union-attr]
             )
         ).first()
 

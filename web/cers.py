@@ -227,7 +227,10 @@ async def confirm_submit(
     outcome = "confirmed"
     try:
         await send(
-            client, workflow_id, OnboardingWorkflow.confirm_email, ConfirmEmailInput(link.link_number)
+            client,
+            workflow_id,
+            OnboardingWorkflow.confirm_email,
+            ConfirmEmailInput(link.link_number),
         )
     except StepRefused as refused:
         outcome = {LINK_EXPIRED: "expired", LINK_REPLACED: "replaced"}.get(refused.kind, "")
@@ -268,4 +271,3 @@ async def confirm_new_link(
 async def sign_out_submit(request: Request, lang: Lang) -> Response:
     sign_out(request)
     return render(request, "cers/signed_out.html", lang=lang)
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel
@@ -87,7 +87,8 @@ async def sign_in_submit(
     engine = request.app.state.engine
     gckey = await asyncio.to_thread(issued_gckey, engine, form.username)
     ok = await asyncio.to_thread(
-        verify_secret, gckey.password_hash if gckey and gckey.password_hash else _DUMMY_HASH,
+        verify_secret,
+        gckey.password_hash if gckey and gckey.password_hash else _DUMMY_HASH,
         form.password,
     )
     if gckey is None or not ok:
@@ -108,9 +109,10 @@ async def sign_up(
     request: Request, lang: Lang, client: TemporalClient, settings: AppSettings
 ) -> Response:
     workflow_id = request.session.get("journey")
-    state = await state_of(client, workflow_id) if workflow_id else None
+    state = await state_of(client, workflow_id) if isinstance(workflow_id, str) else None
     if state is None or state.step in (Step.DECLINED, Step.PORTAL) or state.gckey_issued_at:
         workflow_id = new_workflow_id()
+    assert isinstance(workflow_id, str)
     request.session["journey"] = workflow_id
     step = await begin(client, settings, workflow_id, LoginMethod.GCKEY, lang)
     return goto_step(request, lang, step)
@@ -220,7 +222,9 @@ async def password_page(request: Request, lang: Lang, client: TemporalClient) ->
     if isinstance(at, Response):
         return at
     checks = rules.password_checks("", at[1].username, "")
-    return render(request, "gckey/password.html", lang=lang, checks=checks, evaluated=False, errors={})
+    return render(
+        request, "gckey/password.html", lang=lang, checks=checks, evaluated=False, errors={}
+    )
 
 
 @router.post("/password")
@@ -259,7 +263,7 @@ async def password_submit(
     )
 
 
-def recovery_context(settings: AppSettings, form: RecoveryForm | None) -> dict[str, object]:
+def recovery_context(settings: AppSettings, form: RecoveryForm | None) -> dict[str, Any]:
     count = settings.recovery_question_count
     chosen = (form.question if form else []) + [""] * count
     hints = (form.hint if form else []) + [""] * count
@@ -386,4 +390,3 @@ async def issued_continue(request: Request, lang: Lang, client: TemporalClient) 
         return goto(request, lang, "login")
     sign_in(request, workflow_id)
     return goto(request, lang, "cers_home")
-

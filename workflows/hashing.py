@@ -31,5 +31,7 @@ async def hash_password(password: str) -> str:
 async def hash_answers(answers: list[str]) -> list[str]:
     """Recovery answers are hashed as normalized, so case and spacing do not matter later."""
     return list(
-        await asyncio.gather(*(asyncio.to_thread(hash_secret, normalize_answer(a)) for a in answers))
+        await asyncio.gather(
+            *(asyncio.to_thread(hash_secret, normalize_answer(a)) for a in answers)
+        )
     )

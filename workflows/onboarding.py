@@ -101,9 +101,7 @@ class OnboardingWorkflow:
         await workflow.wait_condition(lambda: self._begun)
         # GCKey sign-up (steps 1 to 5), then Create User Account; a Sign-In Partner journey
         # waits at its own step until that path exists.
-        await workflow.wait_condition(
-            lambda: state.step in (Step.CONFIRM_EMAIL, Step.DECLINED)
-        )
+        await workflow.wait_condition(lambda: state.step in (Step.CONFIRM_EMAIL, Step.DECLINED))
         if state.step is Step.CONFIRM_EMAIL:
             await self._wait_for_confirmation()
             state.step = Step.PORTAL
@@ -134,15 +132,16 @@ class OnboardingWorkflow:
                     workflow.logger.info("confirmation link %d expired", link)
                 continue
             # Expired: nothing happens until the user asks for a new link.
-            await workflow.wait_condition(lambda: state.link_number != link)
+            await workflow.wait_condition(lambda link=link: state.link_number != link)  # type: ignore[misc]
 
     async def _sleep_until(self, when: datetime, link: int) -> bool:
         """Waits until ``when``; True if the user confirmed or a new link was made first."""
         state = self._state
         try:
             await workflow.wait_condition(
-                lambda: state.confirmation is ConfirmationStatus.CONFIRMED
-                or state.link_number != link,
+                lambda: (
+                    state.confirmation is ConfirmationStatus.CONFIRMED or state.link_number != link
+                ),
                 timeout=max(when - workflow.now(), timedelta(seconds=1)),
             )
         except TimeoutError:
@@ -229,7 +228,9 @@ class OnboardingWorkflow:
             try:
                 await workflow.execute_local_activity_method(
                     AccountActivities.reserve_username,
-                    ReserveUsernameInput(journey_id=self._state.journey_id, username=input.username),
+                    ReserveUsernameInput(
+                        journey_id=self._state.journey_id, username=input.username
+                    ),
                     **DB_CALL,
                 )
             except (ActivityError, ApplicationError) as err:
@@ -385,4 +386,3 @@ class OnboardingWorkflow:
         self._expect(Step.CONFIRM_EMAIL)
         if self._state.confirmation is ConfirmationStatus.CONFIRMED:
             raise ApplicationError("already confirmed", type=WRONG_STEP, non_retryable=True)
-

@@ -230,7 +230,9 @@ def profile_errors(
         errors["email"] = problems
     digits = sum(c.isdigit() for c in telephone)
     if telephone and (not TELEPHONE_PATTERN.match(telephone) or not 10 <= digits <= 15):
-        errors["telephone"] = [N_("Enter a telephone number of 10 to 15 digits, or leave it empty.")]
+        errors["telephone"] = [
+            N_("Enter a telephone number of 10 to 15 digits, or leave it empty.")
+        ]
     if time_zone not in time_zones():
         errors["time_zone"] = [N_("Choose the time zone where you usually conduct business.")]
     if language not in LANGUAGES:
@@ -258,11 +260,7 @@ def urn_for(serial: int) -> str:
 
 def is_urn(value: str) -> bool:
     digits = value.replace(" ", "").replace("-", "")
-    return (
-        len(digits) == URN_DIGITS
-        and digits.isdigit()
-        and luhn_digit(digits[:-1]) == digits[-1]
-    )
+    return len(digits) == URN_DIGITS and digits.isdigit() and luhn_digit(digits[:-1]) == digits[-1]
 
 
 def format_urn(urn: str) -> str:

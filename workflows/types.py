@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 
-class LoginMethod(str, Enum):
+class LoginMethod(StrEnum):
     GCKEY = "gckey"
     SIGN_IN_PARTNER = "sign_in_partner"
 
 
-class Step(str, Enum):
+class Step(StrEnum):
     """Where a journey stands, in the order a person lives it."""
 
     PARTNER_SIGN_IN = "partner_sign_in"
@@ -31,14 +31,14 @@ class Step(str, Enum):
     DECLINED = "declined"
 
 
-class ConfirmationStatus(str, Enum):
+class ConfirmationStatus(StrEnum):
     NOT_SENT = "not_sent"
     PENDING = "pending"
     EXPIRED = "expired"
     CONFIRMED = "confirmed"
 
 
-class EmailKind(str, Enum):
+class EmailKind(StrEnum):
     CONFIRMATION = "confirmation"
     REMINDER = "reminder"
 
