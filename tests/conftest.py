@@ -137,6 +137,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
         return
     reason = postgres_reachable()
+    if reason and os.environ.get("REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
     if reason:
         pytest.skip(reason)
     import psycopg
