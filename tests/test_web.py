@@ -73,7 +73,10 @@ async def test_whole_journey_in_english(
         assert page.h1 == "Your e-mail address is confirmed"
         page = await b.get("/en/portal")
         assert "was confirmed on" in page.text(".status.ok")
-        assert "You are now ready to be linked to a CERS portal business account." in page.response.text
+        assert (
+            "You are now ready to be linked to a CERS portal business account."
+            in page.response.text
+        )
 
         # A returning user signs in with the GCKey and lands on the portal.
         page = await b.submit(page, "sign-out")
@@ -87,3 +90,111 @@ async def test_whole_journey_in_english(
         page = await b.submit(page, "sign-in", {"username": username, "password": PASSWORD})
         assert page.h1 == "CERS portal"
         assert page.text(".who-name") == "Jean Exporter"
+
+
+async def test_bad_input_is_explained_and_nothing_typed_is_lost(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await b.get("/en/gckey/sign-in")
+        page = await b.submit(page, "sign-up")
+        assert page.text(".step-count") == "Sign Up Step 1 of 5"
+        page = await b.submit(page, "terms", {"decision": "accept"})
+
+        page = await b.submit(page, "username", {"username": "my name#1"})
+        assert page.status == 400
+        assert page.field_error("username").startswith("Error: Only letters")
+        assert page.html.css_first("#username").attributes["value"] == "my name#1"
+        assert page.html.css_first("#username").attributes["aria-invalid"] == "true"
+        assert "username-error" in str(
+            page.html.css_first("#username").attributes["aria-describedby"]
+        )
+        assert page.texts(".checklist li.ok") == [
+            "✓ Rule met: Between 8 and 16 characters",
+            "✓ Rule met: No more than 7 digits",
+        ]
+        assert page.text(".error-summary a") == (
+            "Username: Only letters (French letters allowed), digits and these special characters: "
+            "$ % ^ : { } ~ ' ? / | & * _ - . ` ( ) [ ] !"
+        )
+        username = f"Élan{uuid.uuid4().hex[:6]}"
+        page = await b.submit(page, "username", {"username": username})
+        assert page.h1 == "Create Your Password"
+
+        page = await b.submit(page, "password", {"password": f"X{username[:3]}yz12345"})
+        assert page.status == 400
+        assert page.field_error("password") == (
+            "Error: No 3 or more consecutive characters from your username"
+        )
+        assert page.html.css_first("#password").attributes["value"] == ""  # never sent back
+        page = await b.submit(page, "password", {"password": PASSWORD, "confirmation": "Other1aa"})
+        assert page.field_error("confirmation") == "Error: The two passwords must match"
+        page = await b.submit(page, "password", {"password": PASSWORD, "confirmation": PASSWORD})
+        assert page.h1 == "Create Recovery Questions, Answers and Hints"
+
+        page = await b.submit(
+            page,
+            "recovery",
+            {
+                "question": ["first_pet", "first_pet", "first_car"],
+                "answer": ["Rex", "ab", "Lada"],
+                "hint": ["my Rex", "", ""],
+            },
+        )
+        assert page.status == 400
+        assert page.field_error("question_1") == (
+            "Error: Choose a different question for each answer."
+        )
+        assert page.field_error("answer_1") == "Error: The answer must have at least 3 characters."
+        assert page.field_error("hint_0") == "Error: The hint must not contain the answer."
+        assert page.html.css_first("#hint_0").attributes["value"] == "my Rex"
+        assert page.html.css_first("#answer_0").attributes.get("value") is None
+
+
+async def test_declining_the_terms_ends_the_journey(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await b.get("/en/gckey/sign-in")
+        page = await b.submit(page, "sign-up")
+        page = await b.submit(page, "terms", {"decision": "decline"})
+        assert page.h1 == "You declined the Terms and Conditions"
+        page = await b.get("/en/gckey/username")
+        assert page.h1 == "Welcome to the Canadian Export Reporting System (CERS)"
+
+
+async def test_closing_the_browser_resumes_at_the_same_step(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    async with new_worker(client, settings):
+        async with browser(settings, client) as first:
+            page = await first.get("/en/gckey/sign-in")
+            page = await first.submit(page, "sign-up")
+            page = await first.submit(page, "terms", {"decision": "accept"})
+            username = f"Resume{uuid.uuid4().hex[:6]}"
+            page = await first.submit(page, "username", {"username": username})
+            cookies = first.http.cookies
+        async with browser(settings, client) as second:
+            second.http.cookies = cookies  # the persistent cookie survives a browser restart
+            page = await second.get("/en/login")
+            assert "You have a GCKey sign-up in progress" in page.text(".notice")
+            page = await second.get(page.html.css_first(".notice a").attributes["href"] or "")
+            assert page.h1 == "Create Your Password"
+            assert page.text(".step-count") == "Sign Up Step 3 of 5"
+
+
+async def test_signed_in_session_ends_after_20_idle_minutes(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    now = [1_000_000.0]
+    async with new_worker(client, settings), browser(settings, client, lambda: now[0]) as b:
+        page = await sign_up(b, "en", f"Idle{uuid.uuid4().hex[:6]}")
+        page = await b.submit(page, "issued")
+        assert page.h1 == "Welcome to CERS"
+        now[0] += 19 * 60
+        page = await b.get("/en/cers/account")
+        assert page.h1 == "Create User Account"
+        now[0] += 21 * 60
+        page = await b.get("/en/cers/account")
+        assert page.h1 == "Welcome to GCKey"
+        assert "20 minutes without activity" in page.text(".notice")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -63,8 +64,10 @@ class Browser:
 
 
 @asynccontextmanager
-async def browser(settings: Settings, client: Client) -> AsyncIterator[Browser]:
-    app = create_app(settings, client)
+async def browser(
+    settings: Settings, client: Client, clock: Callable[[], float] = time.time
+) -> AsyncIterator[Browser]:
+    app = create_app(settings, client, clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -25,8 +26,12 @@ from web.session import IdleSessionMiddleware
 log = logging.getLogger("cers.web")
 
 
-def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
-    """The app; tests hand in their own settings and Temporal client."""
+def create_app(
+    settings: Settings | None = None,
+    client: Client | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """The app; tests hand in their own settings, Temporal client and clock."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -40,7 +45,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         app.state.engine.dispose()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(IdleSessionMiddleware, idle_minutes=settings.session_idle_minutes)
+    app.add_middleware(
+        IdleSessionMiddleware, idle_minutes=settings.session_idle_minutes, clock=clock
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key.get_secret_value(),

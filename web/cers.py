@@ -41,6 +41,13 @@ from workflows.types import (
 )
 
 router = APIRouter(prefix="/{lang}", dependencies=[Depends(check_csrf)])
+SIGN_UP_STEPS = (
+    Step.TERMS,
+    Step.USERNAME,
+    Step.PASSWORD,
+    Step.RECOVERY_ANSWERS,
+    Step.RECOVERY_EMAIL,
+)
 Lang = Annotated[str, Depends(language)]
 
 
@@ -59,9 +66,16 @@ async def load_account(request: Request, workflow_id: str) -> UserAccount | None
 
 
 @router.get("/login", name="login")
-async def login_page(request: Request, lang: Lang) -> Response:
+async def login_page(request: Request, lang: Lang, client: TemporalClient) -> Response:
     timed_out = bool(request.session.pop("timed_out", False))
-    return render(request, "cers/login.html", lang=lang, timed_out=timed_out)
+    # A sign-up left half done in this browser is offered back, at the step it stopped.
+    workflow_id = request.session.get("journey")
+    unfinished = None
+    if isinstance(workflow_id, str) and not signed_in_journey(request):
+        state = await state_of(client, workflow_id)
+        if state and state.gckey_issued_at is None and state.step in SIGN_UP_STEPS:
+            unfinished = state
+    return render(request, "cers/login.html", lang=lang, timed_out=timed_out, unfinished=unfinished)
 
 
 @router.post("/login/sign-in-partner", name="choose_partner")

@@ -77,7 +77,10 @@ class RecoveryEmailForm(BaseModel):
 
 @router.get("/sign-in", name="gckey_sign_in")
 async def sign_in_page(request: Request, lang: Lang) -> Response:
-    return render(request, "gckey/sign_in.html", lang=lang, username="", errors={})
+    timed_out = bool(request.session.pop("timed_out", False))
+    return render(
+        request, "gckey/sign_in.html", lang=lang, username="", errors={}, timed_out=timed_out
+    )
 
 
 @router.post("/sign-in")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -19,14 +20,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 class IdleSessionMiddleware:
     """Signs the user out after ``idle_minutes`` without a request."""
 
-    def __init__(self, app: ASGIApp, idle_minutes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, idle_minutes: int, clock: Callable[[], float] = time.time
+    ) -> None:
         self.app = app
         self.idle_seconds = idle_minutes * 60
+        self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith("/static"):
             session: dict[str, Any] = scope["session"]
-            now = int(time.time())
+            now = int(self.clock())
             if "auth" in session and now - int(session.get("seen", 0)) > self.idle_seconds:
                 session.pop("auth", None)
                 session.pop("journey", None)
@@ -37,9 +41,10 @@ class IdleSessionMiddleware:
 
 def sign_in(request: Request, journey_id: str) -> None:
     """A fresh session on every sign-in, so nothing from before carries over."""
+    seen = request.session.get("seen", int(time.time()))
     request.session.clear()
     request.session.update(
-        auth=journey_id, journey=journey_id, seen=int(time.time()), csrf=secrets.token_urlsafe(32)
+        auth=journey_id, journey=journey_id, seen=seen, csrf=secrets.token_urlsafe(32)
     )
 
 
