@@ -9,7 +9,7 @@ import uuid
 from temporalio.client import Client
 
 from settings import Settings
-from tests.conftest import MailCatcher, NewWorker
+from tests.conftest import MailCatcher, NewWorker, until
 from tests.web_helpers import Browser, Page, browser
 
 PASSWORD = "Maple2Leaf9x"
@@ -198,3 +198,49 @@ async def test_signed_in_session_ends_after_20_idle_minutes(
         page = await b.get("/en/cers/account")
         assert page.h1 == "Welcome to GCKey"
         assert "20 minutes without activity" in page.text(".notice")
+
+
+async def test_expired_link_gets_a_clear_page_and_a_new_link(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    settings.expire_after_hours = 4 / 3600  # four seconds, on the real server's clock
+    address = f"{uuid.uuid4().hex[:8]}@example.ca"
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await sign_up(b, "en", f"Late{uuid.uuid4().hex[:6]}")
+        page = await b.submit(page, "issued")
+        page = await b.get("/en/cers/account")
+        page = await b.submit(
+            page,
+            "account",
+            {
+                "given_name": "Lou",
+                "family_name": "Tardif",
+                "email": address,
+                "time_zone": "America/Regina",
+                "language": "en",
+            },
+        )
+        (first,) = await smtp.wait_for(address)
+        old_link = link_in(first.get_body(preferencelist=("plain",)).get_content())
+
+        async def expired() -> bool:
+            portal = await b.get("/en/portal")
+            return "has expired" in portal.response.text
+
+        await until(expired, what="the link to expire")
+        page = await b.get(old_link)
+        page = await b.submit(page, "confirm")
+        assert page.status == 410
+        assert page.h1 == "This confirmation link has expired"
+        page = await b.submit(page, "new-link")
+        assert page.h1 == "A new link is on its way"
+        _, second = await smtp.wait_for(address, count=2)
+        new_link = link_in(second.get_body(preferencelist=("plain",)).get_content())
+        assert new_link != old_link
+
+        page = await b.submit(await b.get(old_link), "confirm")
+        assert page.h1 == "This confirmation link has been replaced"
+        page = await b.submit(await b.get(new_link), "confirm")
+        assert page.h1 == "Your e-mail address is confirmed"
+        page = await b.submit(await b.get(new_link), "confirm")
+        assert page.h1 == "Your e-mail address is already confirmed"
