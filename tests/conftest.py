@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 from aiosmtpd.controller import Controller
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -186,3 +186,8 @@ def new_worker() -> NewWorker:
             yield worker
 
     return run
+
+
+def history_bytes(history: WorkflowHistory) -> bytes:
+    """Every event as raw protobuf: payloads appear as sent (JSON), not base64 as in to_json."""
+    return b"".join(event.SerializeToString() for event in history.events)

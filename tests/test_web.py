@@ -9,8 +9,10 @@ import uuid
 from temporalio.client import Client
 
 from settings import Settings
-from tests.conftest import MailCatcher, NewWorker, until
+from tests.conftest import MailCatcher, NewWorker, history_bytes, until
 from tests.web_helpers import Browser, Page, browser
+from workflows.onboarding import OnboardingWorkflow
+from workflows.types import LoginMethod
 
 PASSWORD = "Maple2Leaf9x"
 
@@ -244,3 +246,25 @@ async def test_expired_link_gets_a_clear_page_and_a_new_link(
         assert page.h1 == "Your e-mail address is confirmed"
         page = await b.submit(await b.get(new_link), "confirm")
         assert page.h1 == "Your e-mail address is already confirmed"
+
+
+async def test_sign_in_partner_choice_is_recorded_and_gckey_stays_open(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await b.get("/en/login")
+        page = await b.submit(page, "sign-in-partner")
+        assert page.h1 == "Sign-In Partner Log In is not yet available"
+        workflow_id = b.session_journey()
+        state = await client.get_workflow_handle(workflow_id).query(OnboardingWorkflow.journey)
+        assert state.login_method is LoginMethod.SIGN_IN_PARTNER
+
+        # No credential was made, so the person may still choose GCKey on the same journey.
+        page = await b.get("/en/gckey/sign-in")
+        page = await b.submit(page, "sign-up")
+        assert page.h1 == "Terms and Conditions of Use"
+        assert b.session_journey() == workflow_id
+        state = await client.get_workflow_handle(workflow_id).query(OnboardingWorkflow.journey)
+        assert state.login_method is LoginMethod.GCKEY
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        assert history_bytes(history).count(b'"sign_in_partner"') == 1  # the first choice

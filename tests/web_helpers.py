@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -52,6 +54,13 @@ class Page:
 class Browser:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
+
+    def session_journey(self) -> str:
+        """The journey this browser's signed cookie names (read, not trusted: tests only)."""
+        cookie = self.http.cookies["cers_session"]
+        payload = cookie.split(".")[0]
+        data = json.loads(base64.b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(data["journey"])
 
     async def get(self, url: str) -> Page:
         return Page(await self.http.get(url))

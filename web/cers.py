@@ -17,10 +17,9 @@ from web.journeys import (
     Rejected,
     StepRefused,
     TemporalClient,
-    begin,
+    choose_login,
     goto,
     goto_step,
-    new_workflow_id,
     send,
     state_of,
 )
@@ -82,10 +81,8 @@ async def login_page(request: Request, lang: Lang, client: TemporalClient) -> Re
 async def choose_partner(
     request: Request, lang: Lang, client: TemporalClient, settings: AppSettings
 ) -> Response:
-    """The choice is recorded on a journey of its own, ready for when the path exists."""
-    workflow_id = new_workflow_id()
-    request.session["journey"] = workflow_id
-    step = await begin(client, settings, workflow_id, LoginMethod.SIGN_IN_PARTNER, lang)
+    """The choice is recorded on the journey, ready for when the path exists."""
+    step = await choose_login(request, client, settings, LoginMethod.SIGN_IN_PARTNER, lang)
     return goto_step(request, lang, step)
 
 

@@ -14,10 +14,9 @@ from web.journeys import (
     AppSettings,
     Rejected,
     TemporalClient,
-    begin,
+    choose_login,
     goto,
     goto_step,
-    new_workflow_id,
     send,
     state_of,
 )
@@ -111,13 +110,7 @@ async def sign_in_submit(
 async def sign_up(
     request: Request, lang: Lang, client: TemporalClient, settings: AppSettings
 ) -> Response:
-    workflow_id = request.session.get("journey")
-    state = await state_of(client, workflow_id) if isinstance(workflow_id, str) else None
-    if state is None or state.step in (Step.DECLINED, Step.PORTAL) or state.gckey_issued_at:
-        workflow_id = new_workflow_id()
-    assert isinstance(workflow_id, str)
-    request.session["journey"] = workflow_id
-    step = await begin(client, settings, workflow_id, LoginMethod.GCKEY, lang)
+    step = await choose_login(request, client, settings, LoginMethod.GCKEY, lang)
     return goto_step(request, lang, step)
 
 

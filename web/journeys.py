@@ -115,6 +115,23 @@ async def begin(
     return result.step
 
 
+async def choose_login(
+    request: Request, client: Client, settings: Settings, method: LoginMethod, lang: str
+) -> Step:
+    """This browser's journey takes the choice; a new journey if it has none still open."""
+    workflow_id = request.session.get("journey")
+    state = await state_of(client, workflow_id) if isinstance(workflow_id, str) else None
+    if (
+        not isinstance(workflow_id, str)
+        or state is None
+        or state.step in (Step.DECLINED, Step.PORTAL)
+        or state.gckey_issued_at is not None
+    ):
+        workflow_id = new_workflow_id()
+    request.session["journey"] = workflow_id
+    return await begin(client, settings, workflow_id, method, lang)
+
+
 async def send(client: Client, workflow_id: str, update: Any, arg: Any) -> Any:
     """Runs one form step; returns its result or a Rejected carrying the field messages."""
     try:

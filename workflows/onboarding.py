@@ -189,7 +189,12 @@ class OnboardingWorkflow:
 
     @workflow.update
     def begin(self, input: BeginInput) -> BeginResult:
-        if not self._begun:
+        # The login method may change until a credential starts to be made; after that a
+        # repeat of the choice only finds the journey where it stands.
+        switching = self._state.step in (Step.TERMS, Step.PARTNER_SIGN_IN) and (
+            input.login_method is not self._state.login_method
+        )
+        if not self._begun or switching:
             self._begun = True
             self._state.login_method = input.login_method
             self._state.language = input.language
