@@ -6,76 +6,22 @@ import asyncio
 import uuid
 
 import pytest
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker
-from workflows.hashing import hash_answers, hash_password
+from tests.journeys import ANSWERS, PASSWORD, begin, sign_up
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     AnswerTermsInput,
-    BeginInput,
     ChooseUsernameInput,
     ConfirmationStatus,
     ConfirmEmailInput,
     CreateAccountInput,
-    LoginMethod,
-    OnboardingInput,
     Profile,
-    RecoveryAnswer,
-    SetPasswordInput,
-    SetRecoveryAnswersInput,
-    SetRecoveryEmailInput,
     Step,
 )
-
-PASSWORD = "Maple2Leaf9x"
-ANSWERS = ["Rex the dog", "Lord Byng School", "Elm Street"]
-
-
-async def begin(client: Client, settings: Settings) -> str:
-    journey_id = str(uuid.uuid4())
-    await client.execute_update_with_start_workflow(
-        OnboardingWorkflow.begin,
-        BeginInput(login_method=LoginMethod.GCKEY, language="en"),
-        start_workflow_operation=WithStartWorkflowOperation(
-            OnboardingWorkflow.run,
-            OnboardingInput(journey_id=journey_id),
-            id=f"onboarding-{journey_id}",
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            task_queue=settings.task_queue,
-        ),
-    )
-    return f"onboarding-{journey_id}"
-
-
-async def sign_up(client: Client, workflow_id: str, username: str) -> None:
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
-    await handle.execute_update(
-        OnboardingWorkflow.answer_terms, AnswerTermsInput(accepted=True, terms_version="2024-07")
-    )
-    await handle.execute_update(OnboardingWorkflow.choose_username, ChooseUsernameInput(username))
-    await handle.execute_update(
-        OnboardingWorkflow.set_password, SetPasswordInput(await hash_password(PASSWORD))
-    )
-    hashes = await hash_answers(ANSWERS)
-    await handle.execute_update(
-        OnboardingWorkflow.set_recovery_answers,
-        SetRecoveryAnswersInput(
-            [
-                RecoveryAnswer(q, h, hint)
-                for q, h, hint in zip(
-                    ["first_pet", "first_school", "childhood_street"],
-                    hashes,
-                    ["a dog", "", "a tree"],
-                    strict=True,
-                )
-            ]
-        ),
-    )
-    await handle.execute_update(OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput(""))
 
 
 async def test_whole_journey_keeps_no_secret_in_history(

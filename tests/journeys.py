@@ -1,0 +1,107 @@
+"""A journey driven through the client as the web drives it, shared by the workflow tests."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from email.message import EmailMessage
+
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
+
+from settings import Settings
+from workflows.hashing import hash_answers, hash_password
+from workflows.links import read_token
+from workflows.onboarding import OnboardingWorkflow
+from workflows.types import (
+    AnswerTermsInput,
+    BeginInput,
+    ChooseUsernameInput,
+    CreateAccountInput,
+    CreateAccountResult,
+    LoginMethod,
+    OnboardingInput,
+    OnboardingResult,
+    Profile,
+    RecoveryAnswer,
+    SetPasswordInput,
+    SetRecoveryAnswersInput,
+    SetRecoveryEmailInput,
+)
+
+PASSWORD = "Maple2Leaf9x"
+ANSWERS = ["Rex the dog", "Lord Byng School", "Elm Street"]
+QUESTION_IDS = ["first_pet", "first_school", "childhood_street"]
+HINTS = ["a dog", "", "a tree"]
+
+Journey = WorkflowHandle[OnboardingWorkflow, OnboardingResult]
+
+
+async def begin(client: Client, settings: Settings) -> str:
+    journey_id = str(uuid.uuid4())
+    await client.execute_update_with_start_workflow(
+        OnboardingWorkflow.begin,
+        BeginInput(login_method=LoginMethod.GCKEY, language="en"),
+        start_workflow_operation=WithStartWorkflowOperation(
+            OnboardingWorkflow.run,
+            OnboardingInput(journey_id=journey_id),
+            id=f"onboarding-{journey_id}",
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            task_queue=settings.task_queue,
+        ),
+    )
+    return f"onboarding-{journey_id}"
+
+
+async def choose_credentials(handle: Journey, username: str) -> None:
+    """GCKey sign-up steps 1 to 4: terms, username, password, recovery answers."""
+    await handle.execute_update(
+        OnboardingWorkflow.answer_terms, AnswerTermsInput(accepted=True, terms_version="2024-07")
+    )
+    await handle.execute_update(OnboardingWorkflow.choose_username, ChooseUsernameInput(username))
+    await handle.execute_update(
+        OnboardingWorkflow.set_password, SetPasswordInput(await hash_password(PASSWORD))
+    )
+    hashes = await hash_answers(ANSWERS)
+    await handle.execute_update(
+        OnboardingWorkflow.set_recovery_answers,
+        SetRecoveryAnswersInput(
+            [
+                RecoveryAnswer(q, h, hint)
+                for q, h, hint in zip(QUESTION_IDS, hashes, HINTS, strict=True)
+            ]
+        ),
+    )
+
+
+async def sign_up(client: Client, workflow_id: str, username: str) -> None:
+    """GCKey sign-up, all five steps; no recovery e-mail."""
+    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+    await choose_credentials(handle, username)
+    await handle.execute_update(OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput(""))
+
+
+async def create_account(handle: Journey, address: str) -> CreateAccountResult:
+    return await handle.execute_update(
+        OnboardingWorkflow.create_account,
+        CreateAccountInput(Profile("Marie", "Tremblay", address, "", "America/Toronto", "en")),
+    )
+
+
+def new_address() -> str:
+    return f"{uuid.uuid4().hex[:12]}@example.ca"
+
+
+def new_username() -> str:
+    return f"exporter{uuid.uuid4().hex[:6]}"
+
+
+def link_number_in(message: EmailMessage, secret_key: str) -> int:
+    """The link number the person would submit by opening the e-mail's link."""
+    body = message.get_body(("plain",))
+    assert body is not None
+    match = re.search(r"/confirm/(\S+)", body.get_content())
+    assert match, "the e-mail holds no confirmation link"
+    link = read_token(secret_key, match.group(1))
+    assert link is not None, "the e-mail's link does not verify"
+    return link.link_number
