@@ -1,0 +1,136 @@
+"""Records one history per path of the journey into this folder, for the replay test.
+
+    python -m tests.histories.record
+
+Run it when a path is added, never to paper over a replay failure: a history that no longer
+replays means the workflow change needs `workflow.patched(...)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sysconfig
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.testing import WorkflowEnvironment
+
+from db.engine import migrate
+from settings import Settings
+from tests.journeys import Journey, choose_credentials, create_account
+from worker import build_worker
+from workflows.onboarding import OnboardingWorkflow
+from workflows.types import (
+    AnswerTermsInput,
+    BeginInput,
+    ConfirmationStatus,
+    ConfirmEmailInput,
+    LoginMethod,
+    OnboardingInput,
+    RequestNewLinkInput,
+    SetRecoveryEmailInput,
+)
+
+HERE = Path(__file__).parent
+log = logging.getLogger("record")
+
+
+class Sink:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        return "250 OK"
+
+
+async def start(client: Client, settings: Settings, expire_after_seconds: int) -> Journey:
+    journey_id = f"recorded-{uuid.uuid4()}"
+    await client.execute_update_with_start_workflow(
+        OnboardingWorkflow.begin,
+        BeginInput(login_method=LoginMethod.GCKEY, language="fr"),
+        start_workflow_operation=WithStartWorkflowOperation(
+            OnboardingWorkflow.run,
+            OnboardingInput(journey_id=journey_id, expire_after_seconds=expire_after_seconds),
+            id=f"onboarding-{journey_id}",
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            task_queue=settings.task_queue,
+        ),
+    )
+    return client.get_workflow_handle_for(OnboardingWorkflow.run, f"onboarding-{journey_id}")
+
+
+async def completed(handle: Journey) -> None:
+    await choose_credentials(handle, f"Histo{uuid.uuid4().hex[:6]}")
+    await handle.execute_update(
+        OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput("recover@example.ca")
+    )
+    await create_account(handle, "completed@example.ca")
+    await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(1))
+
+
+async def declined_terms(handle: Journey) -> None:
+    await handle.execute_update(
+        OnboardingWorkflow.answer_terms, AnswerTermsInput(accepted=False, terms_version="2024-07")
+    )
+
+
+async def expired_then_new_link(handle: Journey) -> None:
+    await choose_credentials(handle, f"Histo{uuid.uuid4().hex[:6]}")
+    await handle.execute_update(OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput(""))
+    await create_account(handle, "expired@example.ca")
+    while (await handle.query(OnboardingWorkflow.journey)).confirmation is not (
+        ConfirmationStatus.EXPIRED
+    ):
+        await asyncio.sleep(0.2)
+    await handle.execute_update(OnboardingWorkflow.request_new_link, RequestNewLinkInput())
+    await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(2))
+
+
+PATHS: dict[str, tuple[int, Callable[[Journey], Awaitable[None]]]] = {
+    "completed": (72 * 3600, completed),
+    "declined_terms": (72 * 3600, declined_terms),
+    "expired_then_new_link": (2, expired_then_new_link),
+}
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sysconfig.get_path("scripts")) / "temporal"),
+        dev_server_log_level="error",
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    sink = Controller(Sink(), hostname="127.0.0.1", port=port)
+    sink.start()
+    try:
+        with tempfile.TemporaryDirectory() as data:
+            settings = Settings(
+                environment="test",
+                data_dir=Path(data),
+                task_queue="record",
+                smtp_host="127.0.0.1",
+                smtp_port=port,
+            )
+            migrate(settings.sqlalchemy_url)
+            async with build_worker(env.client, settings):
+                for name, (expire_after, walk) in PATHS.items():
+                    handle = await start(env.client, settings, expire_after)
+                    await walk(handle)
+                    await handle.result()
+                    history = await handle.fetch_history()
+                    (HERE / f"{name}.json").write_text(history.to_json())
+                    log.info("recorded %s: %d events", name, len(history.events))
+    finally:
+        sink.stop()
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    asyncio.run(main())
