@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -43,6 +44,9 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=[OnboardingWorkflow],
+        # A worker that died keeps its sticky queue; don't make the next form step wait the
+        # default 10 s before another worker picks the journey up.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
         activities=[
             accounts.reserve_username,
             accounts.issue_gckey,
