@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -68,9 +69,13 @@ async def main() -> None:
     settings = get_settings()
     migrate(settings.sqlalchemy_url)
     client = await connect(settings)
-    worker = build_worker(client, settings)
-    log.info("worker polling task queue %s", settings.task_queue)
-    await worker.run()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    async with build_worker(client, settings):
+        log.info("worker polling task queue %s", settings.task_queue)
+        await stop.wait()
+    log.info("worker stopped")
 
 
 if __name__ == "__main__":
