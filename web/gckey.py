@@ -264,6 +264,7 @@ async def password_submit(
         checks=checks,
         evaluated=True,
         errors=errors,
+        username=state.username,
     )
 
 
