@@ -38,7 +38,7 @@ async def test_whole_journey_keeps_no_secret_in_history(
         )
         assert len(created.urn) == 10
         (message,) = await smtp.wait_for(address)
-        assert message["Subject"] == "Confirmez votre adresse courriel pour CERS"
+        assert message["Subject"] == "Confirmez votre adresse courriel pour le SCDE"
         await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(1))
         result = await handle.result()
         assert result.step is Step.PORTAL and result.urn == created.urn

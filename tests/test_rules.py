@@ -1,0 +1,427 @@
+"""The published GCKey and CERS rules at their boundaries, with what the person reads.
+
+Every rejection is checked twice: the English msgid the rule returns and the French
+sentence the French pages show for it, so a rule and its translation cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from i18n import gettext
+from workflows import rules
+from workflows.rules import RecoveryEntry
+
+NBSP = "\u00a0"  # French typography: a no-break space before : ; ? ! and inside « »
+LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+FRENCH_LETTERS = "àâæçéèêëîïôœùûüÿÀÂÆÇÉÈÊËÎÏÔŒÙÛÜŸ"
+SPECIALS = "$%^:{}~'?/|&*_-.`()[]!"  # GCKey's published list, character by character
+
+
+def says(message: str, english: str, french: str) -> None:
+    assert message == english
+    assert gettext("fr", message) == french
+
+
+def failed_codes(checks: list[rules.Check]) -> set[str]:
+    return {c.code for c in checks if not c.ok}
+
+
+def only_failure(checks: list[rules.Check]) -> rules.Check:
+    (check,) = [c for c in checks if not c.ok]
+    return check
+
+
+# Username
+
+
+@pytest.mark.parametrize(("length", "ok"), [(7, False), (8, True), (16, True), (17, False)])
+def test_username_length_is_8_to_16(length: int, ok: bool) -> None:
+    checks = rules.username_checks("abcdefghijklmnopq"[:length])
+    assert failed_codes(checks) == (set() if ok else {"length"})
+    if not ok:
+        says(
+            only_failure(checks).message,
+            "Between 8 and 16 characters",
+            "Entre 8 et 16 caractères",
+        )
+
+
+@pytest.mark.parametrize("letter", FRENCH_LETTERS)
+def test_username_accepts_french_letters(letter: str) -> None:
+    assert failed_codes(rules.username_checks(f"{letter}xportateur")) == set()
+
+
+@pytest.mark.parametrize("special", SPECIALS)
+def test_username_accepts_each_published_special_character(special: str) -> None:
+    assert failed_codes(rules.username_checks(f"export{special}01")) == set()
+
+
+# The backslash is not on the published list (its backtick is); the rest are common mistypes.
+@pytest.mark.parametrize("character", [" ", "#", "@", "+", ",", ";", "=", "<", ">", '"', "\\"])
+def test_username_refuses_other_characters(character: str) -> None:
+    checks = rules.username_checks(f"export{character}01")
+    assert failed_codes(checks) == {"characters"}
+    says(
+        only_failure(checks).message,
+        "Only letters (French letters allowed), digits and these special characters: "
+        "$ % ^ : { } ~ ' ? / | & * _ - . ` ( ) [ ] !",
+        "Seulement des lettres (lettres accentuées du français permises), des chiffres et "
+        f"les caractères spéciaux suivants{NBSP}: $ % ^ : {{ }} ~ ' ? / | & * _ - . ` ( ) [ ] !",
+    )
+
+
+def test_username_has_at_most_7_digits() -> None:
+    assert failed_codes(rules.username_checks("abcd1234567")) == set()
+    checks = rules.username_checks("abc12345678")
+    assert failed_codes(checks) == {"digits"}
+    says(only_failure(checks).message, "No more than 7 digits", "Pas plus de 7 chiffres")
+
+
+def test_empty_username_breaks_the_length_and_character_rules() -> None:
+    assert failed_codes(rules.username_checks("")) == {"length", "characters"}
+
+
+def test_usernames_are_unique_without_regard_to_case_or_unicode_form() -> None:
+    assert rules.username_key("ÉLAN2024") == rules.username_key("élan2024")
+    assert rules.username_key("E\u0301lan2024") == rules.username_key("\u00c9LAN2024")
+    assert rules.username_key("élan2024") != rules.username_key("elan2024")
+    says(
+        rules.USERNAME_TAKEN_MESSAGE,
+        "This username has already been used. Choose another one.",
+        "Ce nom d'utilisateur a déjà été utilisé. Choisissez-en un autre.",
+    )
+
+
+# Password
+
+USERNAME = "Voyageur2024"
+
+
+@pytest.mark.parametrize(("length", "ok"), [(7, False), (8, True), (16, True), (17, False)])
+def test_password_length_is_8_to_16(length: int, ok: bool) -> None:
+    checks = rules.password_checks("Ab1" + "x" * (length - 3), USERNAME)
+    assert failed_codes(checks) == (set() if ok else {"length"})
+    if not ok:
+        says(
+            only_failure(checks).message,
+            "Between 8 and 16 characters",
+            "Entre 8 et 16 caractères",
+        )
+
+
+@pytest.mark.parametrize(
+    ("password", "code", "english", "french"),
+    [
+        ("maple9leaf", "upper", "At least one upper case letter", "Au moins une lettre majuscule"),
+        ("MAPLE9LEAF", "lower", "At least one lower case letter", "Au moins une lettre minuscule"),
+        ("MapleLeaf", "digit", "At least one digit", "Au moins un chiffre"),
+    ],
+)
+def test_password_needs_upper_lower_and_digit(
+    password: str, code: str, english: str, french: str
+) -> None:
+    checks = rules.password_checks(password, USERNAME)
+    assert failed_codes(checks) == {code}
+    says(only_failure(checks).message, english, french)
+
+
+@pytest.mark.parametrize("password", ["Mapleyag9x", "MapleYAG9x", "2024Maple", "Maple9VOY"])
+def test_password_must_not_hold_3_consecutive_username_characters(password: str) -> None:
+    checks = rules.password_checks(password, USERNAME)
+    assert failed_codes(checks) == {"username"}
+    says(
+        only_failure(checks).message,
+        "No 3 or more consecutive characters from your username",
+        "Aucune suite de 3 caractères consécutifs ou plus de votre nom d'utilisateur",
+    )
+
+
+@pytest.mark.parametrize("password", ["Mapleya9xQ", "MapleYA9xQ", "20Maple24x"])
+def test_password_may_share_2_consecutive_username_characters(password: str) -> None:
+    assert failed_codes(rules.password_checks(password, USERNAME)) == set()
+
+
+def test_the_two_password_entries_must_match() -> None:
+    assert "match" not in {c.code for c in rules.password_checks("Maple9Leaf", USERNAME)}
+    assert failed_codes(rules.password_checks("Maple9Leaf", USERNAME, "Maple9Leaf")) == set()
+    checks = rules.password_checks("Maple9Leaf", USERNAME, "maple9leaf")
+    assert failed_codes(checks) == {"match"}
+    says(
+        only_failure(checks).message,
+        "The two passwords must match",
+        "Les deux mots de passe doivent être identiques",
+    )
+    assert "match" in failed_codes(rules.password_checks("", USERNAME, ""))
+
+
+# Recovery questions, answers and hints
+
+
+def entries(*triples: tuple[str, str, str]) -> list[RecoveryEntry]:
+    return [RecoveryEntry(q, a, h) for q, a, h in triples]
+
+
+GOOD = [("first_pet", "Rex the dog", ""), ("first_school", "Lord Byng", "Vancouver")]
+
+
+def test_good_recovery_answers_pass() -> None:
+    assert rules.recovery_errors(entries(*GOOD, ("first_car", "Lada", "")), 3) == {}
+
+
+def test_every_recovery_question_needs_an_answer() -> None:
+    errors = rules.recovery_errors(entries(*GOOD), 3)
+    assert list(errors) == ["recovery"]
+    says(
+        errors["recovery"][0],
+        "Answer every recovery question.",
+        "Répondez à chaque question de récupération.",
+    )
+
+
+def test_each_question_is_chosen_once_from_the_list() -> None:
+    errors = rules.recovery_errors(entries(*GOOD, ("first_pet", "Felix", "")), 3)
+    assert errors == {"question_2": ["Choose a different question for each answer."]}
+    says(
+        errors["question_2"][0],
+        "Choose a different question for each answer.",
+        "Choisissez une question différente pour chaque réponse.",
+    )
+    errors = rules.recovery_errors(entries(*GOOD, ("mothers_maiden_name", "Roy", "")), 3)
+    assert errors == {"question_2": ["Choose a question from the list."]}
+    says(
+        errors["question_2"][0],
+        "Choose a question from the list.",
+        "Choisissez une question dans la liste.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "ok"),
+    [("abc", True), ("ab", False), ("  ab ", False), ("  a  b ", True), ("", False)],
+)
+def test_answers_have_at_least_3_characters_once_normalized(answer: str, ok: bool) -> None:
+    errors = rules.recovery_errors(entries(("first_pet", answer, "")), 1)
+    if ok:
+        assert errors == {}
+        return
+    assert list(errors) == ["answer_0"]
+    says(
+        errors["answer_0"][0],
+        "The answer must have at least 3 characters.",
+        "La réponse doit comporter au moins 3 caractères.",
+    )
+
+
+@pytest.mark.parametrize("hint", ["my REX", "  rex  ", "Rex the dog? no"])
+def test_hint_must_not_contain_the_answer(hint: str) -> None:
+    errors = rules.recovery_errors(entries(("first_pet", "Rex", hint)), 1)
+    assert list(errors) == ["hint_0"]
+    says(
+        errors["hint_0"][0],
+        "The hint must not contain the answer.",
+        "L'indice ne doit pas contenir la réponse.",
+    )
+
+
+def test_hint_has_at_most_100_characters() -> None:
+    assert rules.recovery_errors(entries(("first_pet", "Rex", "x" * 100)), 1) == {}
+    errors = rules.recovery_errors(entries(("first_pet", "Rex", "x" * 101)), 1)
+    assert list(errors) == ["hint_0"]
+    says(
+        errors["hint_0"][0],
+        "The hint must have at most 100 characters.",
+        "L'indice doit comporter au plus 100 caractères.",
+    )
+
+
+def test_recovery_questions_are_translated() -> None:
+    assert gettext("fr", rules.RECOVERY_QUESTIONS["first_pet"]) == (
+        f"Quel était le nom de votre premier animal de compagnie{NBSP}?"
+    )
+    for question in rules.RECOVERY_QUESTIONS.values():
+        assert gettext("fr", question).endswith(f"{NBSP}?")
+
+
+# Create User Account
+
+PROFILE = {
+    "given_name": "Jean",
+    "family_name": "Tremblay",
+    "email": "jean.tremblay@example.ca",
+    "telephone": "",
+    "time_zone": "America/Halifax",
+    "language": "fr",
+}
+
+
+def profile(**changes: str) -> dict[str, list[str]]:
+    return rules.profile_errors(**{**PROFILE, **changes})
+
+
+def test_a_complete_profile_passes() -> None:
+    assert profile() == {}
+
+
+@pytest.mark.parametrize("field", ["given_name", "family_name"])
+def test_names_are_required_and_at_most_50_characters(field: str) -> None:
+    for empty in ("", "   "):
+        errors = profile(**{field: empty})
+        assert list(errors) == [field]
+        says(errors[field][0], "This field is required.", "Ce champ est obligatoire.")
+    assert profile(**{field: "É" * 50}) == {}
+    errors = profile(**{field: "É" * 51})
+    assert list(errors) == [field]
+    says(errors[field][0], "Use at most 50 characters.", "Utilisez au plus 50 caractères.")
+
+
+@pytest.mark.parametrize(
+    "email", ["jean@example.ca", "jean.tremblay+cers@exportateur.qc.ca", "élan@exemple.ca"]
+)
+def test_well_formed_email_addresses_pass(email: str) -> None:
+    assert profile(email=email) == {}
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["jean", "jean@example", "jean@example.c", "jean tremblay@example.ca", "jean@@example.ca"],
+)
+def test_malformed_email_addresses_are_refused(email: str) -> None:
+    errors = profile(email=email)
+    assert list(errors) == ["email"]
+    says(
+        errors["email"][0],
+        "Enter an e-mail address in the form name@example.ca.",
+        "Entrez une adresse courriel de la forme nom@exemple.ca.",
+    )
+
+
+def test_email_is_required_on_the_account_and_optional_for_recovery() -> None:
+    errors = profile(email="")
+    says(errors["email"][0], "Enter your e-mail address.", "Entrez votre adresse courriel.")
+    assert rules.email_errors("", required=False) == []
+    assert rules.email_errors("jean@example", required=False) == [
+        "Enter an e-mail address in the form name@example.ca."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("telephone", "ok"),
+    [
+        ("", True),
+        ("613555019", False),
+        ("6135550199", True),
+        ("+1 (613) 555-0199", True),
+        ("+44 20 7946 0958 123", True),
+        ("+44 20 7946 0958 1234", False),
+        ("613-555-CALL", False),
+    ],
+)
+def test_telephone_is_empty_or_10_to_15_digits(telephone: str, ok: bool) -> None:
+    errors = profile(telephone=telephone)
+    if ok:
+        assert errors == {}
+        return
+    assert list(errors) == ["telephone"]
+    says(
+        errors["telephone"][0],
+        "Enter a telephone number of 10 to 15 digits, or leave it empty.",
+        "Entrez un numéro de téléphone de 10 à 15 chiffres, ou laissez le champ vide.",
+    )
+
+
+def test_canadian_time_zones_come_first_and_others_are_allowed() -> None:
+    zones = rules.time_zones()
+    assert zones[0] in rules.CANADIAN_TIME_ZONES
+    assert zones[: len(rules.CANADIAN_TIME_ZONES)] == rules.CANADIAN_TIME_ZONES
+    assert profile(time_zone="Europe/Paris") == {}
+    for zone in ("Mars/Olympus", ""):
+        errors = profile(time_zone=zone)
+        assert list(errors) == ["time_zone"]
+        says(
+            errors["time_zone"][0],
+            "Choose the time zone where you usually conduct business.",
+            "Choisissez le fuseau horaire où vous exercez habituellement vos activités.",
+        )
+
+
+@pytest.mark.parametrize(("language", "ok"), [("en", True), ("fr", True), ("de", False)])
+def test_communication_language_is_english_or_french(language: str, ok: bool) -> None:
+    errors = profile(language=language)
+    assert (errors == {}) is ok
+    if not ok:
+        says(
+            errors["language"][0],
+            "Choose English or French.",
+            "Choisissez l'anglais ou le français.",
+        )
+
+
+# User Reference Number
+
+SAMPLES = [rules.urn_for(n) for n in (1, 42, 7_654_321, 123_456_789, 999_999_999)]
+
+
+def test_urn_is_10_digits_with_a_luhn_check_digit() -> None:
+    assert rules.luhn_digit("7992739871") == "3"  # the textbook Luhn example
+    assert rules.urn_for(1) == "0000000018"
+    for urn in SAMPLES:
+        assert len(urn) == 10 and urn.isdigit()
+        assert rules.is_urn(urn)
+        assert rules.is_urn(rules.format_urn(urn))
+    assert rules.format_urn("0000000018") == "000 000 001 8"
+
+
+@pytest.mark.parametrize("value", ["", "000000001", "00000000180", "000000001a", "0000-0000-18x"])
+def test_urn_of_the_wrong_shape_is_refused(value: str) -> None:
+    assert not rules.is_urn(value)
+
+
+@pytest.mark.parametrize("urn", SAMPLES)
+def test_every_single_digit_mistype_is_caught(urn: str) -> None:
+    for i, digit in enumerate(urn):
+        for other in "0123456789".replace(digit, ""):
+            assert not rules.is_urn(urn[:i] + other + urn[i + 1 :]), (urn, i, other)
+
+
+@pytest.mark.parametrize("urn", SAMPLES)
+def test_every_adjacent_transposition_but_09_is_caught(urn: str) -> None:
+    for i in range(len(urn) - 1):
+        pair = urn[i : i + 2]
+        if pair[0] == pair[1] or pair in ("09", "90"):
+            continue
+        swapped = urn[:i] + pair[::-1] + urn[i + 2 :]
+        assert not rules.is_urn(swapped), (urn, i)
+
+
+def test_luhn_cannot_see_a_09_transposition() -> None:
+    body = "123409567"  # holds "09"
+    urn = body + rules.luhn_digit(body)
+    assert rules.is_urn(urn.replace("09", "90"))
+
+
+# Properties
+
+USERNAME_ALPHABET = LETTERS + FRENCH_LETTERS + "0123456789" + SPECIALS
+
+
+@given(st.text(alphabet=USERNAME_ALPHABET, min_size=8, max_size=16))
+def test_any_username_from_the_published_alphabet_passes(username: str) -> None:
+    assume(sum(c.isdigit() for c in username) <= 7)
+    assert failed_codes(rules.username_checks(username)) == set()
+
+
+@given(st.text(max_size=20), st.text(max_size=20))
+def test_password_sharing_no_character_with_the_username_never_breaks_that_rule(
+    password: str, username: str
+) -> None:
+    assume(not set(password.casefold()) & set(username.casefold()))
+    assert "username" not in failed_codes(rules.password_checks(password, username))
+
+
+@given(st.integers(min_value=0, max_value=10**9 - 1))
+def test_every_serial_gives_a_valid_urn(serial: int) -> None:
+    urn = rules.urn_for(serial)
+    assert len(urn) == 10 and rules.is_urn(urn)
