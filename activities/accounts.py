@@ -71,6 +71,9 @@ class AccountActivities:
             row.recovery_email = input.recovery_email or None
             row.login_method = input.login_method.value
             row.issued_at = input.issued_at
+            row.terms_version = input.terms_version or None
+            row.terms_language = input.terms_language or None
+            row.terms_accepted_at = input.terms_accepted_at
             session.exec(
                 delete(RecoveryAnswerRow).where(col(RecoveryAnswerRow.journey_id) == row.journey_id)
             )

@@ -20,6 +20,10 @@ class GCKey(SQLModel, table=True):
     recovery_email: str | None = Field(default=None, max_length=254)
     reserved_at: datetime
     issued_at: datetime | None = None
+    # The acceptance of the GCKey Terms and Conditions that this GCKey was issued under.
+    terms_version: str | None = Field(default=None, max_length=32)
+    terms_language: str | None = Field(default=None, max_length=2)
+    terms_accepted_at: datetime | None = None
 
 
 class RecoveryAnswerRow(SQLModel, table=True):

@@ -8,6 +8,8 @@ import uuid
 
 from temporalio.client import Client
 
+from db.engine import make_engine
+from db.queries import issued_gckey
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, history_bytes, until
 from tests.web_helpers import Browser, Page, browser
@@ -50,6 +52,10 @@ async def test_whole_journey_in_english(
     async with new_worker(client, settings), browser(settings, client) as b:
         page = await sign_up(b, "en", username)
         assert page.h1 == "Your GCKey has been issued"
+        gckey = issued_gckey(make_engine(settings.sqlalchemy_url), username)
+        assert gckey is not None and gckey.terms_accepted_at is not None
+        assert (gckey.terms_version, gckey.terms_language) == (settings.terms_version, "en")
+        assert gckey.login_method == "gckey"  # the first choice is the default access
         page = await b.submit(page, "issued")
         assert page.h1 == "Welcome to CERS"
         page = await b.get("/en/cers/account")

@@ -305,6 +305,9 @@ class OnboardingWorkflow:
                     recovery_answers=self._recovery_answers,
                     recovery_email=input.email,
                     issued_at=workflow.now(),
+                    terms_version=state.terms_version,
+                    terms_language=state.terms_language,
+                    terms_accepted_at=state.terms_answered_at,
                 ),
                 **DB_CALL,
             )

@@ -232,6 +232,9 @@ class IssueGCKeyInput:
     recovery_answers: list[RecoveryAnswer]
     recovery_email: str
     issued_at: datetime
+    terms_version: str = ""
+    terms_language: str = ""
+    terms_accepted_at: datetime | None = None
 
 
 @dataclass

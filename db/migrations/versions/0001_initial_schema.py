@@ -29,6 +29,9 @@ def upgrade() -> None:
     sa.Column('recovery_email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True),
     sa.Column('reserved_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('issued_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('terms_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('terms_language', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
+    sa.Column('terms_accepted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('journey_id')
     )
     with op.batch_alter_table('gckey', schema=None) as batch_op:
