@@ -210,11 +210,6 @@ async def test_a_french_journey_shows_no_english(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web/templates hard-code GCKey (app_name block, login.html's GCKey heading); "
-    "French pages should say CléGC",
-)
 async def test_french_pages_name_gckey_clegc(client: Client, settings: Settings) -> None:
     async with browser(settings, client) as b:
         for url in ("/fr/login", "/fr/gckey/sign-in"):

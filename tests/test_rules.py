@@ -210,8 +210,8 @@ def test_answers_have_at_least_3_characters_once_normalized(answer: str, ok: boo
     assert list(errors) == ["answer_0"]
     says(
         errors["answer_0"][0],
-        "The answer must have at least 3 characters.",
-        "La réponse doit comporter au moins 3 caractères.",
+        "The answer is too short: use at least the number of characters shown above.",
+        "La réponse est trop courte : utilisez au moins le nombre de caractères indiqué plus haut.",
     )
 
 
@@ -223,6 +223,47 @@ def test_hint_must_not_contain_the_answer(hint: str) -> None:
         errors["hint_0"][0],
         "The hint must not contain the answer.",
         "L'indice ne doit pas contenir la réponse.",
+    )
+
+
+def test_hint_may_hold_the_answer_inside_another_word() -> None:
+    assert rules.recovery_errors(entries(("first_pet", "cat", "a category")), 1) == {}
+
+
+def test_answer_length_follows_the_setting() -> None:
+    assert list(rules.recovery_errors(entries(("first_pet", "abcd", "")), 1, 5)) == ["answer_0"]
+    assert rules.recovery_errors(entries(("first_pet", "abcde", "")), 1, 5) == {}
+
+
+@pytest.mark.parametrize("address", ["a@b..ca", "a@.b.ca", "a@b.c", "a b@c.ca", "ab.ca"])
+def test_empty_domain_labels_are_refused(address: str) -> None:
+    assert rules.email_errors(address, required=True)
+
+
+def test_username_with_a_combining_accent_counts_one_letter() -> None:
+    decomposed = "Ele\u0301onore1"  # é typed as e + combining acute accent
+    assert all(c.ok for c in rules.username_checks(decomposed))
+    assert rules.username_key(decomposed) == rules.username_key("Éléonore1".replace("É", "E"))
+
+
+def test_urn_rejects_non_ascii_digits_and_out_of_range_serials() -> None:
+    assert rules.is_urn("²000000000") is False
+    with pytest.raises(ValueError):
+        rules.urn_for(10**9)
+    with pytest.raises(ValueError):
+        rules.urn_for(0)
+
+
+def test_time_zones_leave_out_aliases_and_etc() -> None:
+    zones = rules.time_zones()
+    assert "Europe/Paris" in zones
+    assert not any(z.startswith(("Canada/", "Etc/", "US/")) for z in zones)
+
+
+def test_name_length_counts_without_surrounding_spaces() -> None:
+    name = "x" * 50 + " "
+    assert "given_name" not in rules.profile_errors(
+        name, "Doe", "a@b.ca", "", "America/Toronto", "en"
     )
 
 
@@ -421,7 +462,7 @@ def test_password_sharing_no_character_with_the_username_never_breaks_that_rule(
     assert "username" not in failed_codes(rules.password_checks(password, username))
 
 
-@given(st.integers(min_value=0, max_value=10**9 - 1))
+@given(st.integers(min_value=1, max_value=10**9 - 1))
 def test_every_serial_gives_a_valid_urn(serial: int) -> None:
     urn = rules.urn_for(serial)
     assert len(urn) == 10 and rules.is_urn(urn)

@@ -153,7 +153,9 @@ async def test_bad_input_is_explained_and_nothing_typed_is_lost(
         assert page.field_error("question_1") == (
             "Error: Choose a different question for each answer."
         )
-        assert page.field_error("answer_1") == "Error: The answer must have at least 3 characters."
+        assert page.field_error("answer_1") == (
+            "Error: The answer is too short: use at least the number of characters shown above."
+        )
         assert page.field_error("hint_0") == "Error: The hint must not contain the answer."
         assert page.html.css_first("#hint_0").attributes["value"] == "my Rex"
         assert page.html.css_first("#answer_0").attributes.get("value") is None
@@ -274,3 +276,18 @@ async def test_sign_in_partner_choice_is_recorded_and_gckey_stays_open(
         assert state.login_method is LoginMethod.GCKEY
         history = await client.get_workflow_handle(workflow_id).fetch_history()
         assert history_bytes(history).count(b'"sign_in_partner"') == 1  # the first choice
+
+
+async def test_pages_are_not_cached_and_leak_no_referrer(
+    client: Client, settings: Settings
+) -> None:
+    async with browser(settings, client) as b:
+        page = await b.get("/fr/login")
+        assert page.response.headers["Referrer-Policy"] == "no-referrer"
+        assert page.response.headers["Cache-Control"] == "no-store"
+        cookie = page.response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie
+        assert page.html.css_first("html").attributes["lang"] == "fr"
+        toggle = page.html.css_first(".lang-toggle a")
+        assert toggle.attributes["href"] == "http://testserver/en/login"
+        assert toggle.attributes["lang"] == "en"

@@ -204,7 +204,10 @@ async def username_submit(
     if isinstance(at, Response):
         return at
     result = await send(
-        client, at, OnboardingWorkflow.choose_username, ChooseUsernameInput(form.username)
+        client,
+        at,
+        OnboardingWorkflow.choose_username,
+        ChooseUsernameInput(rules.normalize_username(form.username)),
     )
     if isinstance(result, Rejected):
         return render(

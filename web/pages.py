@@ -29,8 +29,8 @@ def language(lang: str) -> str:
 def translator(lang: str) -> Any:
     tr = translations(lang)
 
-    def _(message: str, **values: Any) -> str:
-        text = tr.gettext(message)
+    def _(msgid: str, /, **values: Any) -> str:
+        text = tr.gettext(msgid)
         return text % values if values else text
 
     return _

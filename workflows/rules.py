@@ -45,8 +45,14 @@ _USERNAME_ALLOWED = frozenset(
 )
 
 
+def normalize_username(username: str) -> str:
+    """Composed form, so an accent typed as a separate mark counts as one letter."""
+    return unicodedata.normalize("NFC", username)
+
+
 def username_checks(username: str) -> list[Check]:
     """The "Username Checklist Box": every rule, met or not."""
+    username = normalize_username(username)
     digits = sum(c in "0123456789" for c in username)
     return [
         Check(
@@ -71,7 +77,7 @@ USERNAME_TAKEN_MESSAGE = N_("This username has already been used. Choose another
 
 def username_key(username: str) -> str:
     """Uniqueness compares usernames case-insensitively, after Unicode normalization."""
-    return unicodedata.normalize("NFC", username).casefold()
+    return normalize_username(username).casefold()
 
 
 def password_checks(password: str, username: str, confirmation: str | None = None) -> list[Check]:
@@ -151,9 +157,9 @@ def recovery_errors(
         answer = normalize_answer(entry.answer)
         if len(answer) < min_answer:
             errors.setdefault(f"answer_{i}", []).append(
-                N_("The answer must have at least 3 characters.")
+                N_("The answer is too short: use at least the number of characters shown above.")
             )
-        if answer and answer in normalize_answer(entry.hint):
+        if answer and re.search(rf"\b{re.escape(answer)}\b", normalize_answer(entry.hint)):
             errors.setdefault(f"hint_{i}", []).append(N_("The hint must not contain the answer."))
         if len(entry.hint) > 100:
             errors.setdefault(f"hint_{i}", []).append(
@@ -169,7 +175,7 @@ def normalize_answer(answer: str) -> str:
 
 # Create User Account
 
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@(?:[^@\s.]+\.)+[^@\s.]{2,}$")
 TELEPHONE_PATTERN = re.compile(r"^\+?[0-9 ().-]{7,20}$")
 NAME_MAX = 50
 LANGUAGES = ("en", "fr")
@@ -198,11 +204,24 @@ CANADIAN_TIME_ZONES = (
 )
 
 
+REGIONS = (
+    "Africa",
+    "America",
+    "Antarctica",
+    "Asia",
+    "Atlantic",
+    "Australia",
+    "Europe",
+    "Indian",
+    "Pacific",
+)
+
+
 @cache
 def time_zones() -> tuple[str, ...]:
-    """Canadian zones first, then every other IANA zone, sorted."""
+    """Canadian zones first, then every other IANA zone by region (no Etc/ or old Canada/)."""
     others = sorted(zoneinfo.available_timezones() - set(CANADIAN_TIME_ZONES))
-    return CANADIAN_TIME_ZONES + tuple(z for z in others if "/" in z)
+    return CANADIAN_TIME_ZONES + tuple(z for z in others if z.split("/")[0] in REGIONS)
 
 
 def is_email(value: str) -> bool:
@@ -224,7 +243,7 @@ def profile_errors(
     for field_name, value in (("given_name", given_name), ("family_name", family_name)):
         if not value.strip():
             errors[field_name] = [N_("This field is required.")]
-        elif len(value) > NAME_MAX:
+        elif len(value.strip()) > NAME_MAX:
             errors[field_name] = [N_("Use at most 50 characters.")]
     if problems := email_errors(email, required=True):
         errors["email"] = problems
@@ -254,17 +273,24 @@ def luhn_digit(digits: str) -> str:
 
 
 def urn_for(serial: int) -> str:
+    if not 0 < serial < 10 ** (URN_DIGITS - 1):
+        raise ValueError(f"URN serial out of range: {serial}")
     body = f"{serial:0{URN_DIGITS - 1}d}"
     return body + luhn_digit(body)
 
 
 def is_urn(value: str) -> bool:
     digits = value.replace(" ", "").replace("-", "")
-    return len(digits) == URN_DIGITS and digits.isdigit() and luhn_digit(digits[:-1]) == digits[-1]
+    return (
+        len(digits) == URN_DIGITS
+        and digits.isascii()
+        and digits.isdigit()
+        and luhn_digit(digits[:-1]) == digits[-1]
+    )
 
 
 def format_urn(urn: str) -> str:
-    """Grouped for reading aloud: 000 000 001 7."""
+    """Grouped for reading aloud: 000 000 001 8."""
     return f"{urn[0:3]} {urn[3:6]} {urn[6:9]} {urn[9:]}"
 
 

@@ -36,7 +36,9 @@ var RULES = {
     upper: function (v) { return /\p{Lu}/u.test(v); },
     lower: function (v) { return /\p{Ll}/u.test(v); },
     digit: function (v) { return digits(v) > 0; },
-    username: function (v, box) { return !sharesRun(v, box.dataset.username || "", 3); },
+    username: function (v, box) {
+      return !sharesRun(v, (box.dataset.username || "").normalize("NFC"), 3);
+    },
     match: function (v) {
       var confirmation = document.getElementById("confirmation");
       return v.length > 0 && confirmation !== null && v === confirmation.value;
@@ -53,7 +55,7 @@ function liveChecklist(box) {
     box.querySelectorAll("li[data-rule]").forEach(function (item) {
       var rule = rules[item.dataset.rule];
       if (!rule) { return; }
-      var ok = rule(input.value, box);
+      var ok = rule(input.value.normalize("NFC"), box);
       item.classList.toggle("ok", ok);
       item.classList.toggle("not-ok", !ok);
       item.querySelector(".mark").textContent = ok ? "✓" : "✗";
