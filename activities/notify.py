@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from temporalio import activity
 
 from activities.email import EmailSender
-from i18n import translations
+from i18n import format_when, translations
 from workflows import rules
 from workflows.links import ConfirmationLink, make_token
 from workflows.types import EmailKind, SendConfirmationEmailInput, SendConfirmationEmailResult
@@ -45,15 +43,12 @@ class NotificationActivities:
     def compose(self, input: SendConfirmationEmailInput) -> EmailMessage:
         lang = input.language if input.language in rules.LANGUAGES else "en"
         token = make_token(self._secret_key, ConfirmationLink(input.journey_id, input.link_number))
-        zone = ZoneInfo("America/Toronto")
         context = {
             "given_name": input.given_name,
             "urn": rules.format_urn(input.urn),
             "link": f"{self._public_url}/{lang}/confirm/{token}",
             "new_link": f"{self._public_url}/{lang}/portal",
-            "expires": format_datetime(
-                input.expires_at.astimezone(zone), "long", tzinfo=zone, locale=f"{lang}_CA"
-            ),
+            "expires": format_when(input.expires_at, lang, input.time_zone),
             "reminder": input.kind is EmailKind.REMINDER,
         }
         tr = translations(lang)

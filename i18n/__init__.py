@@ -7,9 +7,12 @@ needs no build step.
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_time, get_timezone_name
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -34,3 +37,19 @@ def translations(language: str) -> NullTranslations:
 
 def gettext(language: str, message: str) -> str:
     return translations(language).gettext(message)
+
+
+DEFAULT_ZONE = "America/Toronto"
+
+
+def format_when(value: datetime, language: str, zone: str = "") -> str:
+    """A moment as a person reads it, in their zone: "November 28, 2026, 10:20 a.m.
+    (Eastern Standard Time)" or "28 novembre 2026, 10 h 20 (heure normale de l'Est)"."""
+    tz = ZoneInfo(zone or DEFAULT_ZONE)
+    local = value.astimezone(tz)
+    locale = f"{language}_CA"
+    return (
+        f"{format_date(local, 'long', locale=locale)}, "
+        f"{format_time(local, 'short', tzinfo=tz, locale=locale)} "
+        f"({get_timezone_name(local, 'long', locale=locale)})"
+    )

@@ -81,6 +81,8 @@ async def test_whole_journey_in_english(
         assert page.h1 == "Your e-mail address is confirmed"
         page = await b.get("/en/portal")
         assert "was confirmed on" in page.text(".status.ok")
+        # Shown in the business time zone the user chose.
+        assert re.search(r"\(Atlantic (Standard|Daylight) Time\)", page.text(".status.ok"))
         assert (
             "You are now ready to be linked to a CERS portal business account."
             in page.response.text

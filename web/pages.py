@@ -6,12 +6,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_datetime
 from fastapi import HTTPException, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from i18n import LANGUAGES, translations
+from i18n import LANGUAGES, format_when, translations
 from web.session import csrf_token, signed_in_journey
 from workflows import rules
 
@@ -52,12 +51,13 @@ def toggle_url(request: Request, lang: str) -> str:
 def render(
     request: Request, template: str, *, lang: str, status_code: int = 200, **context: Any
 ) -> Response:
-    def when(value: datetime | None, fmt: str = "long") -> str:
-        if value is None:
-            return ""
-        return format_datetime(value, fmt, locale=f"{lang}_CA")
-
     context.setdefault("account", None)
+    zone = getattr(context["account"], "time_zone", "")
+
+    def when(value: datetime | None) -> str:
+        """In the user's business time zone once they have chosen one."""
+        return format_when(value, lang, zone) if value else ""
+
     return templates.TemplateResponse(
         request,
         template,

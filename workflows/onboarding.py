@@ -162,6 +162,7 @@ class OnboardingWorkflow:
                 language=state.profile.language,
                 urn=state.urn,
                 expires_at=state.link_expires_at,
+                time_zone=state.profile.time_zone,
             ),
             **MAIL_CALL,
         )

@@ -276,6 +276,7 @@ class SendConfirmationEmailInput:
     language: str
     urn: str
     expires_at: datetime
+    time_zone: str = ""
 
 
 @dataclass
