@@ -17,8 +17,23 @@ var USERNAME_ALLOWED = new RegExp(
 
 function digits(value) { return (value.match(/[0-9]/g) || []).length; }
 
+// Python's str.casefold, where it differs from toLowerCase for a character that folds into
+// letters a username can hold (the full case foldings of Unicode's CaseFolding.txt).
+var FOLDS = {
+  "ß": "ss", "ẞ": "ss", "ſ": "s", "ŉ": "\u02bcn", "ǰ": "j\u030c", "ẖ": "h\u0331", "ẗ": "t\u0308",
+  "ẘ": "w\u030a", "ẙ": "y\u030a", "ẚ": "a\u02be", "ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi",
+  "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"
+};
+
+function casefold(value) {
+  return value.replace(/[ßẞſŉǰẖ-ẚﬀ-ﬆ]/g, function (c) { return FOLDS[c]; }).toLowerCase();
+}
+
+// Python counts code points, not UTF-16 units: an emoji is one character.
+function length(value) { return Array.from(value).length; }
+
 function sharesRun(password, username, run) {
-  var pw = password.toLowerCase(), user = username.toLowerCase();
+  var pw = casefold(password), user = casefold(username);
   for (var i = 0; i + run <= user.length; i++) {
     if (pw.indexOf(user.slice(i, i + run)) !== -1) { return true; }
   }
@@ -27,14 +42,15 @@ function sharesRun(password, username, run) {
 
 var RULES = {
   username: {
-    length: function (v) { return v.length >= 8 && v.length <= 16; },
+    length: function (v) { return length(v) >= 8 && length(v) <= 16; },
     characters: function (v) { return USERNAME_ALLOWED.test(v); },
     digits: function (v) { return digits(v) <= 7; }
   },
   password: {
-    length: function (v) { return v.length >= 8 && v.length <= 16; },
-    upper: function (v) { return /\p{Lu}/u.test(v); },
-    lower: function (v) { return /\p{Ll}/u.test(v); },
+    length: function (v) { return length(v) >= 8 && length(v) <= 16; },
+    // str.isupper and str.islower: Unicode's Uppercase and Lowercase (Ⅷ and ª count).
+    upper: function (v) { return /\p{Uppercase}/u.test(v); },
+    lower: function (v) { return /\p{Lowercase}/u.test(v); },
     digit: function (v) { return digits(v) > 0; },
     username: function (v, box) {
       return !sharesRun(v, (box.dataset.username || "").normalize("NFC"), 3);
@@ -52,10 +68,12 @@ function liveChecklist(box) {
   var rules = RULES[field];
   if (!input || !rules) { return; }
   function update() {
+    // The server composes accents in a username (rules.normalize_username), never in a password.
+    var value = field === "username" ? input.value.normalize("NFC") : input.value;
     box.querySelectorAll("li[data-rule]").forEach(function (item) {
       var rule = rules[item.dataset.rule];
       if (!rule) { return; }
-      var ok = rule(input.value.normalize("NFC"), box);
+      var ok = rule(value, box);
       item.classList.toggle("ok", ok);
       item.classList.toggle("not-ok", !ok);
       item.querySelector(".mark").textContent = ok ? "✓" : "✗";

@@ -1,0 +1,430 @@
+"""The site in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright):
+served over real HTTP by uvicorn, with a real worker on the dev server behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from temporalio.client import Client
+
+from i18n import gettext
+from settings import Settings
+from tests.conftest import MailCatcher, NewWorker, until
+from web.app import create_app
+from workflows import rules
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Nothing may reach the network: no updates, no sync, no background requests.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENS = Path("/tmp/screens")
+PASSWORD = "Toujours7Vrai"
+fr = partial(gettext, "fr")
+
+
+@pytest.fixture(scope="module")
+async def chromium() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium); the browser tests need it"
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    async with async_playwright() as playwright:
+        # Each launch gets a fresh temporary profile (user data dir), removed at close.
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def site(client: Client, settings: Settings, new_worker: NewWorker) -> AsyncIterator[str]:
+    """The app on a real 127.0.0.1 port; the e-mail links point at it."""
+    with socket.socket() as sock:  # bound here, so no other process can take the port first
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        settings = settings.model_copy(update={"public_url": url})
+        config = uvicorn.Config(
+            create_app(settings, client), log_level="warning", access_log=False, ws="none"
+        )
+        server = uvicorn.Server(config)
+        async with new_worker(client, settings):
+            serving = asyncio.create_task(server.serve(sockets=[sock]))
+            await until(lambda: server.started or serving.done(), what="the site to listen")
+            assert server.started, serving
+            yield url
+            server.should_exit = True
+            await serving
+
+
+@pytest.fixture
+async def page(chromium: Browser, site: str) -> AsyncIterator[Page]:
+    context = await chromium.new_context(base_url=site, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    yield await context.new_page()
+    await context.close()
+
+
+async def arrive(page: Page, heading: str) -> None:
+    """The next page is shown, and its script has run."""
+    await expect(page.locator("h1")).to_have_text(heading)
+    await page.wait_for_load_state()
+
+
+async def tab_to(page: Page, target: Locator, limit: int = 40) -> None:
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        if await target.evaluate("e => e === document.activeElement"):
+            return
+    raise AssertionError(f"{limit} presses of Tab never reached {target}")
+
+
+def classes(checks: list[rules.Check]) -> list[str]:
+    return ["ok" if c.ok else "not-ok" for c in checks]
+
+
+async def shows(page: Page, box: str, checks: list[rules.Check]) -> None:
+    await expect(page.locator(f"#{box} li[data-rule]")).to_have_class(classes(checks))
+
+
+async def verdicts(page: Page, box: str) -> list[str]:
+    return await page.locator(f"#{box} li[data-rule]").evaluate_all(
+        "items => items.map(li => li.className)"
+    )
+
+
+async def sign_up(page: Page, lang: str, username: str) -> None:
+    """The GCKey steps by mouse, up to Welcome to CERS."""
+    t = partial(gettext, lang)
+    await page.goto(f"/{lang}/gckey/sign-in")
+    await page.get_by_role("button", name=t("Sign Up"), exact=True).click()
+    await page.get_by_role("button", name=t("I accept"), exact=True).click()
+    await page.locator("#username").fill(username)
+    await page.locator("#username").press("Enter")
+    await arrive(page, t("Create Your Password"))
+    await page.locator("#password").fill(PASSWORD)
+    await page.locator("#confirmation").fill(PASSWORD)
+    await page.locator("#confirmation").press("Enter")
+    await arrive(page, t("Create Recovery Questions, Answers and Hints"))
+    for i, (question, answer) in enumerate(
+        [("first_pet", "Rex"), ("first_school", "Lord Byng"), ("first_car", "Lada")]
+    ):
+        await page.locator(f"#question_{i}").select_option(question)
+        await page.locator(f"#answer_{i}").fill(answer)
+    await page.get_by_role("button", name=t("Continue"), exact=True).click()
+    await arrive(page, t("Recovery E-mail Address"))
+    await page.get_by_role("button", name=t("Continue"), exact=True).click()
+    await arrive(page, t("Your GCKey has been issued"))
+    await page.get_by_role("button", name=t("Continue"), exact=True).click()
+    await arrive(page, t("Welcome to CERS"))
+
+
+async def test_whole_journey_by_keyboard_in_french(
+    page: Page, site: str, smtp: MailCatcher
+) -> None:
+    username = f"Érable-{uuid.uuid4().hex[:6]}"
+    address = f"{uuid.uuid4().hex[:8]}@example.ca"
+    keys = page.keyboard
+
+    await page.goto("/fr/login")
+    await tab_to(page, page.get_by_role("link", name=fr("GCKey Log In"), exact=True))
+    await keys.press("Enter")
+    await arrive(page, fr("Welcome to GCKey"))
+    await tab_to(page, page.get_by_role("button", name=fr("Sign Up"), exact=True))
+    await keys.press("Enter")
+    await arrive(page, fr("Terms and Conditions of Use"))
+    await tab_to(page, page.get_by_role("button", name=fr("I accept"), exact=True))
+    await keys.press("Enter")
+    await arrive(page, fr("Create Your Username"))
+
+    # The Username Checklist follows every key, a mistake and its correction included.
+    await tab_to(page, page.locator("#username"))
+    for i in range(len(username)):
+        await keys.type(username[i])
+        await shows(page, "username-rules", rules.username_checks(username[: i + 1]))
+    await keys.type(" ")
+    await shows(page, "username-rules", rules.username_checks(username + " "))
+    await expect(page.locator("#username-rules li[data-rule=characters]")).to_contain_text("✗")
+    await keys.press("Backspace")
+    await expect(page.locator("#username-rules li")).to_contain_text(["✓", "✓", "✓"])
+    await keys.press("Enter")
+    await arrive(page, fr("Create Your Password"))
+
+    await tab_to(page, page.locator("#password"))
+    for i in range(len(PASSWORD)):
+        await keys.type(PASSWORD[i])
+        await shows(page, "password-rules", rules.password_checks(PASSWORD[: i + 1], username, ""))
+    await tab_to(page, page.locator("#confirmation"))
+    for i in range(len(PASSWORD)):
+        await keys.type(PASSWORD[i])
+        checks = rules.password_checks(PASSWORD, username, PASSWORD[: i + 1])
+        await shows(page, "password-rules", checks)
+    await expect(page.locator("#password-rules li")).to_contain_text(["✓"] * 6)
+    await keys.press("Enter")
+    await arrive(page, fr("Create Recovery Questions, Answers and Hints"))
+
+    answers = ["Rex le chien", "Lord Byng", "Rue des Érables"]
+    for i, answer in enumerate(answers):
+        await tab_to(page, page.locator(f"#question_{i}"))
+        for _ in range(i + 1):  # a closed select steps through its options with the arrows
+            await keys.press("ArrowDown")
+        await expect(page.locator(f"#question_{i}")).to_have_value(
+            list(rules.RECOVERY_QUESTIONS)[i]
+        )
+        await tab_to(page, page.locator(f"#answer_{i}"))
+        await keys.type(answer)
+    await keys.press("Enter")
+    await arrive(page, fr("Recovery E-mail Address"))
+    await tab_to(page, page.get_by_role("button", name=fr("Continue"), exact=True))
+    await keys.press("Enter")
+    await arrive(page, fr("Your GCKey has been issued"))
+    await tab_to(page, page.get_by_role("button", name=fr("Continue"), exact=True))
+    await keys.press("Enter")
+    await arrive(page, fr("Welcome to CERS"))
+    await tab_to(page, page.get_by_role("link", name=fr("Create User Account"), exact=True))
+    await keys.press("Enter")
+    await arrive(page, fr("Create User Account"))
+
+    await tab_to(page, page.locator("#given_name"))
+    await keys.type("Jeanne")
+    await keys.press("Tab")
+    await keys.type("Tremblay-Côté")
+    await keys.press("Tab")
+    await keys.type(address)
+    await tab_to(page, page.locator("#time_zone"))
+    await keys.type("America/Toronto")  # type-ahead, as on any select
+    await expect(page.locator("#time_zone")).to_have_value("America/Toronto")
+    await tab_to(page, page.locator("#language-fr"))  # the page's language, preselected
+    await keys.press("ArrowUp")
+    await expect(page.locator("#language-en")).to_be_checked()
+    await keys.press("ArrowDown")
+    await expect(page.locator("#language-fr")).to_be_checked()
+    await tab_to(page, page.get_by_role("button", name=fr("Submit"), exact=True))
+    await keys.press("Enter")
+    await arrive(page, fr("Your user account is now created"))
+    urn = await page.locator("strong.urn").inner_text()
+    assert rules.is_urn(urn)
+
+    await tab_to(page, page.get_by_role("link", name=fr("Continue to the CERS portal")))
+    await keys.press("Enter")
+    await arrive(page, fr("CERS portal"))
+    await expect(page.locator(".who-name")).to_have_text("Jeanne Tremblay-Côté")
+    await expect(page.locator(".who-urn")).to_contain_text(urn)
+    who = await page.locator(".who").bounding_box()
+    assert who and who["x"] > 1280 / 2 and who["y"] < 200, who  # top right
+
+    (message,) = await smtp.wait_for(address)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    link = re.search(re.escape(site) + r"/fr/confirm/\S+", text)
+    assert link, text
+    await page.goto(link.group(0))
+    await arrive(page, fr("Confirm your e-mail address"))
+    await tab_to(page, page.get_by_role("button", name=fr("Confirm my e-mail address")))
+    await keys.press("Enter")
+    await arrive(page, fr("Your e-mail address is confirmed"))
+
+
+TRICKY_USERNAMES = [
+    "",
+    "ÉcoleMaïs",
+    "ŒUVRE-Ÿves",
+    "àâæçéèêëîïôœùûüÿ",
+    "ÀÂÆÇÉÈÊËÎÏÔŒÙÛÜŸ",
+    "E\u0301colemais",  # an accent typed as a separate mark
+    "E\u0301" + "a" * 15,
+    *[f"Abcdefg{c}" for c in rules.USERNAME_SPECIALS],
+    *[f"Abcdefg{c}" for c in ' #@+,"<>=;\\ñßøı'],
+    "abc1234567",
+    "ab12345678",
+    "abcdefg١٢٣",  # Arabic-Indic digits are neither digits here nor allowed
+    "a" * 7,
+    "a" * 8,
+    "é" * 16,
+    "é" * 17,
+    "abcdefghijklmno😀",  # 16 code points, 17 UTF-16 units
+]
+
+
+def tricky_passwords(username: str) -> list[tuple[str, str]]:
+    """(password, confirmation) pairs."""
+    user = username.casefold()
+    return (
+        [
+            (p, p)
+            for p in [
+                "",
+                "Abcdef1",
+                "Abcdefg1",
+                "Abcdefghijklmn1",
+                "Abcdefghijklmno1",
+                "Abcdefghijklmnop1",
+                "école123",
+                "ÉCOLE123",
+                "école123É",
+                "ŒUVRE12œ",
+                "Ÿvette12",
+                "Abcdefgh",
+                "Abcdefg١",
+                "Ⅷmaple12",  # a Roman numeral is upper case to Python
+                "ªMAPLE12",  # so is the feminine ordinal lower case
+                "abcdefghijklmno😀A1",
+                "E\u0301bcdef1",  # 8 code points, 7 once composed
+                f"zz{user[:3].upper()}zz9Q",
+                f"zz{user[3:6].upper()}zz9q",
+                f"Q9{user[-3:].swapcase()}zz",
+                f"Q9{user[:2]}zz{user[2:4]}",  # two-character overlaps only
+                "xOßÉ12ab",  # ß folds to ss
+                "zMOſ9abQ",  # and the long s to s
+            ]
+        ]
+        + [
+            ("Maple12leaf", "Maple12lea"),
+            ("Maple12leaf", "maple12leaf"),
+            ("Ame\u0301lie12X", "Amélie12X"),  # the same to the eye, not to the server
+        ]
+    )
+
+
+async def retype(field: Locator, value: str) -> None:
+    """Select all and type over it, as a person would; an empty value is typed, then erased."""
+    await field.fill("")
+    await field.press_sequentially(value or "x")
+    if not value:
+        await field.press("Backspace")
+
+
+async def test_live_checklists_agree_with_the_rules(page: Page) -> None:
+    username = f"Mossé.Forêt{uuid.uuid4().hex[:4]}"
+    disagreements: list[str] = []
+    await page.goto("/en/gckey/sign-in")
+    await page.get_by_role("button", name="Sign Up", exact=True).click()
+    await page.get_by_role("button", name="I accept", exact=True).click()
+    await arrive(page, "Create Your Username")
+    field = page.locator("#username")
+    for value in TRICKY_USERNAMES:
+        await retype(field, value)
+        expected = classes(rules.username_checks(value))
+        if (shown := await verdicts(page, "username-rules")) != expected:
+            disagreements.append(f"username {value!a}: shown {shown}, rules {expected}")
+
+    await field.fill(username)
+    await field.press("Enter")
+    await arrive(page, "Create Your Password")
+    # A first, rejected try: the page that explains it knows the username (see the xfail below).
+    await page.locator("#password").fill("Maple12leaf")
+    await page.locator("#password").press("Enter")
+    await expect(page.locator(".error-summary")).to_be_focused()
+    await page.wait_for_load_state()
+    password, confirmation = page.locator("#password"), page.locator("#confirmation")
+    for value, again in tricky_passwords(username):
+        await retype(password, value)
+        await retype(confirmation, again)
+        expected = classes(rules.password_checks(value, username, again))
+        if (shown := await verdicts(page, "password-rules")) != expected:
+            disagreements.append(f"password {value!a}/{again!a}: shown {shown}, rules {expected}")
+    assert not disagreements, "\n".join(disagreements)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="web/gckey.py password_page renders the checklist without the username, so the "
+    "'No 3 or more consecutive characters from your username' rule always shows as met",
+)
+async def test_first_password_page_checks_the_username(page: Page) -> None:
+    username = f"Overlap{uuid.uuid4().hex[:6]}"
+    await page.goto("/en/gckey/sign-in")
+    await page.get_by_role("button", name="Sign Up", exact=True).click()
+    await page.get_by_role("button", name="I accept", exact=True).click()
+    await page.locator("#username").fill(username)
+    await page.locator("#username").press("Enter")
+    await arrive(page, "Create Your Password")
+    await page.locator("#password").press_sequentially("x" + username[:3].upper() + "9z")
+    await expect(page.locator("#password-rules li[data-rule=username]")).to_have_class(
+        "not-ok", timeout=1000
+    )
+
+
+async def test_an_error_takes_focus_and_leads_to_its_field(page: Page) -> None:
+    await sign_up(page, "fr", f"Erreur{uuid.uuid4().hex[:6]}")
+    await page.goto("/fr/cers/account")
+    await page.locator("#given_name").fill("Jeanne")
+    await page.locator("#family_name").fill("Tremblay")
+    await page.locator("#email").fill("jeanne@")
+    await page.get_by_role("button", name=fr("Submit"), exact=True).click()
+
+    summary = page.locator(".error-summary")
+    await expect(summary).to_be_focused()
+    await expect(page.locator("#given_name")).to_have_value("Jeanne")
+    links = summary.locator("a")
+    await expect(links).to_have_count(2)
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENS / "account-errors-fr.png", full_page=True)
+    for name, message in [
+        ("email", "Enter an e-mail address in the form name@example.ca."),
+        ("time_zone", "Choose the time zone where you usually conduct business."),
+    ]:
+        await links.filter(has_text=fr(message)).focus()
+        await page.keyboard.press("Enter")
+        field = page.locator(f"#{name}")
+        await expect(field).to_be_focused()
+        await expect(field).to_have_attribute("aria-invalid", "true")
+        described = (await field.get_attribute("aria-describedby") or "").split()
+        assert f"{name}-error" in described
+        error = page.locator(f"#{name}-error")
+        await expect(error).to_be_visible()
+        await expect(error).to_contain_text(fr(message))
+
+
+async def test_account_form_and_portal_screenshots(page: Page) -> None:
+    """Saved under /tmp/screens for a person to look at; checked here for what breaks a page."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    await sign_up(page, "fr", f"Ecran{uuid.uuid4().hex[:6]}")
+    await page.goto("/fr/cers/account")
+    await arrive(page, fr("Create User Account"))
+    await page.screenshot(path=SCREENS / "account-fr.png", full_page=True)
+    await expect_labelled_and_fits(page)
+
+    await page.locator("#given_name").fill("Jeanne")
+    await page.locator("#family_name").fill("Tremblay-Côté")
+    await page.locator("#email").fill(f"{uuid.uuid4().hex[:8]}@example.ca")
+    await page.locator("#time_zone").select_option("America/Moncton")
+    await page.get_by_role("button", name=fr("Submit"), exact=True).click()
+    await arrive(page, fr("Your user account is now created"))
+    await page.goto("/fr/portal")
+    await arrive(page, fr("CERS portal"))
+    await page.screenshot(path=SCREENS / "portal-fr.png", full_page=True)
+    await expect_labelled_and_fits(page)
+    await page.set_viewport_size({"width": 375, "height": 800})
+    await page.screenshot(path=SCREENS / "portal-fr-phone.png", full_page=True)
+    await expect_labelled_and_fits(page)
+
+
+async def expect_labelled_and_fits(page: Page) -> None:
+    unlabelled = await page.locator("input:not([type=hidden]), select").evaluate_all(
+        "fields => fields.filter(f => !f.labels.length || !f.labels[0].innerText.trim())"
+        ".map(f => f.id)"
+    )
+    assert unlabelled == []
+    overflow = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, "the page scrolls sideways"
