@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     temporal_address: str = ""  # empty: the run command starts the embedded dev server
     temporal_namespace: str = "default"
     task_queue: str = "cers-onboarding"
+    temporal_rpc_timeout_seconds: float = 10  # a page waits no longer than this on Temporal
 
     database_url: str = ""  # empty: SQLite in the data directory
 

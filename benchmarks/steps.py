@@ -38,7 +38,7 @@ from worker import build_worker
 from workflows.hashing import hash_secret
 
 log = logging.getLogger("benchmarks.steps")
-PASSWORD = "Maple2Leaf9x"
+PASSWORD = "Quoll7Mynx"  # no 3-character run of it can occur in a test username
 
 
 class Sink:

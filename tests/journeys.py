@@ -29,7 +29,7 @@ from workflows.types import (
     SetRecoveryEmailInput,
 )
 
-PASSWORD = "Maple2Leaf9x"
+PASSWORD = "Quoll7Mynx"  # no 3-character run of it can occur in a test username
 ANSWERS = ["Rex the dog", "Lord Byng School", "Elm Street"]
 QUESTION_IDS = ["first_pet", "first_school", "childhood_street"]
 HINTS = ["a dog", "", "a tree"]

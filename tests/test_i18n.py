@@ -146,7 +146,7 @@ async def test_a_french_journey_shows_no_english(
         return page
 
     username = f"Élan{uuid.uuid4().hex[:6]}"
-    password = "Maple2Leaf9x"
+    password = "Quoll7Mynx"
     address = f"{uuid.uuid4().hex[:8]}@example.ca"
     async with new_worker(client, settings), browser(settings, client) as b:
         french_only(await b.get("/fr/login"))

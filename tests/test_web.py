@@ -16,7 +16,7 @@ from tests.web_helpers import Browser, Page, browser
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import LoginMethod
 
-PASSWORD = "Maple2Leaf9x"
+PASSWORD = "Quoll7Mynx"  # no 3-character run of it can occur in a test username
 
 
 def link_in(message_text: str) -> str:
@@ -293,3 +293,18 @@ async def test_pages_are_not_cached_and_leak_no_referrer(
         toggle = page.html.css_first(".lang-toggle a")
         assert toggle.attributes["href"] == "http://testserver/en/login"
         assert toggle.attributes["lang"] == "en"
+
+
+async def test_a_worker_down_gets_a_clear_page_and_the_step_goes_through_later(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    settings.temporal_rpc_timeout_seconds = 1
+    async with browser(settings, client) as b:
+        page = await b.get("/en/gckey/sign-in")
+        failed = await b.submit(page, "sign-up")  # no worker polls this task queue yet
+        assert failed.status == 503
+        assert failed.h1 == "Something went wrong"
+        assert "Nothing you entered before has been lost." in failed.response.text
+        async with new_worker(client, settings):
+            page = await b.submit(page, "sign-up")
+            assert page.h1 == "Terms and Conditions of Use"

@@ -20,7 +20,7 @@ from temporalio.client import Client
 from db.engine import make_engine
 from settings import Settings, get_settings
 from web import cers, dev, gckey
-from web.journeys import JourneyClosed, StepRefused, goto
+from web.journeys import JourneyClosed, StepRefused, TemporalUnavailable, goto
 from web.pages import render
 from web.session import IdleSessionMiddleware
 
@@ -101,6 +101,18 @@ def create_app(
         # Another tab moved the journey on, or it ended: show where it stands now.
         lang = request.path_params.get("lang", "en")
         return goto(request, lang if lang in ("en", "fr") else "en", "resume")
+
+    @app.exception_handler(TemporalUnavailable)
+    async def unavailable(request: Request, exc: TemporalUnavailable) -> Response:
+        log.warning("Temporal did not answer in time on %s", request.url.path)
+        lang = request.path_params.get("lang", "en")
+        return render(
+            request,
+            "error.html",
+            lang=lang if lang in ("en", "fr") else "en",
+            status_code=503,
+            status=503,
+        )
 
     return app
 

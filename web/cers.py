@@ -12,16 +12,12 @@ from starlette.responses import Response
 from db.models import UserAccount
 from db.queries import account_for
 from web.journeys import (
-    AppSettings,
     JourneyClosed,
+    JourneyService,
     Rejected,
     StepRefused,
-    TemporalClient,
-    choose_login,
     goto,
     goto_step,
-    send,
-    state_of,
 )
 from web.pages import language, render
 from web.session import check_csrf, sign_out, signed_in_journey
@@ -65,24 +61,22 @@ async def load_account(request: Request, workflow_id: str) -> UserAccount | None
 
 
 @router.get("/login", name="login")
-async def login_page(request: Request, lang: Lang, client: TemporalClient) -> Response:
+async def login_page(request: Request, lang: Lang, journeys: JourneyService) -> Response:
     timed_out = bool(request.session.pop("timed_out", False))
     # A sign-up left half done in this browser is offered back, at the step it stopped.
     workflow_id = request.session.get("journey")
     unfinished = None
     if isinstance(workflow_id, str) and not signed_in_journey(request):
-        state = await state_of(client, workflow_id)
+        state = await journeys.state(workflow_id)
         if state and state.gckey_issued_at is None and state.step in SIGN_UP_STEPS:
             unfinished = state
     return render(request, "cers/login.html", lang=lang, timed_out=timed_out, unfinished=unfinished)
 
 
 @router.post("/login/sign-in-partner", name="choose_partner")
-async def choose_partner(
-    request: Request, lang: Lang, client: TemporalClient, settings: AppSettings
-) -> Response:
+async def choose_partner(request: Request, lang: Lang, journeys: JourneyService) -> Response:
     """The choice is recorded on the journey, ready for when the path exists."""
-    step = await choose_login(request, client, settings, LoginMethod.SIGN_IN_PARTNER, lang)
+    step = await journeys.choose_login(request, LoginMethod.SIGN_IN_PARTNER, lang)
     return goto_step(request, lang, step)
 
 
@@ -92,26 +86,26 @@ async def partner_page(request: Request, lang: Lang) -> Response:
 
 
 @router.get("/resume", name="resume")
-async def resume(request: Request, lang: Lang, client: TemporalClient) -> Response:
+async def resume(request: Request, lang: Lang, journeys: JourneyService) -> Response:
     """Wherever this browser's journey stands."""
     if signed_in_journey(request):
         return goto(request, lang, "cers_home")
     workflow_id = request.session.get("journey")
-    state = await state_of(client, workflow_id) if isinstance(workflow_id, str) else None
+    state = await journeys.state(workflow_id) if isinstance(workflow_id, str) else None
     if state is None or state.gckey_issued_at is not None:
         return goto(request, lang, "login")
     return goto_step(request, lang, state.step)
 
 
 @router.get("/cers", name="cers_home")
-async def cers_home(request: Request, lang: Lang, client: TemporalClient) -> Response:
+async def cers_home(request: Request, lang: Lang, journeys: JourneyService) -> Response:
     """Where a signed-in user belongs: their unfinished step, Create User Account, or the portal."""
     workflow_id = signed_in_journey(request)
     if workflow_id is None:
         return goto(request, lang, "gckey_sign_in")
     if await load_account(request, workflow_id):
         return goto(request, lang, "portal")
-    state = await state_of(client, workflow_id)
+    state = await journeys.state(workflow_id)
     if state is None:
         sign_out(request)
         return goto(request, lang, "login")
@@ -141,11 +135,11 @@ def account_form_page(
 
 
 @router.get("/cers/account", name="create_account")
-async def account_page(request: Request, lang: Lang, client: TemporalClient) -> Response:
+async def account_page(request: Request, lang: Lang, journeys: JourneyService) -> Response:
     workflow_id = signed_in_journey(request)
     if workflow_id is None:
         return goto(request, lang, "gckey_sign_in")
-    state = await state_of(client, workflow_id)
+    state = await journeys.state(workflow_id)
     if state is None or state.step is not Step.CREATE_ACCOUNT:
         return goto(request, lang, "cers_home")
     form = AccountForm(email=state.recovery_email, language=lang)
@@ -154,7 +148,7 @@ async def account_page(request: Request, lang: Lang, client: TemporalClient) -> 
 
 @router.post("/cers/account")
 async def account_submit(
-    request: Request, lang: Lang, client: TemporalClient, form: Annotated[AccountForm, Form()]
+    request: Request, lang: Lang, journeys: JourneyService, form: Annotated[AccountForm, Form()]
 ) -> Response:
     workflow_id = signed_in_journey(request)
     if workflow_id is None:
@@ -167,8 +161,8 @@ async def account_submit(
         time_zone=form.time_zone,
         language=form.language,
     )
-    result = await send(
-        client, workflow_id, OnboardingWorkflow.create_account, CreateAccountInput(profile)
+    result = await journeys.send(
+        workflow_id, OnboardingWorkflow.create_account, CreateAccountInput(profile)
     )
     if isinstance(result, Rejected):
         return account_form_page(request, lang, form, result.errors, 400)
@@ -187,14 +181,14 @@ async def account_created(request: Request, lang: Lang) -> Response:
 
 
 @router.get("/portal", name="portal")
-async def portal(request: Request, lang: Lang, client: TemporalClient) -> Response:
+async def portal(request: Request, lang: Lang, journeys: JourneyService) -> Response:
     workflow_id = signed_in_journey(request)
     if workflow_id is None:
         return goto(request, lang, "gckey_sign_in")
     account = await load_account(request, workflow_id)
     if account is None:
         return goto(request, lang, "cers_home")
-    state = None if account.email_confirmed_at else await state_of(client, workflow_id)
+    state = None if account.email_confirmed_at else await journeys.state(workflow_id)
     return render(
         request,
         "cers/portal.html",
@@ -206,12 +200,12 @@ async def portal(request: Request, lang: Lang, client: TemporalClient) -> Respon
 
 
 @router.post("/portal/new-link", name="new_link")
-async def new_link(request: Request, lang: Lang, client: TemporalClient) -> Response:
+async def new_link(request: Request, lang: Lang, journeys: JourneyService) -> Response:
     workflow_id = signed_in_journey(request)
     if workflow_id is None:
         return goto(request, lang, "gckey_sign_in")
     try:
-        await send(client, workflow_id, OnboardingWorkflow.request_new_link, RequestNewLinkInput())
+        await journeys.send(workflow_id, OnboardingWorkflow.request_new_link, RequestNewLinkInput())
     except (StepRefused, JourneyClosed):
         pass  # already confirmed: the portal says so
     else:
@@ -229,7 +223,7 @@ async def confirm_page(request: Request, lang: Lang, token: str) -> Response:
 
 @router.post("/confirm/{token}")
 async def confirm_submit(
-    request: Request, lang: Lang, client: TemporalClient, token: str
+    request: Request, lang: Lang, journeys: JourneyService, token: str
 ) -> Response:
     link = read_token(request.app.state.settings.secret_key.get_secret_value(), token)
     if link is None:
@@ -237,8 +231,7 @@ async def confirm_submit(
     workflow_id = f"onboarding-{link.journey_id}"
     outcome = "confirmed"
     try:
-        await send(
-            client,
+        await journeys.send(
             workflow_id,
             OnboardingWorkflow.confirm_email,
             ConfirmEmailInput(link.link_number),
@@ -260,15 +253,14 @@ async def confirm_submit(
 
 @router.post("/confirm/{token}/new-link", name="confirm_new_link")
 async def confirm_new_link(
-    request: Request, lang: Lang, client: TemporalClient, token: str
+    request: Request, lang: Lang, journeys: JourneyService, token: str
 ) -> Response:
     """The old link proves the address: a new one goes to the same address."""
     link = read_token(request.app.state.settings.secret_key.get_secret_value(), token)
     if link is None:
         raise HTTPException(404)
     try:
-        await send(
-            client,
+        await journeys.send(
             f"onboarding-{link.journey_id}",
             OnboardingWorkflow.request_new_link,
             RequestNewLinkInput(reason="expired link"),

@@ -12,13 +12,10 @@ from starlette.responses import Response
 from db.queries import issued_gckey
 from web.journeys import (
     AppSettings,
+    JourneyService,
     Rejected,
-    TemporalClient,
-    choose_login,
     goto,
     goto_step,
-    send,
-    state_of,
 )
 from web.pages import language, render
 from web.session import check_csrf, sign_in
@@ -107,19 +104,17 @@ async def sign_in_submit(
 
 
 @router.post("/sign-up", name="sign_up")
-async def sign_up(
-    request: Request, lang: Lang, client: TemporalClient, settings: AppSettings
-) -> Response:
-    step = await choose_login(request, client, settings, LoginMethod.GCKEY, lang)
+async def sign_up(request: Request, lang: Lang, journeys: JourneyService) -> Response:
+    step = await journeys.choose_login(request, LoginMethod.GCKEY, lang)
     return goto_step(request, lang, step)
 
 
 async def journey_at(
-    request: Request, client: TemporalClient, lang: Lang, step: Step
+    request: Request, journeys: JourneyService, lang: Lang, step: Step
 ) -> tuple[str, JourneyState] | Response:
     """The session's journey if it stands at ``step``; otherwise where it belongs."""
     workflow_id = request.session.get("journey")
-    state = await state_of(client, workflow_id) if isinstance(workflow_id, str) else None
+    state = await journeys.state(workflow_id) if isinstance(workflow_id, str) else None
     if state is None or workflow_id is None:
         return goto(request, lang, "login")
     if state.step is not step:
@@ -138,9 +133,9 @@ def session_journey(request: Request, lang: str) -> str | Response:
 
 @router.get("/terms", name="terms")
 async def terms_page(
-    request: Request, lang: Lang, client: TemporalClient, settings: AppSettings
+    request: Request, lang: Lang, journeys: JourneyService, settings: AppSettings
 ) -> Response:
-    at = await journey_at(request, client, lang, Step.TERMS)
+    at = await journey_at(request, journeys, lang, Step.TERMS)
     if isinstance(at, Response):
         return at
     return render(request, "gckey/terms.html", lang=lang, terms_version=settings.terms_version)
@@ -148,13 +143,12 @@ async def terms_page(
 
 @router.post("/terms")
 async def terms_submit(
-    request: Request, lang: Lang, client: TemporalClient, form: Annotated[TermsForm, Form()]
+    request: Request, lang: Lang, journeys: JourneyService, form: Annotated[TermsForm, Form()]
 ) -> Response:
     at = session_journey(request, lang)
     if isinstance(at, Response):
         return at
-    result = await send(
-        client,
+    result = await journeys.send(
         at,
         OnboardingWorkflow.answer_terms,
         AnswerTermsInput(
@@ -181,8 +175,8 @@ async def declined_page(request: Request, lang: Lang) -> Response:
 
 
 @router.get("/username", name="username")
-async def username_page(request: Request, lang: Lang, client: TemporalClient) -> Response:
-    at = await journey_at(request, client, lang, Step.USERNAME)
+async def username_page(request: Request, lang: Lang, journeys: JourneyService) -> Response:
+    at = await journey_at(request, journeys, lang, Step.USERNAME)
     if isinstance(at, Response):
         return at
     return render(
@@ -198,13 +192,12 @@ async def username_page(request: Request, lang: Lang, client: TemporalClient) ->
 
 @router.post("/username")
 async def username_submit(
-    request: Request, lang: Lang, client: TemporalClient, form: Annotated[UsernameForm, Form()]
+    request: Request, lang: Lang, journeys: JourneyService, form: Annotated[UsernameForm, Form()]
 ) -> Response:
     at = session_journey(request, lang)
     if isinstance(at, Response):
         return at
-    result = await send(
-        client,
+    result = await journeys.send(
         at,
         OnboardingWorkflow.choose_username,
         ChooseUsernameInput(rules.normalize_username(form.username)),
@@ -224,8 +217,8 @@ async def username_submit(
 
 
 @router.get("/password", name="password")
-async def password_page(request: Request, lang: Lang, client: TemporalClient) -> Response:
-    at = await journey_at(request, client, lang, Step.PASSWORD)
+async def password_page(request: Request, lang: Lang, journeys: JourneyService) -> Response:
+    at = await journey_at(request, journeys, lang, Step.PASSWORD)
     if isinstance(at, Response):
         return at
     checks = rules.password_checks("", at[1].username, "")
@@ -236,9 +229,9 @@ async def password_page(request: Request, lang: Lang, client: TemporalClient) ->
 
 @router.post("/password")
 async def password_submit(
-    request: Request, lang: Lang, client: TemporalClient, form: Annotated[PasswordForm, Form()]
+    request: Request, lang: Lang, journeys: JourneyService, form: Annotated[PasswordForm, Form()]
 ) -> Response:
-    at = await journey_at(request, client, lang, Step.PASSWORD)
+    at = await journey_at(request, journeys, lang, Step.PASSWORD)
     if isinstance(at, Response):
         return at
     workflow_id, state = at
@@ -250,8 +243,7 @@ async def password_submit(
     if not errors and not next(c for c in checks if c.code == "match").ok:
         errors["confirmation"] = [rules.N_("The two passwords must match")]
     if not errors:
-        result = await send(
-            client,
+        result = await journeys.send(
             workflow_id,
             OnboardingWorkflow.set_password,
             SetPasswordInput(await hash_password(form.password)),
@@ -286,9 +278,9 @@ def recovery_context(settings: AppSettings, form: RecoveryForm | None) -> dict[s
 
 @router.get("/recovery", name="recovery")
 async def recovery_page(
-    request: Request, lang: Lang, client: TemporalClient, settings: AppSettings
+    request: Request, lang: Lang, journeys: JourneyService, settings: AppSettings
 ) -> Response:
-    at = await journey_at(request, client, lang, Step.RECOVERY_ANSWERS)
+    at = await journey_at(request, journeys, lang, Step.RECOVERY_ANSWERS)
     if isinstance(at, Response):
         return at
     return render(
@@ -300,7 +292,7 @@ async def recovery_page(
 async def recovery_submit(
     request: Request,
     lang: Lang,
-    client: TemporalClient,
+    journeys: JourneyService,
     settings: AppSettings,
     form: Annotated[RecoveryForm, Form()],
 ) -> Response:
@@ -320,8 +312,7 @@ async def recovery_submit(
     errors = rules.recovery_errors(entries, count, settings.recovery_answer_min_length)
     if not errors:
         hashes = await hash_answers([e.answer for e in entries])
-        result = await send(
-            client,
+        result = await journeys.send(
             at,
             OnboardingWorkflow.set_recovery_answers,
             SetRecoveryAnswersInput(
@@ -345,8 +336,8 @@ async def recovery_submit(
 
 
 @router.get("/recovery-email", name="recovery_email")
-async def recovery_email_page(request: Request, lang: Lang, client: TemporalClient) -> Response:
-    at = await journey_at(request, client, lang, Step.RECOVERY_EMAIL)
+async def recovery_email_page(request: Request, lang: Lang, journeys: JourneyService) -> Response:
+    at = await journey_at(request, journeys, lang, Step.RECOVERY_EMAIL)
     if isinstance(at, Response):
         return at
     return render(request, "gckey/recovery_email.html", lang=lang, email="", errors={})
@@ -356,14 +347,13 @@ async def recovery_email_page(request: Request, lang: Lang, client: TemporalClie
 async def recovery_email_submit(
     request: Request,
     lang: Lang,
-    client: TemporalClient,
+    journeys: JourneyService,
     form: Annotated[RecoveryEmailForm, Form()],
 ) -> Response:
     at = session_journey(request, lang)
     if isinstance(at, Response):
         return at
-    result = await send(
-        client,
+    result = await journeys.send(
         at,
         OnboardingWorkflow.set_recovery_email,
         SetRecoveryEmailInput(form.email.strip()),
@@ -381,19 +371,19 @@ async def recovery_email_submit(
 
 
 @router.get("/issued", name="issued")
-async def issued_page(request: Request, lang: Lang, client: TemporalClient) -> Response:
+async def issued_page(request: Request, lang: Lang, journeys: JourneyService) -> Response:
     workflow_id = request.session.get("journey")
-    state = await state_of(client, workflow_id) if isinstance(workflow_id, str) else None
+    state = await journeys.state(workflow_id) if isinstance(workflow_id, str) else None
     if state is None or state.gckey_issued_at is None:
         return goto(request, lang, "login")
     return render(request, "gckey/issued.html", lang=lang, state=state)
 
 
 @router.post("/issued")
-async def issued_continue(request: Request, lang: Lang, client: TemporalClient) -> Response:
+async def issued_continue(request: Request, lang: Lang, journeys: JourneyService) -> Response:
     """Continue: back to the CERS login page, signed in with the new GCKey."""
     workflow_id = request.session.get("journey")
-    state = await state_of(client, workflow_id) if isinstance(workflow_id, str) else None
+    state = await journeys.state(workflow_id) if isinstance(workflow_id, str) else None
     if state is None or state.gckey_issued_at is None or workflow_id is None:
         return goto(request, lang, "login")
     sign_in(request, workflow_id)

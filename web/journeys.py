@@ -3,17 +3,23 @@ form errors and the journey's current step turned into the page that shows it.""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 from temporalio.client import (
     Client,
+    RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
@@ -49,17 +55,11 @@ STEP_PAGES = {
 }
 
 
-def get_client(request: Request) -> Client:
-    client: Client = request.app.state.client
-    return client
-
-
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-TemporalClient = Annotated[Client, Depends(get_client)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
@@ -91,14 +91,22 @@ def new_workflow_id() -> str:
     return f"{WORKFLOW_ID_PREFIX}{uuid.uuid4()}"
 
 
-async def begin(
-    client: Client, settings: Settings, workflow_id: str, method: LoginMethod, lang: str
-) -> Step:
-    """The login choice starts the journey (update-with-start; a repeat finds the same one)."""
-    result = await client.execute_update_with_start_workflow(
-        OnboardingWorkflow.begin,
-        BeginInput(login_method=method, language=lang),
-        start_workflow_operation=WithStartWorkflowOperation(
+class TemporalUnavailable(Exception):
+    """Temporal did not answer in time; nothing the user sent is lost, they may try again."""
+
+
+class Journeys:
+    """The web's one way to the onboarding workflow; every call has a deadline."""
+
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.timeout = timedelta(seconds=settings.temporal_rpc_timeout_seconds)
+
+    async def begin(self, workflow_id: str, method: LoginMethod, lang: str) -> Step:
+        """The login choice starts the journey (update-with-start; a repeat finds the same one)."""
+        settings = self.settings
+        start = WithStartWorkflowOperation(
             OnboardingWorkflow.run,
             OnboardingInput(
                 journey_id=workflow_id.removeprefix(WORKFLOW_ID_PREFIX),
@@ -110,52 +118,86 @@ async def begin(
             id=workflow_id,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=settings.task_queue,
-        ),
-    )
-    return result.step
+        )
+        try:
+            async with self._deadline():
+                result = await self.client.execute_update_with_start_workflow(
+                    OnboardingWorkflow.begin,
+                    BeginInput(login_method=method, language=lang),
+                    start_workflow_operation=start,
+                    rpc_timeout=self.timeout,
+                )
+        except BaseException:
+            # The start operation holds its own copy of the failure; collect it, so no
+            # future is left with an exception nobody retrieved.
+            with suppress(BaseException):
+                await asyncio.wait_for(start.workflow_handle(), timeout=1)
+            raise
+        step: Step = result.step
+        return step
+
+    async def choose_login(self, request: Request, method: LoginMethod, lang: str) -> Step:
+        """This browser's journey takes the choice; a new journey if it has none still open."""
+        workflow_id = request.session.get("journey")
+        state = await self.state(workflow_id) if isinstance(workflow_id, str) else None
+        if (
+            not isinstance(workflow_id, str)
+            or state is None
+            or state.step in (Step.DECLINED, Step.PORTAL)
+            or state.gckey_issued_at is not None
+        ):
+            workflow_id = new_workflow_id()
+        request.session["journey"] = workflow_id
+        return await self.begin(workflow_id, method, lang)
+
+    async def send(self, workflow_id: str, update: Any, arg: Any) -> Any:
+        """Runs one form step; returns its result or a Rejected carrying the field messages."""
+        try:
+            async with self._deadline():
+                return await handle(self.client, workflow_id).execute_update(
+                    update, arg, rpc_timeout=self.timeout
+                )
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError):
+                if cause.type == INVALID_INPUT and cause.details:
+                    return Rejected(dict(cause.details[0]))
+                raise StepRefused(cause.type or "") from err
+            raise
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                raise JourneyClosed from err
+            raise
+
+    async def state(self, workflow_id: str) -> JourneyState | None:
+        try:
+            async with self._deadline():
+                state: JourneyState = await handle(self.client, workflow_id).query(
+                    OnboardingWorkflow.journey, rpc_timeout=self.timeout
+                )
+                return state
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+
+    @asynccontextmanager
+    async def _deadline(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except (RPCTimeoutOrCancelledError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
+            raise TemporalUnavailable from err
+        except RPCError as err:
+            if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE):
+                raise TemporalUnavailable from err
+            raise
 
 
-async def choose_login(
-    request: Request, client: Client, settings: Settings, method: LoginMethod, lang: str
-) -> Step:
-    """This browser's journey takes the choice; a new journey if it has none still open."""
-    workflow_id = request.session.get("journey")
-    state = await state_of(client, workflow_id) if isinstance(workflow_id, str) else None
-    if (
-        not isinstance(workflow_id, str)
-        or state is None
-        or state.step in (Step.DECLINED, Step.PORTAL)
-        or state.gckey_issued_at is not None
-    ):
-        workflow_id = new_workflow_id()
-    request.session["journey"] = workflow_id
-    return await begin(client, settings, workflow_id, method, lang)
+def get_journeys(request: Request) -> Journeys:
+    return Journeys(request.app.state.client, request.app.state.settings)
 
 
-async def send(client: Client, workflow_id: str, update: Any, arg: Any) -> Any:
-    """Runs one form step; returns its result or a Rejected carrying the field messages."""
-    try:
-        return await handle(client, workflow_id).execute_update(update, arg)
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError):
-            if cause.type == INVALID_INPUT and cause.details:
-                return Rejected(dict(cause.details[0]))
-            raise StepRefused(cause.type or "") from err
-        raise
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise JourneyClosed from err
-        raise
-
-
-async def state_of(client: Client, workflow_id: str) -> JourneyState | None:
-    try:
-        return await handle(client, workflow_id).query(OnboardingWorkflow.journey)
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            return None
-        raise
+JourneyService = Annotated[Journeys, Depends(get_journeys)]
 
 
 def goto(request: Request, lang: str, page: str, status_code: int = 303) -> RedirectResponse:
