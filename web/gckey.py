@@ -223,7 +223,13 @@ async def password_page(request: Request, lang: Lang, journeys: JourneyService) 
         return at
     checks = rules.password_checks("", at[1].username, "")
     return render(
-        request, "gckey/password.html", lang=lang, checks=checks, evaluated=False, errors={}
+        request,
+        "gckey/password.html",
+        lang=lang,
+        checks=checks,
+        evaluated=False,
+        errors={},
+        username=at[1].username,
     )
 
 
