@@ -12,38 +12,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import socket
 import statistics
-import sysconfig
-import tempfile
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
-from aiosmtpd.controller import Controller
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from benchmarks.bare import BareWorkflow, noop_activity
-from db.engine import migrate
 from settings import Settings
+from tests.stack import local_stack
 from web.app import create_app
-from worker import build_worker
 from workflows.hashing import hash_secret
 
 log = logging.getLogger("benchmarks.steps")
 PASSWORD = "Quoll7Mynx"  # no 3-character run of it can occur in a test username
-
-
-class Sink:
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        return "250 OK"
 
 
 async def timed(samples: dict[str, list[float]], name: str, call: Awaitable[Any]) -> Any:
@@ -191,31 +179,9 @@ async def main(n: int) -> None:
         await timed(
             samples, "argon2id hash (one, on this CPU)", asyncio.to_thread(hash_secret, "x")
         )
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sysconfig.get_path("scripts")) / "temporal"),
-        dev_server_log_level="error",
-    )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        smtp_port = int(probe.getsockname()[1])
-    sink = Controller(Sink(), hostname="127.0.0.1", port=smtp_port)
-    sink.start()
-    try:
-        with tempfile.TemporaryDirectory() as data:
-            settings = Settings(
-                environment="test",
-                data_dir=Path(data),
-                task_queue=f"bench-{uuid.uuid4()}",
-                smtp_host="127.0.0.1",
-                smtp_port=smtp_port,
-            )
-            migrate(settings.sqlalchemy_url)
-            await bare_round_trips(env.client, n, samples)
-            async with build_worker(env.client, settings):
-                await journeys(env.client, settings, n, samples)
-    finally:
-        sink.stop()
-        await env.shutdown()
+    async with local_stack() as stack:
+        await bare_round_trips(stack.client, n, samples)
+        await journeys(stack.client, stack.settings, n, samples)
     log.info("\n%s", report(samples))
 
 

@@ -10,23 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-import sysconfig
-import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
-from aiosmtpd.controller import Controller
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.testing import WorkflowEnvironment
 
-from db.engine import migrate
 from settings import Settings
 from tests.journeys import Journey, choose_credentials, create_account
-from worker import build_worker
+from tests.stack import local_stack
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     AnswerTermsInput,
@@ -41,11 +34,6 @@ from workflows.types import (
 
 HERE = Path(__file__).parent
 log = logging.getLogger("record")
-
-
-class Sink:
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        return "250 OK"
 
 
 async def start(client: Client, settings: Settings, expire_after_seconds: int) -> Journey:
@@ -99,36 +87,14 @@ PATHS: dict[str, tuple[int, Callable[[Journey], Awaitable[None]]]] = {
 
 
 async def main() -> None:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sysconfig.get_path("scripts")) / "temporal"),
-        dev_server_log_level="error",
-    )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    sink = Controller(Sink(), hostname="127.0.0.1", port=port)
-    sink.start()
-    try:
-        with tempfile.TemporaryDirectory() as data:
-            settings = Settings(
-                environment="test",
-                data_dir=Path(data),
-                task_queue="record",
-                smtp_host="127.0.0.1",
-                smtp_port=port,
-            )
-            migrate(settings.sqlalchemy_url)
-            async with build_worker(env.client, settings):
-                for name, (expire_after, walk) in PATHS.items():
-                    handle = await start(env.client, settings, expire_after)
-                    await walk(handle)
-                    await handle.result()
-                    history = await handle.fetch_history()
-                    (HERE / f"{name}.json").write_text(history.to_json())
-                    log.info("recorded %s: %d events", name, len(history.events))
-    finally:
-        sink.stop()
-        await env.shutdown()
+    async with local_stack() as stack:
+        for name, (expire_after, walk) in PATHS.items():
+            handle = await start(stack.client, stack.settings, expire_after)
+            await walk(handle)
+            await handle.result()
+            history = await handle.fetch_history()
+            (HERE / f"{name}.json").write_text(history.to_json())
+            log.info("recorded %s: %d events", name, len(history.events))
 
 
 if __name__ == "__main__":
