@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 VENV_PYTHON = VENV / "bin" / "python"
 STAMP = VENV / "cers-installed-pyproject.sha256"
-USAGE = "usage: python3 dev.py run | test [pytest args]"
+USAGE = "usage: python3 dev.py run | test [pytest args] | lint"
 
 HOST = "127.0.0.1"
 TEMPORAL_PORT = 7233
@@ -240,13 +240,23 @@ def temporal_command(settings: Settings) -> list[str]:
     return command
 
 
+def lint() -> int:
+    """The house style: ruff lint, ruff format and mypy strict; the first failure stops it."""
+    scripts = Path(sysconfig.get_path("scripts"))
+    for command in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]):
+        code = subprocess.call([str(scripts / command[0]), *command[1:]], cwd=ROOT)
+        if code:
+            return code
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(name)-8s| %(message)s")
     if not argv or argv[0] in ("-h", "--help"):
         log.info("%s", USAGE)
         return 0 if argv else 2
     command, *args = argv
-    if command not in ("run", "test") or (command == "run" and args):
+    if command not in ("run", "test", "lint") or (command != "test" and args):
         log.error("%s", USAGE)
         return 2
     os.chdir(ROOT)
@@ -255,6 +265,8 @@ def main(argv: Sequence[str]) -> int:
         os.execv(VENV_PYTHON, [str(VENV_PYTHON), str(ROOT / "dev.py"), *argv])
     if command == "test":
         test(args)
+    if command == "lint":
+        return lint()
     return run()
 
 
