@@ -45,11 +45,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
-        if self.environment == "production" and (
-            self.secret_key.get_secret_value() == PLACEHOLDER_SECRET
-            or len(self.secret_key.get_secret_value()) < 32
-        ):
-            raise ValueError("SECRET_KEY must be set to 32 or more random characters in production")
+        key = self.secret_key.get_secret_value()
+        if self.environment != "development" and (key == PLACEHOLDER_SECRET or len(key) < 32):
+            raise ValueError(
+                f"SECRET_KEY must be set to 32 or more random characters in {self.environment}"
+            )
         return self
 
     @property

@@ -4,6 +4,7 @@ and a worker."""
 
 from __future__ import annotations
 
+import secrets
 import socket
 import sysconfig
 import tempfile
@@ -53,6 +54,7 @@ async def local_stack() -> AsyncIterator[Stack]:
                 task_queue=f"stack-{uuid.uuid4()}",
                 smtp_host="127.0.0.1",
                 smtp_port=port,
+                secret_key=secrets.token_urlsafe(32),  # type: ignore[arg-type]
             )
             migrate(settings.sqlalchemy_url)
             async with build_worker(env.client, settings):

@@ -79,6 +79,7 @@ async def test_whole_journey_in_english(
         page = await b.get(link_in(text))
         page = await b.submit(page, "confirm")
         assert page.h1 == "Your e-mail address is confirmed"
+        assert page.text(".who-urn") == f"URN: {urn}"  # on every signed-in page
         page = await b.get("/en/portal")
         assert "was confirmed on" in page.text(".status.ok")
         # Shown in the business time zone the user chose.

@@ -19,7 +19,7 @@ from web.journeys import (
     goto,
     goto_step,
 )
-from web.pages import language, render
+from web.pages import current_account, language, render, signed_in_account
 from web.session import check_csrf, sign_out, signed_in_journey
 from workflows import rules
 from workflows.links import read_token
@@ -35,7 +35,7 @@ from workflows.types import (
     Step,
 )
 
-router = APIRouter(prefix="/{lang}", dependencies=[Depends(check_csrf)])
+router = APIRouter(prefix="/{lang}", dependencies=[Depends(check_csrf), Depends(signed_in_account)])
 SIGN_UP_STEPS = (
     Step.TERMS,
     Step.USERNAME,
@@ -103,7 +103,7 @@ async def cers_home(request: Request, lang: Lang, journeys: JourneyService) -> R
     workflow_id = signed_in_journey(request)
     if workflow_id is None:
         return goto(request, lang, "gckey_sign_in")
-    if await load_account(request, workflow_id):
+    if current_account(request):
         return goto(request, lang, "portal")
     state = await journeys.state(workflow_id)
     if state is None:
@@ -174,7 +174,7 @@ async def account_created(request: Request, lang: Lang) -> Response:
     workflow_id = signed_in_journey(request)
     if workflow_id is None:
         return goto(request, lang, "gckey_sign_in")
-    account = await load_account(request, workflow_id)
+    account = current_account(request)
     if account is None:
         return goto(request, lang, "cers_home")
     return render(request, "cers/account_created.html", lang=lang, account=account)
@@ -185,7 +185,7 @@ async def portal(request: Request, lang: Lang, journeys: JourneyService) -> Resp
     workflow_id = signed_in_journey(request)
     if workflow_id is None:
         return goto(request, lang, "gckey_sign_in")
-    account = await load_account(request, workflow_id)
+    account = current_account(request)
     if account is None:
         return goto(request, lang, "cers_home")
     state = None if account.email_confirmed_at else await journeys.state(workflow_id)

@@ -17,7 +17,7 @@ from web.journeys import (
     goto,
     goto_step,
 )
-from web.pages import language, render
+from web.pages import language, render, signed_in_account
 from web.session import check_csrf, sign_in
 from workflows import rules
 from workflows.hashing import HASHER, hash_answers, hash_password, verify_secret
@@ -34,7 +34,9 @@ from workflows.types import (
     Step,
 )
 
-router = APIRouter(prefix="/{lang}/gckey", dependencies=[Depends(check_csrf)])
+router = APIRouter(
+    prefix="/{lang}/gckey", dependencies=[Depends(check_csrf), Depends(signed_in_account)]
+)
 Lang = Annotated[str, Depends(language)]
 
 # Verifying against this when the username is unknown makes both failures cost the same.

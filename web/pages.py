@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,30 @@ from fastapi import HTTPException, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from db.models import UserAccount
+from db.queries import account_for
 from i18n import LANGUAGES, format_when, translations
 from web.session import csrf_token, signed_in_journey
 from workflows import rules
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["format_urn"] = rules.format_urn
+
+
+async def signed_in_account(request: Request) -> None:
+    """Loads the signed-in user's account, if any, for the header of every page."""
+    workflow_id = signed_in_journey(request)
+    if workflow_id is None:
+        return
+    journey_id = workflow_id.removeprefix("onboarding-")
+    request.state.account = await asyncio.to_thread(
+        account_for, request.app.state.engine, journey_id
+    )
+
+
+def current_account(request: Request) -> UserAccount | None:
+    account: UserAccount | None = getattr(request.state, "account", None)
+    return account
 
 
 def language(lang: str) -> str:
@@ -51,7 +70,8 @@ def toggle_url(request: Request, lang: str) -> str:
 def render(
     request: Request, template: str, *, lang: str, status_code: int = 200, **context: Any
 ) -> Response:
-    context.setdefault("account", None)
+    # Every signed-in page shows the name and URN at the top right (see signed_in_account).
+    context.setdefault("account", current_account(request))
     zone = getattr(context["account"], "time_zone", "")
 
     def when(value: datetime | None) -> str:
