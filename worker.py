@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -30,13 +33,24 @@ def smtp_sender(settings: Settings) -> SmtpSender:
     )
 
 
-def build_worker(
+@asynccontextmanager
+async def running_worker(
     client: Client, settings: Settings, *, sender: EmailSender | None = None
-) -> Worker:
+) -> AsyncIterator[Worker]:
+    """A worker polling the settings' task queue until the block ends; then its database
+    connections are closed too."""
     engine = make_engine(settings.sqlalchemy_url)
+    try:
+        async with build_worker(client, settings, engine, sender or smtp_sender(settings)) as w:
+            yield w
+    finally:
+        engine.dispose()
+
+
+def build_worker(client: Client, settings: Settings, engine: Engine, sender: EmailSender) -> Worker:
     accounts = AccountActivities(engine)
     notifications = NotificationActivities(
-        sender or smtp_sender(settings),
+        sender,
         secret_key=settings.secret_key.get_secret_value(),
         public_url=settings.public_url,
         mail_from=settings.mail_from,
@@ -72,7 +86,7 @@ async def main() -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    async with build_worker(client, settings):
+    async with running_worker(client, settings):
         log.info("worker polling task queue %s", settings.task_queue)
         await stop.wait()
     log.info("worker stopped")

@@ -24,7 +24,7 @@ from temporalio.worker import Worker
 from activities.email import EmailSender
 from db.engine import migrate
 from settings import Settings
-from worker import build_worker
+from worker import running_worker
 
 BIN = Path(sysconfig.get_path("scripts"))
 T = TypeVar("T")
@@ -181,8 +181,7 @@ def new_worker() -> NewWorker:
     async def run(
         client: Client, settings: Settings, *, sender: EmailSender | None = None
     ) -> AsyncIterator[Worker]:
-        worker = build_worker(client, settings, sender=sender)
-        async with worker:
+        async with running_worker(client, settings, sender=sender) as worker:
             yield worker
 
     return run

@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.engine import migrate
 from settings import Settings
-from worker import build_worker
+from worker import running_worker
 
 
 class AcceptAll:
@@ -57,7 +57,7 @@ async def local_stack() -> AsyncIterator[Stack]:
                 secret_key=secrets.token_urlsafe(32),  # type: ignore[arg-type]
             )
             migrate(settings.sqlalchemy_url)
-            async with build_worker(env.client, settings):
+            async with running_worker(env.client, settings):
                 yield Stack(env.client, settings)
     finally:
         smtp.stop()

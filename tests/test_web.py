@@ -45,14 +45,21 @@ async def sign_up(b: Browser, lang: str, username: str) -> Page:
 
 
 async def test_whole_journey_in_english(
-    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+    client: Client,
+    settings: Settings,
+    new_worker: NewWorker,
+    smtp: MailCatcher,
+    database_url: str,
 ) -> None:
+    settings.database_url = database_url  # SQLite by default; PostgreSQL as in production
     username = f"Exp{uuid.uuid4().hex[:8]}"
     address = f"{uuid.uuid4().hex[:8]}@example.ca"
     async with new_worker(client, settings), browser(settings, client) as b:
         page = await sign_up(b, "en", username)
         assert page.h1 == "Your GCKey has been issued"
-        gckey = issued_gckey(make_engine(settings.sqlalchemy_url), username)
+        engine = make_engine(settings.sqlalchemy_url)
+        gckey = issued_gckey(engine, username)
+        engine.dispose()
         assert gckey is not None and gckey.terms_accepted_at is not None
         assert (gckey.terms_version, gckey.terms_language) == (settings.terms_version, "en")
         assert gckey.login_method == "gckey"  # the first choice is the default access
