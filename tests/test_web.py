@@ -316,3 +316,14 @@ async def test_a_worker_down_gets_a_clear_page_and_the_step_goes_through_later(
         async with new_worker(client, settings):
             page = await b.submit(page, "sign-up")
             assert page.h1 == "Terms and Conditions of Use"
+
+
+async def test_a_form_without_its_csrf_token_is_refused(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    async with new_worker(client, settings), browser(settings, client) as b:
+        await b.get("/fr/gckey/sign-in")
+        forged = Page(await b.http.post("/fr/gckey/sign-up", data={"csrf_token": "forged"}))
+        assert forged.status == 403
+        assert forged.h1 == "Ce formulaire a expiré"
+        assert "journey" not in b.session()  # no journey was started

@@ -55,12 +55,17 @@ class Browser:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
 
-    def session_journey(self) -> str:
-        """The journey this browser's signed cookie names (read, not trusted: tests only)."""
-        cookie = self.http.cookies["cers_session"]
+    def session(self) -> dict[str, Any]:
+        """What this browser's signed cookie holds (read, not trusted: tests only)."""
+        cookie = self.http.cookies.get("cers_session")
+        if not cookie:
+            return {}
         payload = cookie.split(".")[0]
-        data = json.loads(base64.b64decode(payload + "=" * (-len(payload) % 4)))
-        return str(data["journey"])
+        data: dict[str, Any] = json.loads(base64.b64decode(payload + "=" * (-len(payload) % 4)))
+        return data
+
+    def session_journey(self) -> str:
+        return str(self.session()["journey"])
 
     async def get(self, url: str) -> Page:
         return Page(await self.http.get(url))
