@@ -1,0 +1,75 @@
+"""Real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against the site
+served over real HTTP by uvicorn, with a real worker on the dev server behind it.
+
+Fixtures only, taken as a plugin: ``pytest_plugins = ["tests.browser_helpers"]``. A module that
+takes them must not also import from here, or pytest warns (an error here) that it can no longer
+rewrite this module's asserts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, Page, async_playwright
+from temporalio.client import Client
+
+from settings import Settings
+from tests.conftest import NewWorker, until
+from web.app import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Nothing may reach the network: no updates, no sync, no background requests.
+CHROMIUM_ARGS = (
+    "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+    "--disable-background-networking --disable-component-update --disable-sync"
+).split()
+
+
+@pytest.fixture(scope="module")
+async def chromium() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium); the browser tests need it"
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    async with async_playwright() as playwright:
+        # Each launch gets a fresh temporary profile (user data dir), removed at close.
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def site(client: Client, settings: Settings, new_worker: NewWorker) -> AsyncIterator[str]:
+    """The app on a real 127.0.0.1 port; the e-mail links point at it."""
+    with socket.socket() as sock:  # bound here, so no other process can take the port first
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        settings = settings.model_copy(update={"public_url": url})
+        config = uvicorn.Config(
+            create_app(settings, client), log_level="warning", access_log=False, ws="none"
+        )
+        server = uvicorn.Server(config)
+        async with new_worker(client, settings):
+            serving = asyncio.create_task(server.serve(sockets=[sock]))
+            await until(lambda: server.started or serving.done(), what="the site to listen")
+            assert server.started, serving
+            yield url
+            server.should_exit = True
+            await serving
+
+
+@pytest.fixture
+async def page(chromium: Browser, site: str) -> AsyncIterator[Page]:
+    context = await chromium.new_context(base_url=site, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    yield await context.new_page()
+    await context.close()
