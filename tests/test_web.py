@@ -318,6 +318,15 @@ async def test_a_worker_down_gets_a_clear_page_and_the_step_goes_through_later(
             assert page.h1 == "Terms and Conditions of Use"
 
 
+async def test_an_unknown_address_gets_a_404_page_in_its_language(
+    client: Client, settings: Settings
+) -> None:
+    async with browser(settings, client) as b:
+        page = await b.get("/fr/no-such-page")
+        assert page.status == 404
+        assert page.h1 == "Page introuvable"
+
+
 async def test_a_form_without_its_csrf_token_is_refused(
     client: Client, settings: Settings, new_worker: NewWorker
 ) -> None:

@@ -27,6 +27,12 @@ from web.session import IdleSessionMiddleware
 log = logging.getLogger("cers.web")
 
 
+def page_language(request: Request) -> str:
+    """The language of the page asked for, even when no route matched it."""
+    lang = request.path_params.get("lang") or request.url.path.strip("/").split("/")[0]
+    return lang if lang in ("en", "fr") else "en"
+
+
 def create_app(
     settings: Settings | None = None,
     client: Client | None = None,
@@ -86,11 +92,10 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        lang = request.path_params.get("lang", "en")
         return render(
             request,
             "error.html",
-            lang=lang if lang in ("en", "fr") else "en",
+            lang=page_language(request),
             status_code=exc.status_code,
             status=exc.status_code,
         )
@@ -99,17 +104,15 @@ def create_app(
     @app.exception_handler(JourneyClosed)
     async def out_of_step(request: Request, exc: Exception) -> Response:
         # Another tab moved the journey on, or it ended: show where it stands now.
-        lang = request.path_params.get("lang", "en")
-        return goto(request, lang if lang in ("en", "fr") else "en", "resume")
+        return goto(request, page_language(request), "resume")
 
     @app.exception_handler(TemporalUnavailable)
     async def unavailable(request: Request, exc: TemporalUnavailable) -> Response:
         log.warning("Temporal did not answer in time on %s", request.url.path)
-        lang = request.path_params.get("lang", "en")
         return render(
             request,
             "error.html",
-            lang=lang if lang in ("en", "fr") else "en",
+            lang=page_language(request),
             status_code=503,
             status=503,
         )
