@@ -18,6 +18,8 @@ from web.journeys import (
     StepRefused,
     goto,
     goto_step,
+    journey_id_of,
+    workflow_id_for,
 )
 from web.pages import current_account, language, render, signed_in_account
 from web.session import check_csrf, sign_out, signed_in_journey
@@ -56,8 +58,9 @@ class AccountForm(BaseModel):
 
 
 async def load_account(request: Request, workflow_id: str) -> UserAccount | None:
-    journey_id = workflow_id.removeprefix("onboarding-")
-    return await asyncio.to_thread(account_for, request.app.state.engine, journey_id)
+    return await asyncio.to_thread(
+        account_for, request.app.state.engine, journey_id_of(workflow_id)
+    )
 
 
 @router.get("/login", name="login")
@@ -228,7 +231,7 @@ async def confirm_submit(
     link = read_token(request.app.state.settings.secret_key.get_secret_value(), token)
     if link is None:
         raise HTTPException(404)
-    workflow_id = f"onboarding-{link.journey_id}"
+    workflow_id = workflow_id_for(link.journey_id)
     outcome = "confirmed"
     try:
         await journeys.send(
@@ -261,7 +264,7 @@ async def confirm_new_link(
         raise HTTPException(404)
     try:
         await journeys.send(
-            f"onboarding-{link.journey_id}",
+            workflow_id_for(link.journey_id),
             OnboardingWorkflow.request_new_link,
             RequestNewLinkInput(reason="expired link"),
         )

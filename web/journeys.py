@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
@@ -37,7 +37,6 @@ from workflows.types import (
     Step,
 )
 
-R = TypeVar("R")
 WORKFLOW_ID_PREFIX = "onboarding-"
 
 # The page that shows each step; a returning user is sent to the one their journey is at.
@@ -88,7 +87,16 @@ def handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, OnboardingRe
 
 def new_workflow_id() -> str:
     """Opaque: a journey's id never carries an e-mail, a name or a username."""
-    return f"{WORKFLOW_ID_PREFIX}{uuid.uuid4()}"
+    return workflow_id_for(str(uuid.uuid4()))
+
+
+def workflow_id_for(journey_id: str) -> str:
+    return f"{WORKFLOW_ID_PREFIX}{journey_id}"
+
+
+def journey_id_of(workflow_id: str) -> str:
+    """The key the application database files a journey under."""
+    return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
 
 
 class TemporalUnavailable(Exception):
@@ -109,7 +117,7 @@ class Journeys:
         start = WithStartWorkflowOperation(
             OnboardingWorkflow.run,
             OnboardingInput(
-                journey_id=workflow_id.removeprefix(WORKFLOW_ID_PREFIX),
+                journey_id=journey_id_of(workflow_id),
                 terms_version=settings.terms_version,
                 recovery_question_count=settings.recovery_question_count,
                 reminder_after_seconds=int(settings.reminder_after_hours * 3600),

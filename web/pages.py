@@ -14,6 +14,7 @@ from starlette.responses import Response
 from db.models import UserAccount
 from db.queries import account_for
 from i18n import LANGUAGES, format_when, translations
+from web.journeys import journey_id_of
 from web.session import csrf_token, signed_in_journey
 from workflows import rules
 
@@ -26,9 +27,8 @@ async def signed_in_account(request: Request) -> None:
     workflow_id = signed_in_journey(request)
     if workflow_id is None:
         return
-    journey_id = workflow_id.removeprefix("onboarding-")
     request.state.account = await asyncio.to_thread(
-        account_for, request.app.state.engine, journey_id
+        account_for, request.app.state.engine, journey_id_of(workflow_id)
     )
 
 
