@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -132,16 +133,18 @@ class OnboardingWorkflow:
                     workflow.logger.info("confirmation link %d expired", link)
                 continue
             # Expired: nothing happens until the user asks for a new link.
-            await workflow.wait_condition(lambda link=link: state.link_number != link)  # type: ignore[misc]
+            await workflow.wait_condition(self._replaced(link))
+
+    def _replaced(self, link: int) -> Callable[[], bool]:
+        return lambda: self._state.link_number != link
 
     async def _sleep_until(self, when: datetime, link: int) -> bool:
         """Waits until ``when``; True if the user confirmed or a new link was made first."""
         state = self._state
         try:
+            replaced = self._replaced(link)
             await workflow.wait_condition(
-                lambda: (
-                    state.confirmation is ConfirmationStatus.CONFIRMED or state.link_number != link
-                ),
+                lambda: state.confirmation is ConfirmationStatus.CONFIRMED or replaced(),
                 timeout=max(when - workflow.now(), timedelta(seconds=1)),
             )
         except TimeoutError:
