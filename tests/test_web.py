@@ -336,3 +336,38 @@ async def test_a_form_without_its_csrf_token_is_refused(
         assert forged.status == 403
         assert forged.h1 == "Ce formulaire a expiré"
         assert "journey" not in b.session()  # no journey was started
+
+
+async def test_a_returning_user_lands_where_their_journey_stands(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    username = f"Back{uuid.uuid4().hex[:6]}"
+    address = f"{uuid.uuid4().hex[:8]}@example.ca"
+
+    async def sign_in_again(b: Browser) -> Page:
+        page = await b.submit(await b.get("/fr/cers/welcome"), "sign-out")
+        page = await b.get("/fr/gckey/sign-in")
+        return await b.submit(page, "sign-in", {"username": username, "password": PASSWORD})
+
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await b.submit(await sign_up(b, "fr", username), "issued")
+        page = await sign_in_again(b)
+        assert page.h1 == "Bienvenue dans le SCDE"  # GCKey issued: Create User Account next
+        page = await b.get("/fr/cers/account")
+        page = await b.submit(
+            page,
+            "account",
+            {
+                "given_name": "Zoé",
+                "family_name": "Retour",
+                "email": address,
+                "time_zone": "America/Winnipeg",
+                "language": "fr",
+            },
+        )
+        await smtp.wait_for(address)
+        page = await sign_in_again(b)
+        assert page.h1 == "Portail du SCDE"  # account made, e-mail not yet confirmed
+        assert page.text(".who-name") == "Zoé Retour"
+        assert address in page.text(".status.pending")
+        assert page.html.css_first("form[action='http://testserver/fr/portal/new-link']")

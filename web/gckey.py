@@ -16,6 +16,7 @@ from web.journeys import (
     Rejected,
     goto,
     goto_step,
+    workflow_id_for,
 )
 from web.pages import language, render, signed_in_account
 from web.session import check_csrf, sign_in
@@ -101,7 +102,7 @@ async def sign_in_submit(
             username=form.username,
             errors={"sign_in": [SIGN_IN_FAILED]},
         )
-    sign_in(request, gckey.journey_id)
+    sign_in(request, workflow_id_for(gckey.journey_id))
     return goto(request, lang, "cers_home")
 
 
