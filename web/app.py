@@ -20,7 +20,7 @@ from temporalio.client import Client
 from db.engine import make_engine
 from settings import Settings, get_settings
 from web import cers, dev, gckey
-from web.journeys import JourneyClosed, StepRefused, TemporalUnavailable, goto
+from web.journeys import GoTo, JourneyClosed, StepRefused, TemporalUnavailable, goto
 from web.pages import render
 from web.session import IdleSessionMiddleware
 
@@ -105,6 +105,10 @@ def create_app(
     async def out_of_step(request: Request, exc: Exception) -> Response:
         # Another tab moved the journey on, or it ended: show where it stands now.
         return goto(request, page_language(request), "resume")
+
+    @app.exception_handler(GoTo)
+    async def go_to(request: Request, exc: GoTo) -> Response:
+        return goto(request, page_language(request), exc.page)
 
     @app.exception_handler(TemporalUnavailable)
     async def unavailable(request: Request, exc: TemporalUnavailable) -> Response:

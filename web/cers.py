@@ -12,6 +12,7 @@ from starlette.responses import Response
 from db.models import UserAccount
 from db.queries import account_for
 from web.journeys import (
+    GoTo,
     JourneyClosed,
     JourneyService,
     Rejected,
@@ -36,6 +37,17 @@ from workflows.types import (
     RequestNewLinkInput,
     Step,
 )
+
+
+def signed_in(request: Request) -> str:
+    """The signed-in journey; anyone else is sent to GCKey Sign In."""
+    workflow_id = signed_in_journey(request)
+    if workflow_id is None:
+        raise GoTo("gckey_sign_in")
+    return workflow_id
+
+
+SignedIn = Annotated[str, Depends(signed_in)]
 
 router = APIRouter(prefix="/{lang}", dependencies=[Depends(check_csrf), Depends(signed_in_account)])
 SIGN_UP_STEPS = (
@@ -101,11 +113,10 @@ async def resume(request: Request, lang: Lang, journeys: JourneyService) -> Resp
 
 
 @router.get("/cers", name="cers_home")
-async def cers_home(request: Request, lang: Lang, journeys: JourneyService) -> Response:
+async def cers_home(
+    request: Request, lang: Lang, journeys: JourneyService, workflow_id: SignedIn
+) -> Response:
     """Where a signed-in user belongs: their unfinished step, Create User Account, or the portal."""
-    workflow_id = signed_in_journey(request)
-    if workflow_id is None:
-        return goto(request, lang, "gckey_sign_in")
     if current_account(request):
         return goto(request, lang, "portal")
     state = await journeys.state(workflow_id)
@@ -116,9 +127,7 @@ async def cers_home(request: Request, lang: Lang, journeys: JourneyService) -> R
 
 
 @router.get("/cers/welcome", name="welcome")
-async def welcome(request: Request, lang: Lang) -> Response:
-    if signed_in_journey(request) is None:
-        return goto(request, lang, "gckey_sign_in")
+async def welcome(request: Request, lang: Lang, _: SignedIn) -> Response:
     return render(request, "cers/welcome.html", lang=lang)
 
 
@@ -138,10 +147,9 @@ def account_form_page(
 
 
 @router.get("/cers/account", name="create_account")
-async def account_page(request: Request, lang: Lang, journeys: JourneyService) -> Response:
-    workflow_id = signed_in_journey(request)
-    if workflow_id is None:
-        return goto(request, lang, "gckey_sign_in")
+async def account_page(
+    request: Request, lang: Lang, journeys: JourneyService, workflow_id: SignedIn
+) -> Response:
     state = await journeys.state(workflow_id)
     if state is None or state.step is not Step.CREATE_ACCOUNT:
         return goto(request, lang, "cers_home")
@@ -151,11 +159,12 @@ async def account_page(request: Request, lang: Lang, journeys: JourneyService) -
 
 @router.post("/cers/account")
 async def account_submit(
-    request: Request, lang: Lang, journeys: JourneyService, form: Annotated[AccountForm, Form()]
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    form: Annotated[AccountForm, Form()],
+    workflow_id: SignedIn,
 ) -> Response:
-    workflow_id = signed_in_journey(request)
-    if workflow_id is None:
-        return goto(request, lang, "gckey_sign_in")
     profile = Profile(
         given_name=form.given_name.strip(),
         family_name=form.family_name.strip(),
@@ -173,10 +182,7 @@ async def account_submit(
 
 
 @router.get("/cers/account/created", name="account_created")
-async def account_created(request: Request, lang: Lang) -> Response:
-    workflow_id = signed_in_journey(request)
-    if workflow_id is None:
-        return goto(request, lang, "gckey_sign_in")
+async def account_created(request: Request, lang: Lang, _: SignedIn) -> Response:
     account = current_account(request)
     if account is None:
         return goto(request, lang, "cers_home")
@@ -184,10 +190,9 @@ async def account_created(request: Request, lang: Lang) -> Response:
 
 
 @router.get("/portal", name="portal")
-async def portal(request: Request, lang: Lang, journeys: JourneyService) -> Response:
-    workflow_id = signed_in_journey(request)
-    if workflow_id is None:
-        return goto(request, lang, "gckey_sign_in")
+async def portal(
+    request: Request, lang: Lang, journeys: JourneyService, workflow_id: SignedIn
+) -> Response:
     account = current_account(request)
     if account is None:
         return goto(request, lang, "cers_home")
@@ -203,10 +208,9 @@ async def portal(request: Request, lang: Lang, journeys: JourneyService) -> Resp
 
 
 @router.post("/portal/new-link", name="new_link")
-async def new_link(request: Request, lang: Lang, journeys: JourneyService) -> Response:
-    workflow_id = signed_in_journey(request)
-    if workflow_id is None:
-        return goto(request, lang, "gckey_sign_in")
+async def new_link(
+    request: Request, lang: Lang, journeys: JourneyService, workflow_id: SignedIn
+) -> Response:
     try:
         await journeys.send(workflow_id, OnboardingWorkflow.request_new_link, RequestNewLinkInput())
     except (StepRefused, JourneyClosed):

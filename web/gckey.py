@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -11,7 +13,9 @@ from starlette.responses import Response
 
 from db.queries import issued_gckey
 from web.journeys import (
+    STEP_PAGES,
     AppSettings,
+    GoTo,
     JourneyService,
     Rejected,
     goto,
@@ -112,47 +116,60 @@ async def sign_up(request: Request, lang: Lang, journeys: JourneyService) -> Res
     return goto_step(request, lang, step)
 
 
-async def journey_at(
-    request: Request, journeys: JourneyService, lang: Lang, step: Step
-) -> tuple[str, JourneyState] | Response:
-    """The session's journey if it stands at ``step``; otherwise where it belongs."""
-    workflow_id = request.session.get("journey")
-    state = await journeys.state(workflow_id) if isinstance(workflow_id, str) else None
-    if state is None or workflow_id is None:
-        return goto(request, lang, "login")
-    if state.step is not step:
-        return goto_step(request, lang, state.step)
-    return workflow_id, state
+@dataclass
+class AtStep:
+    workflow_id: str
+    state: JourneyState
 
 
-def session_journey(request: Request, lang: str) -> str | Response:
+def at_step(step: Step) -> Callable[[Request, JourneyService], Awaitable[AtStep]]:
+    """A dependency: the session's journey if it stands at ``step``; otherwise the browser
+    is sent to where it belongs."""
+
+    async def dependency(request: Request, journeys: JourneyService) -> AtStep:
+        workflow_id = request.session.get("journey")
+        state = await journeys.state(workflow_id) if isinstance(workflow_id, str) else None
+        if state is None or not isinstance(workflow_id, str):
+            raise GoTo("login")
+        if state.step is not step:
+            raise GoTo(STEP_PAGES[state.step])
+        return AtStep(workflow_id, state)
+
+    return dependency
+
+
+def posted_journey(request: Request) -> str:
     """The journey a form posts to. No query first: the update's validator checks the step,
     and a journey elsewhere answers WrongStep, which sends the browser where it stands."""
     workflow_id = request.session.get("journey")
     if not isinstance(workflow_id, str):
-        return goto(request, lang, "login")
+        raise GoTo("login")
     return workflow_id
 
 
+PostedJourney = Annotated[str, Depends(posted_journey)]
+AtTerms = Annotated[AtStep, Depends(at_step(Step.TERMS))]
+AtUsername = Annotated[AtStep, Depends(at_step(Step.USERNAME))]
+AtPassword = Annotated[AtStep, Depends(at_step(Step.PASSWORD))]
+AtRecoveryAnswers = Annotated[AtStep, Depends(at_step(Step.RECOVERY_ANSWERS))]
+AtRecoveryEmail = Annotated[AtStep, Depends(at_step(Step.RECOVERY_EMAIL))]
+
+
 @router.get("/terms", name="terms")
-async def terms_page(
-    request: Request, lang: Lang, journeys: JourneyService, settings: AppSettings
-) -> Response:
-    at = await journey_at(request, journeys, lang, Step.TERMS)
-    if isinstance(at, Response):
-        return at
+async def terms_page(request: Request, lang: Lang, settings: AppSettings, _: AtTerms) -> Response:
     return render(request, "gckey/terms.html", lang=lang, terms_version=settings.terms_version)
 
 
 @router.post("/terms")
 async def terms_submit(
-    request: Request, lang: Lang, journeys: JourneyService, form: Annotated[TermsForm, Form()]
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    workflow_id: PostedJourney,
+    form: Annotated[TermsForm, Form()],
 ) -> Response:
-    at = session_journey(request, lang)
-    if isinstance(at, Response):
-        return at
     result = await journeys.send(
-        at,
+        workflow_id,
         OnboardingWorkflow.answer_terms,
         AnswerTermsInput(
             accepted=form.decision == "accept", terms_version=form.terms_version, language=lang
@@ -178,16 +195,13 @@ async def declined_page(request: Request, lang: Lang) -> Response:
 
 
 @router.get("/username", name="username")
-async def username_page(request: Request, lang: Lang, journeys: JourneyService) -> Response:
-    at = await journey_at(request, journeys, lang, Step.USERNAME)
-    if isinstance(at, Response):
-        return at
+async def username_page(request: Request, lang: Lang, at: AtUsername) -> Response:
     return render(
         request,
         "gckey/username.html",
         lang=lang,
-        username=at[1].username,
-        checks=rules.username_checks(at[1].username),
+        username=at.state.username,
+        checks=rules.username_checks(at.state.username),
         evaluated=False,
         errors={},
     )
@@ -195,13 +209,14 @@ async def username_page(request: Request, lang: Lang, journeys: JourneyService) 
 
 @router.post("/username")
 async def username_submit(
-    request: Request, lang: Lang, journeys: JourneyService, form: Annotated[UsernameForm, Form()]
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    workflow_id: PostedJourney,
+    form: Annotated[UsernameForm, Form()],
 ) -> Response:
-    at = session_journey(request, lang)
-    if isinstance(at, Response):
-        return at
     result = await journeys.send(
-        at,
+        workflow_id,
         OnboardingWorkflow.choose_username,
         ChooseUsernameInput(rules.normalize_username(form.username)),
     )
@@ -220,11 +235,8 @@ async def username_submit(
 
 
 @router.get("/password", name="password")
-async def password_page(request: Request, lang: Lang, journeys: JourneyService) -> Response:
-    at = await journey_at(request, journeys, lang, Step.PASSWORD)
-    if isinstance(at, Response):
-        return at
-    checks = rules.password_checks("", at[1].username, "")
+async def password_page(request: Request, lang: Lang, at: AtPassword) -> Response:
+    checks = rules.password_checks("", at.state.username, "")
     return render(
         request,
         "gckey/password.html",
@@ -232,18 +244,19 @@ async def password_page(request: Request, lang: Lang, journeys: JourneyService) 
         checks=checks,
         evaluated=False,
         errors={},
-        username=at[1].username,
+        username=at.state.username,
     )
 
 
 @router.post("/password")
 async def password_submit(
-    request: Request, lang: Lang, journeys: JourneyService, form: Annotated[PasswordForm, Form()]
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    at: AtPassword,
+    form: Annotated[PasswordForm, Form()],
 ) -> Response:
-    at = await journey_at(request, journeys, lang, Step.PASSWORD)
-    if isinstance(at, Response):
-        return at
-    workflow_id, state = at
+    workflow_id, state = at.workflow_id, at.state
     # The rules need the plaintext, which the workflow never sees: they are checked here.
     checks = rules.password_checks(form.password, state.username, form.confirmation)
     errors: dict[str, list[str]] = {}
@@ -287,11 +300,8 @@ def recovery_context(settings: AppSettings, form: RecoveryForm | None) -> dict[s
 
 @router.get("/recovery", name="recovery")
 async def recovery_page(
-    request: Request, lang: Lang, journeys: JourneyService, settings: AppSettings
+    request: Request, lang: Lang, settings: AppSettings, _: AtRecoveryAnswers
 ) -> Response:
-    at = await journey_at(request, journeys, lang, Step.RECOVERY_ANSWERS)
-    if isinstance(at, Response):
-        return at
     return render(
         request, "gckey/recovery.html", lang=lang, errors={}, **recovery_context(settings, None)
     )
@@ -302,12 +312,10 @@ async def recovery_submit(
     request: Request,
     lang: Lang,
     journeys: JourneyService,
+    workflow_id: PostedJourney,
     settings: AppSettings,
     form: Annotated[RecoveryForm, Form()],
 ) -> Response:
-    at = session_journey(request, lang)
-    if isinstance(at, Response):
-        return at
     count = settings.recovery_question_count
     entries = [
         rules.RecoveryEntry(q, a, h)
@@ -322,7 +330,7 @@ async def recovery_submit(
     if not errors:
         hashes = await hash_answers([e.answer for e in entries])
         result = await journeys.send(
-            at,
+            workflow_id,
             OnboardingWorkflow.set_recovery_answers,
             SetRecoveryAnswersInput(
                 [
@@ -345,10 +353,7 @@ async def recovery_submit(
 
 
 @router.get("/recovery-email", name="recovery_email")
-async def recovery_email_page(request: Request, lang: Lang, journeys: JourneyService) -> Response:
-    at = await journey_at(request, journeys, lang, Step.RECOVERY_EMAIL)
-    if isinstance(at, Response):
-        return at
+async def recovery_email_page(request: Request, lang: Lang, _: AtRecoveryEmail) -> Response:
     return render(request, "gckey/recovery_email.html", lang=lang, email="", errors={})
 
 
@@ -357,13 +362,11 @@ async def recovery_email_submit(
     request: Request,
     lang: Lang,
     journeys: JourneyService,
+    workflow_id: PostedJourney,
     form: Annotated[RecoveryEmailForm, Form()],
 ) -> Response:
-    at = session_journey(request, lang)
-    if isinstance(at, Response):
-        return at
     result = await journeys.send(
-        at,
+        workflow_id,
         OnboardingWorkflow.set_recovery_email,
         SetRecoveryEmailInput(form.email.strip()),
     )

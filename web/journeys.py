@@ -77,6 +77,14 @@ class StepRefused(Exception):
         self.kind = kind
 
 
+class GoTo(Exception):
+    """Raised by a dependency: send the browser to the named page, in its language."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(page)
+        self.page = page
+
+
 class JourneyClosed(Exception):
     """The journey has ended; nothing more can be sent to it."""
 
