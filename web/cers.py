@@ -12,10 +12,10 @@ from starlette.responses import Response
 from db.models import UserAccount
 from db.queries import account_for
 from web.journeys import (
-    GoTo,
     JourneyClosed,
     JourneyService,
     Rejected,
+    SignedIn,
     StepRefused,
     goto,
     goto_step,
@@ -37,17 +37,6 @@ from workflows.types import (
     RequestNewLinkInput,
     Step,
 )
-
-
-def signed_in(request: Request) -> str:
-    """The signed-in journey; anyone else is sent to GCKey Sign In."""
-    workflow_id = signed_in_journey(request)
-    if workflow_id is None:
-        raise GoTo("gckey_sign_in")
-    return workflow_id
-
-
-SignedIn = Annotated[str, Depends(signed_in)]
 
 router = APIRouter(prefix="/{lang}", dependencies=[Depends(check_csrf), Depends(signed_in_account)])
 SIGN_UP_STEPS = (

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -13,11 +11,12 @@ from starlette.responses import Response
 
 from db.queries import issued_gckey
 from web.journeys import (
-    STEP_PAGES,
     AppSettings,
-    GoTo,
+    AtStep,
     JourneyService,
+    PostedJourney,
     Rejected,
+    at_step,
     goto,
     goto_step,
     workflow_id_for,
@@ -30,7 +29,6 @@ from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     AnswerTermsInput,
     ChooseUsernameInput,
-    JourneyState,
     LoginMethod,
     RecoveryAnswer,
     SetPasswordInput,
@@ -116,38 +114,6 @@ async def sign_up(request: Request, lang: Lang, journeys: JourneyService) -> Res
     return goto_step(request, lang, step)
 
 
-@dataclass
-class AtStep:
-    workflow_id: str
-    state: JourneyState
-
-
-def at_step(step: Step) -> Callable[[Request, JourneyService], Awaitable[AtStep]]:
-    """A dependency: the session's journey if it stands at ``step``; otherwise the browser
-    is sent to where it belongs."""
-
-    async def dependency(request: Request, journeys: JourneyService) -> AtStep:
-        workflow_id = request.session.get("journey")
-        state = await journeys.state(workflow_id) if isinstance(workflow_id, str) else None
-        if state is None or not isinstance(workflow_id, str):
-            raise GoTo("login")
-        if state.step is not step:
-            raise GoTo(STEP_PAGES[state.step])
-        return AtStep(workflow_id, state)
-
-    return dependency
-
-
-def posted_journey(request: Request) -> str:
-    """The journey a form posts to. No query first: the update's validator checks the step,
-    and a journey elsewhere answers WrongStep, which sends the browser where it stands."""
-    workflow_id = request.session.get("journey")
-    if not isinstance(workflow_id, str):
-        raise GoTo("login")
-    return workflow_id
-
-
-PostedJourney = Annotated[str, Depends(posted_journey)]
 AtTerms = Annotated[AtStep, Depends(at_step(Step.TERMS))]
 AtUsername = Annotated[AtStep, Depends(at_step(Step.USERNAME))]
 AtPassword = Annotated[AtStep, Depends(at_step(Step.PASSWORD))]

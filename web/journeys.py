@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -214,6 +214,49 @@ def get_journeys(request: Request) -> Journeys:
 
 
 JourneyService = Annotated[Journeys, Depends(get_journeys)]
+
+
+@dataclass
+class AtStep:
+    workflow_id: str
+    state: JourneyState
+
+
+def at_step(step: Step) -> Callable[[Request, JourneyService], Awaitable[AtStep]]:
+    """A dependency: the session's journey if it stands at ``step``; otherwise the browser
+    is sent to where it belongs."""
+
+    async def dependency(request: Request, journeys: JourneyService) -> AtStep:
+        workflow_id = request.session.get("journey")
+        state = await journeys.state(workflow_id) if isinstance(workflow_id, str) else None
+        if state is None or not isinstance(workflow_id, str):
+            raise GoTo("login")
+        if state.step is not step:
+            raise GoTo(STEP_PAGES[state.step])
+        return AtStep(workflow_id, state)
+
+    return dependency
+
+
+def posted_journey(request: Request) -> str:
+    """The journey a form posts to. No query first: the update's validator checks the step,
+    and a journey elsewhere answers WrongStep, which sends the browser where it stands."""
+    workflow_id = request.session.get("journey")
+    if not isinstance(workflow_id, str):
+        raise GoTo("login")
+    return workflow_id
+
+
+def signed_in(request: Request) -> str:
+    """The signed-in journey; anyone else is sent to GCKey Sign In."""
+    workflow_id = request.session.get("auth")
+    if not isinstance(workflow_id, str):
+        raise GoTo("gckey_sign_in")
+    return workflow_id
+
+
+PostedJourney = Annotated[str, Depends(posted_journey)]
+SignedIn = Annotated[str, Depends(signed_in)]
 
 
 def goto(request: Request, lang: str, page: str, status_code: int = 303) -> RedirectResponse:
