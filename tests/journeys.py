@@ -37,14 +37,14 @@ HINTS = ["a dog", "", "a tree"]
 Journey = WorkflowHandle[OnboardingWorkflow, OnboardingResult]
 
 
-async def begin(client: Client, settings: Settings) -> str:
+async def begin(client: Client, settings: Settings, expire_after_seconds: int = 72 * 3600) -> str:
     journey_id = str(uuid.uuid4())
     await client.execute_update_with_start_workflow(
         OnboardingWorkflow.begin,
         BeginInput(login_method=LoginMethod.GCKEY, language="en"),
         start_workflow_operation=WithStartWorkflowOperation(
             OnboardingWorkflow.run,
-            OnboardingInput(journey_id=journey_id),
+            OnboardingInput(journey_id=journey_id, expire_after_seconds=expire_after_seconds),
             id=f"onboarding-{journey_id}",
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=settings.task_queue,

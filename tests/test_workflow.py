@@ -10,7 +10,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from settings import Settings
-from tests.conftest import MailCatcher, NewWorker, history_bytes
+from tests.conftest import MailCatcher, NewWorker, history_bytes, until
 from tests.journeys import ANSWERS, PASSWORD, begin, sign_up
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
@@ -20,6 +20,7 @@ from workflows.types import (
     ConfirmEmailInput,
     CreateAccountInput,
     Profile,
+    RequestNewLinkInput,
     Step,
 )
 
@@ -50,6 +51,38 @@ async def test_whole_journey_keeps_no_secret_in_history(
         assert history.count(b"$argon2id$") == 1 + len(ANSWERS)  # the hashes did arrive
         for secret in [PASSWORD, *ANSWERS, *(a.casefold() for a in ANSWERS)]:
             assert secret.encode() not in history
+
+
+async def test_a_mail_server_down_delays_the_email_not_the_expiry(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    address = f"{uuid.uuid4().hex[:8]}@example.ca"
+    async with new_worker(client, settings):
+        wf_id = await begin(client, settings, expire_after_seconds=2)
+        await sign_up(client, wf_id, f"exporter{uuid.uuid4().hex[:6]}")
+        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, wf_id)
+        smtp.refuse = True
+        try:
+            await handle.execute_update(
+                OnboardingWorkflow.create_account,
+                CreateAccountInput(Profile("Ana", "Lemay", address, "", "America/Toronto", "en")),
+            )
+
+            async def expired() -> bool:
+                state = await handle.query(OnboardingWorkflow.journey)
+                return state.confirmation is ConfirmationStatus.EXPIRED
+
+            await until(expired, what="the link to expire while the e-mail cannot go out")
+            assert smtp.to(address) == []
+            new = await handle.execute_update(
+                OnboardingWorkflow.request_new_link, RequestNewLinkInput()
+            )
+            assert new.link_number == 2
+        finally:
+            smtp.refuse = False
+        # The mail server is back: the retried e-mails go out on their own.
+        messages = await smtp.wait_for(address, count=2)
+        assert {m["Message-ID"].split(".")[1] for m in messages} == {"1", "2"}
 
 
 async def test_two_journeys_race_for_one_username(

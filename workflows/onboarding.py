@@ -10,6 +10,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
@@ -45,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         RequestNewLinkResult,
         ReserveUsernameInput,
         SendConfirmationEmailInput,
+        SendConfirmationEmailResult,
         SetPasswordInput,
         SetPasswordResult,
         SetRecoveryAnswersInput,
@@ -95,6 +97,7 @@ class OnboardingWorkflow:
         self._password_hash = ""
         self._recovery_answers: list[RecoveryAnswer] = []
         self._lock = asyncio.Lock()
+        self._sending: list[ActivityHandle[SendConfirmationEmailResult]] = []
 
     @workflow.run
     async def run(self, input: OnboardingInput) -> OnboardingResult:
@@ -106,10 +109,15 @@ class OnboardingWorkflow:
         if state.step is Step.CONFIRM_EMAIL:
             await self._wait_for_confirmation()
             state.step = Step.PORTAL
+            # Close only once every e-mail has gone: a journey that completes while an
+            # activity result is arriving has its completion refused by the server.
+            await asyncio.gather(*self._sending)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return OnboardingResult(step=state.step, urn=state.urn or None)
 
     async def _wait_for_confirmation(self) -> None:
+        """Sends the link, reminds, expires it, and sends a new one on request. E-mail goes out
+        beside the timers: a mail server that is down delays the e-mail, not the expiry."""
         state = self._state
         sent_link = 0
         reminded_link = 0
@@ -117,7 +125,7 @@ class OnboardingWorkflow:
             link = state.link_number
             if sent_link != link:
                 sent_link = link
-                await self._send(EmailKind.CONFIRMATION)
+                self._sending.append(self._send(EmailKind.CONFIRMATION))
                 continue
             assert state.link_sent_at and state.link_expires_at
             remind_at = state.link_sent_at + timedelta(seconds=self._input.reminder_after_seconds)
@@ -125,7 +133,7 @@ class OnboardingWorkflow:
                 if not await self._sleep_until(remind_at, link):
                     reminded_link = link
                     state.reminders_sent += 1
-                    await self._send(EmailKind.REMINDER)
+                    self._sending.append(self._send(EmailKind.REMINDER))
                 continue
             if state.confirmation is ConfirmationStatus.PENDING:
                 if not await self._sleep_until(state.link_expires_at, link):
@@ -151,10 +159,10 @@ class OnboardingWorkflow:
             return False
         return True
 
-    async def _send(self, kind: EmailKind) -> None:
+    def _send(self, kind: EmailKind) -> ActivityHandle[SendConfirmationEmailResult]:
         state = self._state
         assert state.profile and state.link_expires_at
-        await workflow.execute_activity_method(
+        return workflow.start_activity_method(
             NotificationActivities.send_confirmation_email,
             SendConfirmationEmailInput(
                 journey_id=state.journey_id,
