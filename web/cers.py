@@ -14,6 +14,7 @@ from db.queries import account_for
 from web.journeys import (
     JourneyClosed,
     JourneyService,
+    LinkInToken,
     Rejected,
     SignedIn,
     StepRefused,
@@ -25,7 +26,6 @@ from web.journeys import (
 from web.pages import current_account, language, render, signed_in_account
 from web.session import check_csrf, sign_out, signed_in_journey
 from workflows import rules
-from workflows.links import read_token
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     LINK_EXPIRED,
@@ -68,12 +68,11 @@ async def load_account(request: Request, workflow_id: str) -> UserAccount | None
 async def login_page(request: Request, lang: Lang, journeys: JourneyService) -> Response:
     timed_out = bool(request.session.pop("timed_out", False))
     # A sign-up left half done in this browser is offered back, at the step it stopped.
-    workflow_id = request.session.get("journey")
     unfinished = None
-    if isinstance(workflow_id, str) and not signed_in_journey(request):
-        state = await journeys.state(workflow_id)
-        if state and state.gckey_issued_at is None and state.step in SIGN_UP_STEPS:
-            unfinished = state
+    if not signed_in_journey(request):
+        current = await journeys.of_browser(request)
+        if current and current.state.gckey_issued_at is None:
+            unfinished = current.state if current.state.step in SIGN_UP_STEPS else None
     return render(request, "cers/login.html", lang=lang, timed_out=timed_out, unfinished=unfinished)
 
 
@@ -94,11 +93,10 @@ async def resume(request: Request, lang: Lang, journeys: JourneyService) -> Resp
     """Wherever this browser's journey stands."""
     if signed_in_journey(request):
         return goto(request, lang, "cers_home")
-    workflow_id = request.session.get("journey")
-    state = await journeys.state(workflow_id) if isinstance(workflow_id, str) else None
-    if state is None or state.gckey_issued_at is not None:
+    current = await journeys.of_browser(request)
+    if current is None or current.state.gckey_issued_at is not None:
         return goto(request, lang, "login")
-    return goto_step(request, lang, state.step)
+    return goto_step(request, lang, current.state.step)
 
 
 @router.get("/cers", name="cers_home")
@@ -210,20 +208,15 @@ async def new_link(
 
 
 @router.get("/confirm/{token}", name="confirm")
-async def confirm_page(request: Request, lang: Lang, token: str) -> Response:
+async def confirm_page(request: Request, lang: Lang, token: str, _: LinkInToken) -> Response:
     """A page with a button: mail scanners that open links must not use up the link."""
-    if read_token(request.app.state.settings.secret_key.get_secret_value(), token) is None:
-        raise HTTPException(404)
     return render(request, "cers/confirm.html", lang=lang, token=token, outcome=None)
 
 
 @router.post("/confirm/{token}")
 async def confirm_submit(
-    request: Request, lang: Lang, journeys: JourneyService, token: str
+    request: Request, lang: Lang, journeys: JourneyService, token: str, link: LinkInToken
 ) -> Response:
-    link = read_token(request.app.state.settings.secret_key.get_secret_value(), token)
-    if link is None:
-        raise HTTPException(404)
     workflow_id = workflow_id_for(link.journey_id)
     outcome = "confirmed"
     try:
@@ -249,12 +242,9 @@ async def confirm_submit(
 
 @router.post("/confirm/{token}/new-link", name="confirm_new_link")
 async def confirm_new_link(
-    request: Request, lang: Lang, journeys: JourneyService, token: str
+    request: Request, lang: Lang, journeys: JourneyService, token: str, link: LinkInToken
 ) -> Response:
     """The old link proves the address: a new one goes to the same address."""
-    link = read_token(request.app.state.settings.secret_key.get_secret_value(), token)
-    if link is None:
-        raise HTTPException(404)
     try:
         await journeys.send(
             workflow_id_for(link.journey_id),

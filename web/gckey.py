@@ -13,6 +13,7 @@ from db.queries import issued_gckey
 from web.journeys import (
     AppSettings,
     AtStep,
+    Issued,
     JourneyService,
     PostedJourney,
     Rejected,
@@ -349,20 +350,12 @@ async def recovery_email_submit(
 
 
 @router.get("/issued", name="issued")
-async def issued_page(request: Request, lang: Lang, journeys: JourneyService) -> Response:
-    workflow_id = request.session.get("journey")
-    state = await journeys.state(workflow_id) if isinstance(workflow_id, str) else None
-    if state is None or state.gckey_issued_at is None:
-        return goto(request, lang, "login")
-    return render(request, "gckey/issued.html", lang=lang, state=state)
+async def issued_page(request: Request, lang: Lang, journey: Issued) -> Response:
+    return render(request, "gckey/issued.html", lang=lang, state=journey.state)
 
 
 @router.post("/issued")
-async def issued_continue(request: Request, lang: Lang, journeys: JourneyService) -> Response:
+async def issued_continue(request: Request, lang: Lang, journey: Issued) -> Response:
     """Continue: back to the CERS login page, signed in with the new GCKey."""
-    workflow_id = request.session.get("journey")
-    state = await journeys.state(workflow_id) if isinstance(workflow_id, str) else None
-    if state is None or state.gckey_issued_at is None or workflow_id is None:
-        return goto(request, lang, "login")
-    sign_in(request, workflow_id)
+    sign_in(request, journey.workflow_id)
     return goto(request, lang, "cers_home")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from temporalio.client import (
     Client,
@@ -26,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from settings import Settings
+from workflows.links import ConfirmationLink, read_token
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     INVALID_INPUT,
@@ -107,6 +108,14 @@ def journey_id_of(workflow_id: str) -> str:
     return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
 
 
+@dataclass
+class AtStep:
+    """A journey and where it stands."""
+
+    workflow_id: str
+    state: JourneyState
+
+
 class TemporalUnavailable(Exception):
     """Temporal did not answer in time; nothing the user sent is lost, they may try again."""
 
@@ -154,15 +163,15 @@ class Journeys:
 
     async def choose_login(self, request: Request, method: LoginMethod, lang: str) -> Step:
         """This browser's journey takes the choice; a new journey if it has none still open."""
-        workflow_id = request.session.get("journey")
-        state = await self.state(workflow_id) if isinstance(workflow_id, str) else None
+        current = await self.of_browser(request)
         if (
-            not isinstance(workflow_id, str)
-            or state is None
-            or state.step in (Step.DECLINED, Step.PORTAL)
-            or state.gckey_issued_at is not None
+            current is None
+            or current.state.step in (Step.DECLINED, Step.PORTAL)
+            or current.state.gckey_issued_at is not None
         ):
             workflow_id = new_workflow_id()
+        else:
+            workflow_id = current.workflow_id
         request.session["journey"] = workflow_id
         return await self.begin(workflow_id, method, lang)
 
@@ -184,6 +193,14 @@ class Journeys:
             if err.status is RPCStatusCode.NOT_FOUND:
                 raise JourneyClosed from err
             raise
+
+    async def of_browser(self, request: Request) -> AtStep | None:
+        """The journey this browser's session is filling in, and where it stands."""
+        workflow_id = request.session.get("journey")
+        state = await self.state(workflow_id) if isinstance(workflow_id, str) else None
+        if state is None or not isinstance(workflow_id, str):
+            return None
+        return AtStep(workflow_id, state)
 
     async def state(self, workflow_id: str) -> JourneyState | None:
         try:
@@ -216,26 +233,35 @@ def get_journeys(request: Request) -> Journeys:
 JourneyService = Annotated[Journeys, Depends(get_journeys)]
 
 
-@dataclass
-class AtStep:
-    workflow_id: str
-    state: JourneyState
-
-
 def at_step(step: Step) -> Callable[[Request, JourneyService], Awaitable[AtStep]]:
     """A dependency: the session's journey if it stands at ``step``; otherwise the browser
     is sent to where it belongs."""
 
     async def dependency(request: Request, journeys: JourneyService) -> AtStep:
-        workflow_id = request.session.get("journey")
-        state = await journeys.state(workflow_id) if isinstance(workflow_id, str) else None
-        if state is None or not isinstance(workflow_id, str):
+        current = await journeys.of_browser(request)
+        if current is None:
             raise GoTo("login")
-        if state.step is not step:
-            raise GoTo(STEP_PAGES[state.step])
-        return AtStep(workflow_id, state)
+        if current.state.step is not step:
+            raise GoTo(STEP_PAGES[current.state.step])
+        return current
 
     return dependency
+
+
+async def issued(request: Request, journeys: JourneyService) -> AtStep:
+    """A dependency: the session's journey once its GCKey is issued."""
+    current = await journeys.of_browser(request)
+    if current is None or current.state.gckey_issued_at is None:
+        raise GoTo("login")
+    return current
+
+
+def confirmation_link(request: Request, token: str) -> ConfirmationLink:
+    """A dependency: the journey and link number a confirmation token names, or 404."""
+    link = read_token(request.app.state.settings.secret_key.get_secret_value(), token)
+    if link is None:
+        raise HTTPException(404)
+    return link
 
 
 def posted_journey(request: Request) -> str:
@@ -256,6 +282,8 @@ def signed_in(request: Request) -> str:
 
 
 PostedJourney = Annotated[str, Depends(posted_journey)]
+Issued = Annotated[AtStep, Depends(issued)]
+LinkInToken = Annotated[ConfirmationLink, Depends(confirmation_link)]
 SignedIn = Annotated[str, Depends(signed_in)]
 
 
