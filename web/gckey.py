@@ -7,8 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel
+from sqlalchemy import Engine
 from starlette.responses import Response
 
+from db.models import GCKey
 from db.queries import issued_gckey
 from web.journeys import (
     AppSettings,
@@ -77,6 +79,14 @@ class RecoveryEmailForm(BaseModel):
     email: str = ""
 
 
+def opened_gckey(engine: Engine, username: str, password: str) -> GCKey | None:
+    """The issued GCKey these credentials open, if any. An unknown username costs the same
+    argon2id check as a wrong password, so the answer's timing tells nothing."""
+    gckey = issued_gckey(engine, username)
+    hashed = gckey.password_hash if gckey and gckey.password_hash else _DUMMY_HASH
+    return gckey if verify_secret(hashed, password) and gckey else None
+
+
 @router.get("/sign-in", name="gckey_sign_in")
 async def sign_in_page(request: Request, lang: Lang) -> Response:
     timed_out = bool(request.session.pop("timed_out", False))
@@ -89,14 +99,10 @@ async def sign_in_page(request: Request, lang: Lang) -> Response:
 async def sign_in_submit(
     request: Request, lang: Lang, form: Annotated[SignInForm, Form()]
 ) -> Response:
-    engine = request.app.state.engine
-    gckey = await asyncio.to_thread(issued_gckey, engine, form.username)
-    ok = await asyncio.to_thread(
-        verify_secret,
-        gckey.password_hash if gckey and gckey.password_hash else _DUMMY_HASH,
-        form.password,
+    gckey = await asyncio.to_thread(
+        opened_gckey, request.app.state.engine, form.username, form.password
     )
-    if gckey is None or not ok:
+    if gckey is None:
         return render(
             request,
             "gckey/sign_in.html",
