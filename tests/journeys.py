@@ -6,21 +6,19 @@ import re
 import uuid
 from email.message import EmailMessage
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import Client, WorkflowHandle
 
 from settings import Settings
+from web.journeys import Journeys, new_workflow_id
 from workflows.hashing import hash_answers, hash_password
 from workflows.links import read_token
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     AnswerTermsInput,
-    BeginInput,
     ChooseUsernameInput,
     CreateAccountInput,
     CreateAccountResult,
     LoginMethod,
-    OnboardingInput,
     OnboardingResult,
     Profile,
     RecoveryAnswer,
@@ -37,20 +35,18 @@ HINTS = ["a dog", "", "a tree"]
 Journey = WorkflowHandle[OnboardingWorkflow, OnboardingResult]
 
 
-async def begin(client: Client, settings: Settings, expire_after_seconds: int = 72 * 3600) -> str:
-    journey_id = str(uuid.uuid4())
-    await client.execute_update_with_start_workflow(
-        OnboardingWorkflow.begin,
-        BeginInput(login_method=LoginMethod.GCKEY, language="en"),
-        start_workflow_operation=WithStartWorkflowOperation(
-            OnboardingWorkflow.run,
-            OnboardingInput(journey_id=journey_id, expire_after_seconds=expire_after_seconds),
-            id=f"onboarding-{journey_id}",
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            task_queue=settings.task_queue,
-        ),
-    )
-    return f"onboarding-{journey_id}"
+async def begin(
+    client: Client,
+    settings: Settings,
+    expire_after_seconds: int | None = None,
+    language: str = "en",
+) -> str:
+    """The GCKey login choice, started the way the site starts it."""
+    if expire_after_seconds is not None:
+        settings = settings.model_copy(update={"expire_after_hours": expire_after_seconds / 3600})
+    workflow_id = new_workflow_id()
+    await Journeys(client, settings).begin(workflow_id, LoginMethod.GCKEY, language)
+    return workflow_id
 
 
 async def choose_credentials(handle: Journey, username: str) -> None:

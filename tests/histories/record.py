@@ -14,20 +14,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import Client
 
 from settings import Settings
-from tests.journeys import Journey, choose_credentials, create_account
+from tests.journeys import Journey, begin, choose_credentials, create_account
 from tests.stack import local_stack
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     AnswerTermsInput,
-    BeginInput,
     ConfirmationStatus,
     ConfirmEmailInput,
-    LoginMethod,
-    OnboardingInput,
     RequestNewLinkInput,
     SetRecoveryEmailInput,
 )
@@ -37,19 +33,8 @@ log = logging.getLogger("record")
 
 
 async def start(client: Client, settings: Settings, expire_after_seconds: int) -> Journey:
-    journey_id = f"recorded-{uuid.uuid4()}"
-    await client.execute_update_with_start_workflow(
-        OnboardingWorkflow.begin,
-        BeginInput(login_method=LoginMethod.GCKEY, language="fr"),
-        start_workflow_operation=WithStartWorkflowOperation(
-            OnboardingWorkflow.run,
-            OnboardingInput(journey_id=journey_id, expire_after_seconds=expire_after_seconds),
-            id=f"onboarding-{journey_id}",
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            task_queue=settings.task_queue,
-        ),
-    )
-    return client.get_workflow_handle_for(OnboardingWorkflow.run, f"onboarding-{journey_id}")
+    workflow_id = await begin(client, settings, expire_after_seconds, language="fr")
+    return client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
 
 
 async def completed(handle: Journey) -> None:
