@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,13 @@ def create_app(
     return app
 
 
+@cache
+def app_from_environment() -> FastAPI:
+    return create_app()
+
+
 def __getattr__(name: str) -> FastAPI:
-    # `uvicorn web.app:app` builds the app from the environment only when asked.
+    # `uvicorn web.app:app` builds the app from the environment only when asked, and once.
     if name == "app":
-        return create_app()
+        return app_from_environment()
     raise AttributeError(name)
