@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
 
@@ -53,3 +54,50 @@ class UserAccount(SQLModel, table=True):
     language: str = Field(max_length=2)
     created_at: datetime
     email_confirmed_at: datetime | None = None
+
+
+class StaffMember(SQLModel, table=True):
+    """A support or auditor account; separate from GCKeys, made from the command line."""
+
+    __tablename__ = "staff_member"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64)
+    # Case-insensitive and NFC, like GCKey usernames: "Ana" and "ana" are one account.
+    username_key: str = Field(max_length=64, unique=True, index=True)
+    display_name: str = Field(default="", max_length=100)
+    role: str = Field(max_length=16)  # "support" or "auditor"
+    password_hash: str = Field(max_length=255)
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+
+class AuditEntry(SQLModel, table=True):
+    """One staff action or refusal, whoever made it and why; never updated or deleted."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    staff_username: str = Field(max_length=64)
+    staff_role: str = Field(max_length=16)
+    action: str = Field(max_length=64)
+    journey_id: str | None = Field(default=None, max_length=64, index=True)
+    reason: str = Field(default="", max_length=500)
+    detail: str = Field(default="", sa_type=Text)  # JSON text
+    outcome: str = Field(default="", max_length=64)
+
+
+class JourneyArchive(SQLModel, table=True):
+    """A closed journey's event history, kept beyond Temporal's retention."""
+
+    __tablename__ = "journey_archive"
+
+    workflow_id: str = Field(primary_key=True, max_length=128)
+    run_id: str = Field(primary_key=True, max_length=64)
+    journey_id: str = Field(max_length=64, index=True)
+    status: str = Field(max_length=32)
+    closed_at: datetime | None = Field(default=None, index=True)
+    archived_at: datetime
+    history_json: str = Field(sa_type=Text)
+    event_count: int = 0
