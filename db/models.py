@@ -25,6 +25,32 @@ class GCKey(SQLModel, table=True):
     terms_version: str | None = Field(default=None, max_length=32)
     terms_language: str | None = Field(default=None, max_length=2)
     terms_accepted_at: datetime | None = None
+    # Unused for the expiry period: it opens nothing any more, and its owner signs up again.
+    expired_at: datetime | None = None
+    password_changed_at: datetime | None = None
+
+
+class PartnerIdentity(SQLModel, table=True):
+    """A Sign-In Partner's pairwise id for CERS, and the journey it opens. CERS never learns
+    the bank or the person: the issuer and its id for this service are all there is."""
+
+    __tablename__ = "partner_identity"
+
+    issuer: str = Field(primary_key=True, max_length=255)
+    subject: str = Field(primary_key=True, max_length=255)
+    journey_id: str = Field(max_length=64, unique=True, index=True)
+    linked_at: datetime
+
+
+class ResetCode(SQLModel, table=True):
+    """The confirmation code of one password reset, kept only as a hash and never in history."""
+
+    __tablename__ = "reset_code"
+
+    reset_id: str = Field(primary_key=True, max_length=64)
+    journey_id: str = Field(max_length=64, index=True)
+    code_hash: str = Field(max_length=255)
+    sent_at: datetime
 
 
 class RecoveryAnswerRow(SQLModel, table=True):
