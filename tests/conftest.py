@@ -26,6 +26,8 @@ from db.engine import migrate
 from settings import Settings
 from worker import running_worker
 
+pytest_plugins = ["tests.broker_process"]
+
 BIN = Path(sysconfig.get_path("scripts"))
 T = TypeVar("T")
 
