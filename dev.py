@@ -38,6 +38,12 @@ HOST = "127.0.0.1"
 TEMPORAL_PORT = 7233
 TEMPORAL_UI_PORT = 8233
 WEB_PORT = 8000
+BROKER_PORT = 9400
+# The stand-in Sign-In Partner (broker/) and the site share these development-only values.
+PARTNER_ISSUER = f"http://{HOST}:{BROKER_PORT}"
+PARTNER_CLIENT_ID = "cers"
+PARTNER_CLIENT_SECRET = "dev-partner-client-secret"
+PAIRWISE_SECRET = "dev-pairwise-secret"
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 
@@ -171,14 +177,20 @@ def run() -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     embedded_temporal = not settings.temporal_address
     embedded_smtp = not settings.smtp_host
+    embedded_broker = not os.environ.get("PARTNER_ISSUER")
     if embedded_temporal:
         env["TEMPORAL_ADDRESS"] = f"{HOST}:{TEMPORAL_PORT}"
     # SMTP_HOST stays unset for the embedded catcher: the worker then sends to 127.0.0.1 and
     # the web shows the development mailbox (settings.dev_mail_enabled).
+    if embedded_broker:
+        env["PARTNER_ISSUER"] = PARTNER_ISSUER
+        env["PARTNER_CLIENT_ID"] = PARTNER_CLIENT_ID
+        env["PARTNER_CLIENT_SECRET"] = PARTNER_CLIENT_SECRET
 
     ports = [WEB_PORT]
     ports += [TEMPORAL_PORT, TEMPORAL_UI_PORT] if embedded_temporal else []
     ports += [settings.smtp_port] if embedded_smtp else []
+    ports += [BROKER_PORT] if embedded_broker else []
     busy = ", ".join(str(port) for port in ports if listening(port))
     if busy:
         log.error("%s:%s already in use: is another `dev.py run` going?", HOST, busy)
@@ -202,6 +214,9 @@ def run() -> int:
                 *("-c", "aiosmtpd.handlers.Mailbox", str(settings.mail_dir)),
             )
             children.wait_listening("smtp", smtp, settings.smtp_port)
+        if embedded_broker:
+            broker = children.start("broker", *broker_command(settings))
+            children.wait_listening("broker", broker, BROKER_PORT)
         children.start("worker", sys.executable, "worker.py")
         web = children.start(
             "web",
@@ -214,6 +229,9 @@ def run() -> int:
             log.info("Temporal Web UI  http://%s:%s/", HOST, TEMPORAL_UI_PORT)
         if settings.dev_mail_enabled:
             log.info("dev mailbox      http://%s:%s/en/dev/mail", HOST, WEB_PORT)
+        if embedded_broker:
+            log.info("Sign-In Partner  %s/.well-known/openid-configuration", PARTNER_ISSUER)
+            log.info("                 (stand-in: any card number or username, password demo)")
         log.info("Ctrl-C stops everything")
         children.supervise()
     except Stopped:
@@ -238,6 +256,18 @@ def temporal_command(settings: Settings) -> list[str]:
     if settings.temporal_namespace != "default":  # "default" always exists; others are created
         command += ["--namespace", settings.temporal_namespace]
     return command
+
+
+def broker_command(settings: Settings) -> list[str]:
+    """The stand-in Sign-In Partner; its key file keeps the same signing key across runs."""
+    callbacks = [f"http://{host}:{WEB_PORT}/partner/callback" for host in (HOST, "localhost")]
+    return [
+        *(sys.executable, "-m", "broker", "--host", HOST, "--port", str(BROKER_PORT)),
+        *("--issuer", PARTNER_ISSUER, "--client-id", PARTNER_CLIENT_ID),
+        *("--client-secret", PARTNER_CLIENT_SECRET, "--pairwise-secret", PAIRWISE_SECRET),
+        *("--redirect-uri", callbacks[0], "--redirect-uri", callbacks[1]),
+        *("--key-file", str(settings.data_dir / "broker-key.json")),
+    ]
 
 
 def lint() -> int:
