@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,9 +70,10 @@ class Client:
 
 @dataclass(frozen=True)
 class Person:
-    """All the broker hands on about someone: the pairwise id."""
+    """All the broker hands on about someone: the pairwise id, and when they signed in."""
 
     sub: str
+    auth_time: int = field(default_factory=lambda: int(time.time()))
 
 
 def pairwise_sub(secret: str, sector: str, institution: str, login: str) -> str:
@@ -96,10 +97,11 @@ class AuthorizationCode:
     code_challenge_method: str
     sub: str
     auth_time: int
+    issued: float = field(default_factory=time.time)
 
     @property
     def expired(self) -> bool:
-        return time.time() > self.auth_time + CODE_LIFETIME
+        return time.time() > self.issued + CODE_LIFETIME
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -125,7 +127,10 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         data = request.payload.data
-        self.server.codes[code] = AuthorizationCode(
+        codes = self.server.codes
+        for unused in [c for c in list(codes.values()) if c.expired]:
+            codes.pop(unused.code, None)
+        codes[code] = AuthorizationCode(
             code=code,
             client_id=request.client.client_id,
             redirect_uri=request.payload.redirect_uri,
@@ -134,7 +139,7 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
             code_challenge=data["code_challenge"],
             code_challenge_method=data["code_challenge_method"],
             sub=request.user.sub,
-            auth_time=int(time.time()),
+            auth_time=request.user.auth_time,
         )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
@@ -148,7 +153,7 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         pass  # already taken out by query_authorization_code
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> Person:
-        return Person(authorization_code.sub)
+        return Person(authorization_code.sub, authorization_code.auth_time)
 
 
 class S256Required(CodeChallenge):  # type: ignore[misc]
@@ -173,7 +178,8 @@ class IdToken(OpenIDCode):  # type: ignore[misc]
 
     def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
         client_id = request.payload.client_id
-        return any(c.nonce == nonce and c.client_id == client_id for c in self.codes.values())
+        codes = list(self.codes.values())  # a copy: other threads add and take codes
+        return any(c.nonce == nonce and c.client_id == client_id for c in codes)
 
     def resolve_client_private_key(self, client: Client) -> RSAKey:
         return self.key

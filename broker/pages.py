@@ -34,6 +34,10 @@ class Flow:
     institution: str = ""
     person: Person | None = None
 
+    @property
+    def expired(self) -> bool:
+        return time.monotonic() - self.started > FLOW_LIFETIME
+
 
 def render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     lang = context.setdefault("lang", page_language())
@@ -71,15 +75,16 @@ def sign_in_pages(server: Server, pairwise_secret: str) -> Blueprint:
                 return redirect_with_error
             message = TEXTS[lang]["bad_request"]
             return render("failed.html", 400, lang=lang, message=message, detail=error.description)
-        for stale in [k for k, f in flows.items() if time.monotonic() - f.started > FLOW_LIFETIME]:
+        for stale in [k for k, f in list(flows.items()) if f.expired]:
             flows.pop(stale, None)
         flow_id = secrets.token_urlsafe(24)
         flows[flow_id] = Flow(request.values.to_dict())
         return redirect(url_for(".institution", flow_id=flow_id, lang=lang), 303)
 
-    def flow_named(flow_id: str) -> Flow:
-        flow = flows.get(flow_id)
-        if flow is None or time.monotonic() - flow.started > FLOW_LIFETIME:
+    def flow_named(flow_id: str, *, finished: bool = False) -> Flow:
+        """The pending request; taken out when finished, so it is answered only once."""
+        flow = flows.pop(flow_id, None) if finished else flows.get(flow_id)
+        if flow is None or flow.expired:
             message = TEXTS[page_language()]["unknown_flow"]
             abort(make_response(render("failed.html", 404, message=message)))
         return flow
@@ -89,7 +94,7 @@ def sign_in_pages(server: Server, pairwise_secret: str) -> Blueprint:
 
     def answer(flow_id: str, person: Person | None) -> Response:
         """Sends the person back to the relying party: with a code, or with access_denied."""
-        flow = flows.pop(flow_id)
+        flow = flow_named(flow_id, finished=True)
         oauth_request = server.authorization_request(flow.request)
         grant = server.get_authorization_grant(oauth_request)
         response = server.create_authorization_response(oauth_request, person, grant)
@@ -105,7 +110,7 @@ def sign_in_pages(server: Server, pairwise_secret: str) -> Blueprint:
         if chosen not in INSTITUTIONS:
             errors = {"institution": "choose_error"}
             return render("institution.html", 400, flow_id=flow_id, chosen="", errors=errors)
-        flow.institution = chosen
+        flow.institution, flow.person = chosen, None  # back from a later page: sign in again
         return step(".bank", flow_id)
 
     @pages.route("/sign-in/<flow_id>/bank", methods=["GET", "POST"])
@@ -146,7 +151,6 @@ def sign_in_pages(server: Server, pairwise_secret: str) -> Blueprint:
 
     @pages.post("/sign-in/<flow_id>/cancel")
     def cancel(flow_id: str) -> ResponseReturnValue:
-        flow_named(flow_id)
         return answer(flow_id, None)
 
     return pages
