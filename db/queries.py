@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from datetime import datetime
 
-from db.models import GCKey, UserAccount
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from db.models import GCKey, JourneyArchive, UserAccount
 from workflows.rules import username_key
 
 
@@ -22,3 +24,25 @@ def issued_gckey(engine: Engine, username: str) -> GCKey | None:
 def account_for(engine: Engine, journey_id: str) -> UserAccount | None:
     with Session(engine) as session:
         return session.exec(select(UserAccount).where(UserAccount.journey_id == journey_id)).first()
+
+
+def archived_run(engine: Engine, workflow_id: str, run_id: str = "") -> JourneyArchive | None:
+    """An archived run of a journey; without a run id, the one that closed last."""
+    query = select(JourneyArchive).where(JourneyArchive.workflow_id == workflow_id)
+    if run_id:
+        query = query.where(JourneyArchive.run_id == run_id)
+    with Session(engine) as session:
+        return session.exec(query.order_by(col(JourneyArchive.closed_at).desc())).first()
+
+
+def archived_closed_between(
+    engine: Engine, after: datetime | None = None, before: datetime | None = None
+) -> list[JourneyArchive]:
+    """Archived runs that closed in the window, oldest first."""
+    query = select(JourneyArchive)
+    if after is not None:
+        query = query.where(col(JourneyArchive.closed_at) >= after)
+    if before is not None:
+        query = query.where(col(JourneyArchive.closed_at) < before)
+    with Session(engine) as session:
+        return list(session.exec(query.order_by(col(JourneyArchive.closed_at))))

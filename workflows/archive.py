@@ -1,0 +1,47 @@
+"""Sweeps closed journeys into the archive, run every few minutes by a Temporal Schedule.
+
+An activity run by the closing journey itself could not see its own closing event, so the
+sweep runs after close: it lists what closed since the archive's newest entry and archives
+each run, one activity per run, so one failing history is retried without the others.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.archive import ArchiveActivities
+    from workflows.archive_types import (
+        ArchiveClosedInput,
+        ArchiveClosedResult,
+        ArchiveJourneyInput,
+        ClosedJourneysInput,
+    )
+
+# Reading a history and writing one row: a minute is generous; retried by default.
+TIMEOUT = timedelta(minutes=1)
+
+
+@workflow.defn
+class ArchiveWorkflow:
+    """Archives up to ``batch`` closed journeys of one task queue. No messages."""
+
+    @workflow.run
+    async def run(self, input: ArchiveClosedInput) -> ArchiveClosedResult:
+        closed = await workflow.execute_activity_method(
+            ArchiveActivities.closed_journeys,
+            ClosedJourneysInput(task_queue=input.task_queue, limit=input.batch),
+            start_to_close_timeout=TIMEOUT,
+        )
+        archived = 0
+        for run in closed.runs:
+            result = await workflow.execute_activity_method(
+                ArchiveActivities.archive_journey,
+                ArchiveJourneyInput(workflow_id=run.workflow_id, run_id=run.run_id),
+                start_to_close_timeout=TIMEOUT,
+            )
+            archived += result.archived
+        workflow.logger.info("archived %d of %d closed journeys", archived, len(closed.runs))
+        return ArchiveClosedResult(listed=len(closed.runs), archived=archived)
