@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     recovery_answer_min_length: int = 3
     reminder_after_hours: float = 24
     expire_after_hours: float = 72
+    archive_every_seconds: int = 60  # how often closed journeys are swept into the archive
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

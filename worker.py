@@ -10,14 +10,27 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from sqlalchemy import Engine
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
 from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
+from activities.archive import ArchiveActivities
 from activities.email import EmailSender, SmtpSender
 from activities.notify import NotificationActivities
 from db.engine import make_engine, migrate
 from settings import Settings, get_settings
+from workflows.archive import ArchiveWorkflow
+from workflows.archive_types import ArchiveClosedInput, archive_schedule_id
 from workflows.onboarding import OnboardingWorkflow
 
 log = logging.getLogger("cers.worker")
@@ -55,10 +68,11 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
         public_url=settings.public_url,
         mail_from=settings.mail_from,
     )
+    archives = ArchiveActivities(client, engine)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[OnboardingWorkflow],
+        workflows=[OnboardingWorkflow, ArchiveWorkflow],
         # A worker that died keeps its sticky queue; don't make the next form step wait the
         # default 10 s before another worker picks the journey up.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
@@ -68,8 +82,37 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
             accounts.create_user_account,
             accounts.mark_email_confirmed,
             notifications.send_confirmation_email,
+            archives.closed_journeys,
+            archives.archive_journey,
         ],
     )
+
+
+async def ensure_archive_schedule(client: Client, settings: Settings) -> None:
+    """Every ``archive_every_seconds`` the journeys that closed are archived. Made once per
+    task queue; a later start brings it to the settings' interval."""
+    schedule_id = archive_schedule_id(settings.task_queue)
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            ArchiveWorkflow.run,
+            ArchiveClosedInput(task_queue=settings.task_queue),
+            id=schedule_id,
+            task_queue=settings.task_queue,
+        ),
+        spec=ScheduleSpec(
+            intervals=[
+                ScheduleIntervalSpec(every=timedelta(seconds=settings.archive_every_seconds))
+            ]
+        ),
+        # A sweep still running when the next is due makes the next one unnecessary.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(schedule_id, schedule)
+    except ScheduleAlreadyRunningError:
+        await client.get_schedule_handle(schedule_id).update(
+            lambda _: ScheduleUpdate(schedule=schedule)
+        )
 
 
 async def connect(settings: Settings) -> Client:
@@ -83,6 +126,7 @@ async def main() -> None:
     settings = get_settings()
     migrate(settings.sqlalchemy_url)
     client = await connect(settings)
+    await ensure_archive_schedule(client, settings)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)

@@ -38,12 +38,26 @@ CLOSING = {
 }
 
 
+def visibility_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def closed_query(task_queue: str, after: datetime | None = None) -> str:
     """Visibility query: this deployment's journeys that have closed (since ``after``)."""
     query = f"WorkflowType = '{JOURNEY_WORKFLOW_TYPE}' AND TaskQueue = '{task_queue}'"
     query += " AND ExecutionStatus != 'Running'"
     if after is not None:
-        query += f" AND CloseTime >= '{after.astimezone(UTC).isoformat()}'"
+        query += f" AND CloseTime >= '{visibility_time(after)}'"
+    return query
+
+
+def closed_window_query(after: datetime | None, before: datetime | None) -> str:
+    """Visibility query: every journey that closed in the window, whatever its deployment."""
+    query = f"WorkflowType = '{JOURNEY_WORKFLOW_TYPE}' AND ExecutionStatus != 'Running'"
+    if after is not None:
+        query += f" AND CloseTime >= '{visibility_time(after)}'"
+    if before is not None:
+        query += f" AND CloseTime < '{visibility_time(before)}'"
     return query
 
 

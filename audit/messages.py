@@ -67,8 +67,8 @@ SAYS: dict[str, str] = {
     "record_sign_in:locked": N_("GCKey sign-in refused: the GCKey is locked."),
     "record_sign_in:expired": N_("GCKey sign-in refused: the GCKey has expired."),
     "record_partner_attempt": N_(
-        "Came back through a Sign-In Partner (%(issuer)s); not merged, the access stays "
-        "%(default_access)s."
+        "Came back through a Sign-In Partner (%(issuer)s); not merged, default access "
+        "unchanged: %(default_access)s."
     ),
     "password_reset": N_("Password reset."),
     # Support actions; each is followed by who did it and why (SUPPORT_ACTION).

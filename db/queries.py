@@ -35,6 +35,13 @@ def archived_run(engine: Engine, workflow_id: str, run_id: str = "") -> JourneyA
         return session.exec(query.order_by(col(JourneyArchive.closed_at).desc())).first()
 
 
+def archived_runs(engine: Engine, workflow_id: str) -> list[JourneyArchive]:
+    """Every archived run of a journey, oldest first."""
+    query = select(JourneyArchive).where(JourneyArchive.workflow_id == workflow_id)
+    with Session(engine) as session:
+        return list(session.exec(query.order_by(col(JourneyArchive.closed_at))))
+
+
 def archived_closed_between(
     engine: Engine, after: datetime | None = None, before: datetime | None = None
 ) -> list[JourneyArchive]:

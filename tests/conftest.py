@@ -38,6 +38,12 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
         dev_server_log_level="error",
+        # A deleted closed workflow is gone once the history service acks its queue: 1 s,
+        # not the default 30 s, so the archive test sees Temporal drop a journey promptly.
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            'history.transferProcessorUpdateAckInterval="1s"',
+        ],
     )
     yield environment
     await environment.shutdown()

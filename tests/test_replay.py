@@ -1,18 +1,52 @@
 """Today's workflow code replays every committed history: a change that would break running
-journeys fails here, before it is deployed."""
+journeys fails here, before it is deployed. The replay command's own code does it, so CI and
+a team about to deploy run the same check."""
 
 from __future__ import annotations
 
-import json
+import io
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio import workflow
+from temporalio.client import Client
 
-from workflows.onboarding import OnboardingWorkflow
+# The replayer re-imports this file in its sandbox for the changed workflow below; what the
+# tests themselves use passes through.
+with workflow.unsafe.imports_passed_through():
+    from audit.__main__ import replay_command
+    from audit.replay import read_files, replay
+    from db.engine import make_engine
+    from settings import Settings
+    from worker import build_worker, smtp_sender
+    from workflows.onboarding import OnboardingWorkflow
+    from workflows.registry import WORKFLOWS
+    from workflows.types import OnboardingInput, OnboardingResult
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+@workflow.defn(name="OnboardingWorkflow")
+class ChangedOnboardingWorkflow(OnboardingWorkflow):
+    """A change deployed without ``workflow.patched``: the journey now waits a second before
+    anything else, a timer no recorded journey ever started."""
+
+    @workflow.run
+    async def run(self, input: OnboardingInput) -> OnboardingResult:
+        await workflow.sleep(timedelta(seconds=1))
+        return await super().run(input)
+
+
+async def test_the_replayer_runs_every_workflow_the_worker_runs(
+    client: Client, settings: Settings
+) -> None:
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        worker = build_worker(client, settings, engine, smtp_sender(settings))
+        assert set(worker.config()["workflows"]) == set(WORKFLOWS)
+    finally:
+        engine.dispose()
 
 
 def test_every_path_of_the_journey_has_a_history() -> None:
@@ -21,9 +55,26 @@ def test_every_path_of_the_journey_has_a_history() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path) -> None:
-    text = path.read_text()
-    first = json.loads(text)["events"][0]
-    workflow_id = first["workflowExecutionStartedEventAttributes"].get("workflowId", path.stem)
-    history = WorkflowHistory.from_json(workflow_id, text)
-    result = await Replayer(workflows=[OnboardingWorkflow]).replay_workflow(history)
-    assert result.replay_failure is None
+    (outcome,) = await replay(read_files([path]))
+    assert outcome.passed, outcome.error
+    assert outcome.workflow_id.startswith("onboarding-")
+
+
+async def test_the_replay_command_passes_the_committed_histories(settings: Settings) -> None:
+    out = io.StringIO()
+    code = await replay_command(
+        ["replay", "--history-file", *map(str, HISTORIES)], None, settings, out
+    )
+    lines = out.getvalue().splitlines()
+    assert code == 0
+    assert [line.split()[0] for line in lines[:-1]] == ["PASS"] * len(HISTORIES)
+    assert lines[-1] == f"{len(HISTORIES)} passed, 0 failed"
+
+
+async def test_a_changed_workflow_fails_replay_with_the_non_determinism() -> None:
+    outcomes = await replay(read_files(HISTORIES), [ChangedOnboardingWorkflow])
+    assert outcomes and not any(o.passed for o in outcomes)
+    for outcome in outcomes:
+        assert outcome.error.startswith("NondeterminismError: ")
+        assert "[TMPRL1100] Nondeterminism error" in outcome.error
+        assert outcome.line().startswith(f"FAIL {outcome.workflow_id} run {outcome.run_id}")

@@ -1,8 +1,9 @@
-"""Every workflow class the worker runs. The worker registers this list and the replayer
-replays with it, so a history of any kind is checked against today's code."""
+"""Every workflow class the worker runs, for the replayer: a history of any kind is checked
+against today's code. A test holds this list and the worker's equal."""
 
 from __future__ import annotations
 
+from workflows.archive import ArchiveWorkflow
 from workflows.onboarding import OnboardingWorkflow
 
-WORKFLOWS: list[type] = [OnboardingWorkflow]
+WORKFLOWS: list[type] = [OnboardingWorkflow, ArchiveWorkflow]
