@@ -320,7 +320,8 @@ class _Reader:
         self.flush_timer()
         for name, fields, accepted in self.updates.values():
             self.add(accepted, Msg(m.IN_PROGRESS, {"action": journey_message(name, fields)}))
-        last = self.entries[-1].event_id if self.entries else 0
+        # Pending work is told after everything history holds.
+        last = max((e.event_id for e in self.entries), default=0)
         for info in pending:
             name, fields = self.activity_ids.get(info.activity_id, (info.activity_type.name, {}))
             fields = {**fields, "attempt": info.attempt, "failure": info.last_failure.message}
