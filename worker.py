@@ -27,11 +27,13 @@ from activities.accounts import AccountActivities
 from activities.archive import ArchiveActivities
 from activities.email import EmailSender, SmtpSender
 from activities.notify import NotificationActivities
+from activities.reset import PasswordResetActivities
 from db.engine import make_engine, migrate
 from settings import Settings, get_settings
 from workflows.archive import ArchiveWorkflow
 from workflows.archive_types import ArchiveClosedInput, archive_schedule_id
 from workflows.onboarding import OnboardingWorkflow
+from workflows.reset import PasswordResetWorkflow
 
 log = logging.getLogger("cers.worker")
 
@@ -68,11 +70,12 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
         public_url=settings.public_url,
         mail_from=settings.mail_from,
     )
+    resets = PasswordResetActivities(engine, sender, mail_from=settings.mail_from)
     archives = ArchiveActivities(client, engine)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[OnboardingWorkflow, ArchiveWorkflow],
+        workflows=[OnboardingWorkflow, PasswordResetWorkflow, ArchiveWorkflow],
         # A worker that died keeps its sticky queue; don't make the next form step wait the
         # default 10 s before another worker picks the journey up.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
@@ -81,9 +84,13 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
             accounts.issue_gckey,
             accounts.create_user_account,
             accounts.mark_email_confirmed,
+            accounts.link_partner_identity,
+            accounts.expire_gckey,
+            accounts.set_gckey_password,
             notifications.send_confirmation_email,
             archives.closed_journeys,
             archives.archive_journey,
+            resets.send_reset_code,
         ],
     )
 

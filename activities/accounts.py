@@ -11,18 +11,25 @@ from sqlmodel import Session, col, delete, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db.models import GCKey, RecoveryAnswerRow, UserAccount
+from db.models import GCKey, PartnerIdentity, RecoveryAnswerRow, UserAccount
 from workflows import rules
 from workflows.types import (
+    PARTNER_LINKED,
     USERNAME_TAKEN,
     CreateUserAccountInput,
     CreateUserAccountResult,
+    ExpireGCKeyInput,
+    ExpireGCKeyResult,
     IssueGCKeyInput,
     IssueGCKeyResult,
+    LinkPartnerIdentityInput,
+    LinkPartnerIdentityResult,
     MarkEmailConfirmedInput,
     MarkEmailConfirmedResult,
     ReserveUsernameInput,
     ReserveUsernameResult,
+    SetGCKeyPasswordInput,
+    SetGCKeyPasswordResult,
 )
 
 
@@ -139,6 +146,71 @@ class AccountActivities:
                 session.commit()
             assert row.email_confirmed_at is not None
             return MarkEmailConfirmedResult(confirmed_at=row.email_confirmed_at)
+
+    @activity.defn
+    async def link_partner_identity(
+        self, input: LinkPartnerIdentityInput
+    ) -> LinkPartnerIdentityResult:
+        """Keys the journey by (issuer, pairwise id); an id already linked to another journey
+        is a business error that names that journey, so the site can open it instead."""
+        return await asyncio.to_thread(self._link_partner_identity, input)
+
+    def _link_partner_identity(self, input: LinkPartnerIdentityInput) -> LinkPartnerIdentityResult:
+        with Session(self._engine) as session:
+            row = session.get(PartnerIdentity, (input.issuer, input.subject))
+            if row is None:
+                session.add(
+                    PartnerIdentity(
+                        issuer=input.issuer,
+                        subject=input.subject,
+                        journey_id=input.journey_id,
+                        linked_at=input.linked_at,
+                    )
+                )
+                try:
+                    session.commit()
+                except IntegrityError:  # the same id linked by a second tab in between
+                    session.rollback()
+                    row = session.get(PartnerIdentity, (input.issuer, input.subject))
+            if row is not None and row.journey_id != input.journey_id:
+                raise ApplicationError(
+                    "Sign-In Partner id linked to another journey",
+                    row.journey_id,
+                    type=PARTNER_LINKED,
+                    non_retryable=True,
+                )
+        return LinkPartnerIdentityResult(journey_id=input.journey_id)
+
+    @activity.defn
+    async def expire_gckey(self, input: ExpireGCKeyInput) -> ExpireGCKeyResult:
+        return await asyncio.to_thread(self._expire_gckey, input)
+
+    def _expire_gckey(self, input: ExpireGCKeyInput) -> ExpireGCKeyResult:
+        with Session(self._engine) as session:
+            row = session.get(GCKey, input.journey_id)
+            if row is None:
+                return ExpireGCKeyResult(expired_at=input.expired_at)
+            if row.expired_at is None:
+                row.expired_at = input.expired_at
+                session.add(row)
+                session.commit()
+            return ExpireGCKeyResult(expired_at=row.expired_at or input.expired_at)
+
+    @activity.defn
+    async def set_gckey_password(self, input: SetGCKeyPasswordInput) -> SetGCKeyPasswordResult:
+        return await asyncio.to_thread(self._set_gckey_password, input)
+
+    def _set_gckey_password(self, input: SetGCKeyPasswordInput) -> SetGCKeyPasswordResult:
+        with Session(self._engine) as session:
+            row = session.get(GCKey, input.journey_id)
+            if row is None or row.issued_at is None or row.expired_at is not None:
+                raise ApplicationError("no GCKey to change", type="NoGCKey", non_retryable=True)
+            if row.password_changed_at != input.changed_at:
+                row.password_hash = input.password_hash
+                row.password_changed_at = input.changed_at
+                session.add(row)
+                session.commit()
+        return SetGCKeyPasswordResult(changed_at=input.changed_at)
 
 
 def _taken() -> ApplicationError:

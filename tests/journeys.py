@@ -18,6 +18,7 @@ from workflows.types import (
     ChooseUsernameInput,
     CreateAccountInput,
     CreateAccountResult,
+    JourneyState,
     LoginMethod,
     OnboardingResult,
     Profile,
@@ -25,6 +26,7 @@ from workflows.types import (
     SetPasswordInput,
     SetRecoveryAnswersInput,
     SetRecoveryEmailInput,
+    Step,
 )
 
 PASSWORD = "Quoll7Mynx"  # no 3-character run of it can occur in a test username
@@ -101,3 +103,16 @@ def link_number_in(message: EmailMessage, secret_key: str) -> int:
     link = read_token(secret_key, match.group(1))
     assert link is not None, "the e-mail's link does not verify"
     return link.link_number
+
+
+async def at_portal(handle: Journey) -> JourneyState:
+    """The journey reached the portal. It stays open from there, as the record of its access,
+    so there is no result to wait for."""
+    from tests.conftest import until
+
+    async def reached() -> bool:
+        state = await handle.query(OnboardingWorkflow.journey)
+        return state.step is Step.PORTAL
+
+    await until(reached, what="the journey to reach the portal")
+    return await handle.query(OnboardingWorkflow.journey)

@@ -17,6 +17,7 @@ from tests.conftest import MailCatcher, until
 from tests.journeys import (
     HINTS,
     QUESTION_IDS,
+    at_portal,
     begin,
     choose_credentials,
     create_account,
@@ -99,10 +100,9 @@ async def test_journey_resumes_after_worker_is_killed(
         (message,) = await smtp.wait_for(address)
         link = link_number_in(message, settings.secret_key.get_secret_value())
         await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(link))
-        result = await handle.result()
-        state = await handle.query(OnboardingWorkflow.journey)
+        state = await at_portal(handle)
 
-    assert result.step is Step.PORTAL and result.urn == created.urn
+    assert state.urn == created.urn
     # Everything typed before the crash is still there.
     assert state.username == username
     assert state.recovery_question_ids == QUESTION_IDS

@@ -23,6 +23,7 @@ from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, until
 from tests.journeys import (
     Journey,
+    at_portal,
     begin,
     create_account,
     link_number_in,
@@ -166,5 +167,5 @@ async def test_new_link_after_expiry_confirms(
         await waiting.handle.execute_update(
             OnboardingWorkflow.confirm_email, ConfirmEmailInput(new_link)
         )
-        result = await waiting.handle.result()
-        assert result.step is Step.PORTAL and result.urn == waiting.urn
+        state = await at_portal(waiting.handle)
+        assert state.urn == waiting.urn

@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, history_bytes, until
-from tests.journeys import ANSWERS, PASSWORD, begin, sign_up
+from tests.journeys import ANSWERS, PASSWORD, at_portal, begin, sign_up
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     AnswerTermsInput,
@@ -21,7 +21,6 @@ from workflows.types import (
     CreateAccountInput,
     Profile,
     RequestNewLinkInput,
-    Step,
 )
 
 
@@ -41,9 +40,8 @@ async def test_whole_journey_keeps_no_secret_in_history(
         (message,) = await smtp.wait_for(address)
         assert message["Subject"] == "Confirmez votre adresse courriel pour le SCDE"
         await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(1))
-        result = await handle.result()
-        assert result.step is Step.PORTAL and result.urn == created.urn
-        state = await handle.query(OnboardingWorkflow.journey)
+        state = await at_portal(handle)
+        assert state.urn == created.urn
         assert state.confirmation is ConfirmationStatus.CONFIRMED
 
         history = history_bytes(await handle.fetch_history())

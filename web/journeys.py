@@ -30,6 +30,7 @@ from workflows.links import ConfirmationLink, read_token
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     INVALID_INPUT,
+    ONBOARDING_ID_PREFIX,
     BeginInput,
     JourneyState,
     LoginMethod,
@@ -38,7 +39,7 @@ from workflows.types import (
     Step,
 )
 
-WORKFLOW_ID_PREFIX = "onboarding-"
+WORKFLOW_ID_PREFIX = ONBOARDING_ID_PREFIX
 
 # The page that shows each step; a returning user is sent to the one their journey is at.
 STEP_PAGES = {

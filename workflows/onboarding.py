@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         INVALID_INPUT,
         LINK_EXPIRED,
         LINK_REPLACED,
+        PARTNER_LINKED,
         USERNAME_TAKEN,
         WRONG_STEP,
         AnswerTermsInput,
@@ -35,12 +37,21 @@ with workflow.unsafe.imports_passed_through():
         CreateAccountResult,
         CreateUserAccountInput,
         EmailKind,
+        ExpireGCKeyInput,
         IssueGCKeyInput,
         JourneyState,
+        LinkPartnerIdentityInput,
+        LinkPartnerInput,
+        LinkPartnerResult,
         LoginMethod,
         MarkEmailConfirmedInput,
         OnboardingInput,
         OnboardingResult,
+        PasswordResetInput,
+        RecordPartnerAttemptInput,
+        RecordPartnerAttemptResult,
+        RecordSignInInput,
+        RecordSignInResult,
         RecoveryAnswer,
         RequestNewLinkInput,
         RequestNewLinkResult,
@@ -53,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
         SetRecoveryAnswersResult,
         SetRecoveryEmailInput,
         SetRecoveryEmailResult,
+        SignInOutcome,
         Step,
     )
 
@@ -61,7 +73,9 @@ with workflow.unsafe.imports_passed_through():
 # retried until the server takes it.
 DB_CALL: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=10),
-    "retry_policy": RetryPolicy(maximum_attempts=5, non_retryable_error_types=[USERNAME_TAKEN]),
+    "retry_policy": RetryPolicy(
+        maximum_attempts=5, non_retryable_error_types=[USERNAME_TAKEN, PARTNER_LINKED]
+    ),
 }
 MAIL_CALL: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=30),
@@ -71,9 +85,21 @@ MAIL_CALL: dict[str, Any] = {
 }
 
 
+# Journeys recorded before this change completed at the portal; from it on, the journey stays
+# open as the record of its access (sign-ins, locks, Sign-In Partner attempts, support).
+ACCESS_LIVES_ON = "access-lives-on-after-portal"
+
+
 def invalid(errors: dict[str, list[str]]) -> ApplicationError:
     """A rule broken: the details map each form field to its messages (English msgids)."""
     return ApplicationError("invalid input", errors, type=INVALID_INPUT, non_retryable=True)
+
+
+def business_error(err: ActivityError | ApplicationError, kind: str) -> ApplicationError | None:
+    """The activity's business error of this kind, if that is what failed. Core reports a local
+    activity's failure bare and a regular one's wrapped."""
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return cause if isinstance(cause, ApplicationError) and cause.type == kind else None
 
 
 @workflow.defn
@@ -84,16 +110,23 @@ class OnboardingWorkflow:
       begin (update-with-start: the login choice), answer_terms, choose_username,
       set_password, set_recovery_answers, set_recovery_email (issues the GCKey),
       create_account (assigns the URN), confirm_email, request_new_link.
+      A Sign-In Partner journey: begin, then link_partner (the pairwise id), then create_account.
+      Once a credential exists: record_sign_in (the site's verdict on a password; counts
+      failures and locks), record_partner_attempt (an unknown Sign-In Partner came back).
     Query: journey (the whole JourneyState; never a hash).
-    Signals: none; every step answers the form that sent it.
+    Signals: password_reset (from PasswordResetWorkflow: the new password is stored).
     Passwords and recovery answers arrive as argon2id hashes; the plaintext never enters history.
+    After the portal the journey stays open as the record of the access it gave; a GCKey unused
+    for the expiry period expires and the journey ends there.
     """
 
     @workflow.init
     def __init__(self, input: OnboardingInput) -> None:
         self._input = input
-        self._state = JourneyState(journey_id=input.journey_id, started_at=workflow.now())
-        self._begun = False
+        self._state = input.carried or JourneyState(
+            journey_id=input.journey_id, started_at=workflow.now()
+        )
+        self._begun = input.carried is not None
         self._password_hash = ""
         self._recovery_answers: list[RecoveryAnswer] = []
         self._lock = asyncio.Lock()
@@ -103,17 +136,64 @@ class OnboardingWorkflow:
     async def run(self, input: OnboardingInput) -> OnboardingResult:
         state = self._state
         await workflow.wait_condition(lambda: self._begun)
-        # GCKey sign-up (steps 1 to 5), then Create User Account; a Sign-In Partner journey
-        # waits at its own step until that path exists.
-        await workflow.wait_condition(lambda: state.step in (Step.CONFIRM_EMAIL, Step.DECLINED))
+        # GCKey sign-up (steps 1 to 5) or the Sign-In Partner, then Create User Account.
+        await workflow.wait_condition(
+            lambda: state.step in (Step.CONFIRM_EMAIL, Step.PORTAL, Step.DECLINED)
+        )
         if state.step is Step.CONFIRM_EMAIL:
             await self._wait_for_confirmation()
             state.step = Step.PORTAL
             # Close only once every e-mail has gone: a journey that completes while an
             # activity result is arriving has its completion refused by the server.
             await asyncio.gather(*self._sending)
+        if state.step is Step.PORTAL and workflow.patched(ACCESS_LIVES_ON):
+            await self._keep_access()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return OnboardingResult(step=state.step, urn=state.urn or None)
+
+    async def _keep_access(self) -> None:
+        """Waits for the GCKey to go unused for the expiry period, starting again at every use;
+        a long-running journey continues as new with its state."""
+        state = self._state
+        while not self._long():
+            last_use = self._last_use()
+            if state.login_method is not LoginMethod.GCKEY or last_use is None:
+                await workflow.wait_condition(self._long)
+                break
+            expires_at = last_use + timedelta(seconds=self._input.gckey_expire_after_seconds)
+            try:
+                await workflow.wait_condition(
+                    self._used_since(last_use),
+                    timeout=max(expires_at - workflow.now(), timedelta(seconds=1)),
+                )
+            except TimeoutError:
+                await self._expire_gckey()
+                return
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(replace(self._input, carried=state))
+
+    def _long(self) -> bool:
+        return workflow.info().is_continue_as_new_suggested()
+
+    def _used_since(self, last_use: datetime) -> Callable[[], bool]:
+        return lambda: self._last_use() != last_use or self._long()
+
+    def _last_use(self) -> datetime | None:
+        state = self._state
+        uses = [state.gckey_issued_at, state.last_signed_in_at, state.password_reset_at]
+        return max((u for u in uses if u is not None), default=None)
+
+    async def _expire_gckey(self) -> None:
+        async with self._lock:
+            now = workflow.now()
+            await workflow.execute_local_activity_method(
+                AccountActivities.expire_gckey,
+                ExpireGCKeyInput(journey_id=self._state.journey_id, expired_at=now),
+                **DB_CALL,
+            )
+            self._state.gckey_expired_at = now
+            self._state.step = Step.GCKEY_EXPIRED
+            workflow.logger.info("GCKey expired after going unused")
 
     async def _wait_for_confirmation(self) -> None:
         """Sends the link, reminds, expires it, and sends a new one on request. E-mail goes out
@@ -251,9 +331,7 @@ class OnboardingWorkflow:
                     **DB_CALL,
                 )
             except (ActivityError, ApplicationError) as err:
-                # Core reports a local activity's failure bare; a regular one's wrapped.
-                cause = err.cause if isinstance(err, ActivityError) else err
-                if isinstance(cause, ApplicationError) and cause.type == USERNAME_TAKEN:
+                if business_error(err, USERNAME_TAKEN):
                     raise invalid({"username": [rules.USERNAME_TAKEN_MESSAGE]}) from err
                 raise
             self._state.username = input.username
@@ -406,3 +484,96 @@ class OnboardingWorkflow:
         self._expect(Step.CONFIRM_EMAIL)
         if self._state.confirmation is ConfirmationStatus.CONFIRMED:
             raise ApplicationError("already confirmed", type=WRONG_STEP, non_retryable=True)
+
+    # The Sign-In Partner: its pairwise id takes the place of a GCKey.
+
+    @workflow.update
+    async def link_partner(self, input: LinkPartnerInput) -> LinkPartnerResult:
+        async with self._lock:
+            self._expect(Step.PARTNER_SIGN_IN)
+            state = self._state
+            now = workflow.now()
+            try:
+                await workflow.execute_local_activity_method(
+                    AccountActivities.link_partner_identity,
+                    LinkPartnerIdentityInput(
+                        journey_id=state.journey_id,
+                        issuer=input.issuer,
+                        subject=input.subject,
+                        linked_at=now,
+                    ),
+                    **DB_CALL,
+                )
+            except (ActivityError, ApplicationError) as err:
+                if linked := business_error(err, PARTNER_LINKED):
+                    raise ApplicationError(
+                        "linked to another journey",
+                        *linked.details,
+                        type=PARTNER_LINKED,
+                        non_retryable=True,
+                    ) from err
+                raise
+            state.partner_linked_at = now
+            state.step = Step.CREATE_ACCOUNT
+            return LinkPartnerResult(step=state.step)
+
+    @link_partner.validator
+    def _validate_link_partner(self, input: LinkPartnerInput) -> None:
+        self._expect(Step.PARTNER_SIGN_IN)
+        if not input.issuer or not input.subject:
+            raise invalid({"partner": [rules.N_("The Sign-In Partner did not say who you are.")]})
+
+    @workflow.update
+    def record_partner_attempt(
+        self, input: RecordPartnerAttemptInput
+    ) -> RecordPartnerAttemptResult:
+        """Not merged: the attempt is kept, and the answer is the access this journey has."""
+        state = self._state
+        state.partner_attempts += 1
+        state.last_partner_attempt_at = workflow.now()
+        workflow.logger.info("Sign-In Partner attempt on a %s journey", state.login_method)
+        return RecordPartnerAttemptResult(default_access=state.login_method)
+
+    @record_partner_attempt.validator
+    def _validate_record_partner_attempt(self, input: RecordPartnerAttemptInput) -> None:
+        if not self._begun:
+            raise ApplicationError("not begun", type=WRONG_STEP, non_retryable=True)
+
+    # The rules of signing in with a GCKey.
+
+    @workflow.update
+    def record_sign_in(self, input: RecordSignInInput) -> RecordSignInResult:
+        state = self._state
+        now = workflow.now()
+        last_use = self._last_use()
+        expiry = timedelta(seconds=self._input.gckey_expire_after_seconds)
+        if state.gckey_expired_at or (last_use and now >= last_use + expiry):
+            return RecordSignInResult(SignInOutcome.EXPIRED)
+        if state.locked_until and now < state.locked_until:
+            return RecordSignInResult(SignInOutcome.LOCKED, state.locked_until)
+        if input.password_matched:
+            state.failed_sign_ins = 0
+            state.locked_until = None
+            state.last_signed_in_at = now
+            return RecordSignInResult(SignInOutcome.SIGNED_IN)
+        state.failed_sign_ins += 1
+        if state.failed_sign_ins < self._input.lock_after_failures:
+            return RecordSignInResult(SignInOutcome.FAILED)
+        state.failed_sign_ins = 0
+        state.locks += 1
+        state.locked_until = now + timedelta(seconds=self._input.lock_seconds)
+        workflow.logger.info("GCKey locked until %s", state.locked_until)
+        return RecordSignInResult(SignInOutcome.LOCKED, state.locked_until)
+
+    @record_sign_in.validator
+    def _validate_record_sign_in(self, input: RecordSignInInput) -> None:
+        if self._state.gckey_issued_at is None:
+            raise ApplicationError("no GCKey issued", type=WRONG_STEP, non_retryable=True)
+
+    @workflow.signal
+    def password_reset(self, input: PasswordResetInput) -> None:
+        """A new password ends a lock: the person proved who they are another way."""
+        state = self._state
+        state.password_reset_at = workflow.now()
+        state.failed_sign_ins = 0
+        state.locked_until = None

@@ -29,6 +29,15 @@ class Step(StrEnum):
     CONFIRM_EMAIL = "confirm_email"
     PORTAL = "portal"
     DECLINED = "declined"
+    # Terminal: the GCKey went unused for the expiry period; its owner signs up again.
+    GCKEY_EXPIRED = "gckey_expired"
+
+
+class SignInOutcome(StrEnum):
+    SIGNED_IN = "signed_in"
+    FAILED = "failed"
+    LOCKED = "locked"
+    EXPIRED = "expired"
 
 
 class ConfirmationStatus(StrEnum):
@@ -43,12 +52,17 @@ class EmailKind(StrEnum):
     REMINDER = "reminder"
 
 
+# Workflow ids carry only a random uuid: never an e-mail, a name or a username.
+ONBOARDING_ID_PREFIX = "onboarding-"
+PASSWORD_RESET_ID_PREFIX = "password-reset-"
+
 # Error types carried by ApplicationError, so the web can tell a business rule from a fault.
 INVALID_INPUT = "InvalidInput"  # details[0] maps each form field to its messages
 USERNAME_TAKEN = "UsernameTaken"
 LINK_EXPIRED = "ConfirmationLinkExpired"
 LINK_REPLACED = "ConfirmationLinkReplaced"
 WRONG_STEP = "WrongStep"
+PARTNER_LINKED = "PartnerIdentityLinked"  # details[0] is the journey already holding it
 
 
 @dataclass
@@ -58,6 +72,13 @@ class OnboardingInput:
     recovery_question_count: int = 3
     reminder_after_seconds: int = 24 * 3600
     expire_after_seconds: int = 72 * 3600
+    # The rules of signing in: consecutive failures lock the GCKey for a while, and a GCKey
+    # unused for two years expires.
+    lock_after_failures: int = 5
+    lock_seconds: int = 20 * 60
+    gckey_expire_after_seconds: int = 730 * 24 * 3600
+    # A journey that has run long continues as new with what it knows.
+    carried: JourneyState | None = None
 
 
 @dataclass
@@ -110,6 +131,16 @@ class JourneyState:
     link_expires_at: datetime | None = None
     reminders_sent: int = 0
     confirmed_at: datetime | None = None
+    # After the GCKey is issued or the Sign-In Partner linked: the rules of signing in.
+    partner_linked_at: datetime | None = None
+    last_signed_in_at: datetime | None = None
+    failed_sign_ins: int = 0
+    locked_until: datetime | None = None
+    locks: int = 0
+    partner_attempts: int = 0
+    last_partner_attempt_at: datetime | None = None
+    password_reset_at: datetime | None = None
+    gckey_expired_at: datetime | None = None
 
 
 # One message pair per update, named for the step it performs.
@@ -209,6 +240,51 @@ class RequestNewLinkResult:
     link_number: int
 
 
+@dataclass
+class LinkPartnerInput:
+    """The Sign-In Partner's answer: who vouches (the issuer) and the pairwise id it gave."""
+
+    issuer: str
+    subject: str
+
+
+@dataclass
+class LinkPartnerResult:
+    step: Step
+
+
+@dataclass
+class RecordSignInInput:
+    """The site checked the password against the hash; only the verdict comes here."""
+
+    password_matched: bool
+
+
+@dataclass
+class RecordSignInResult:
+    outcome: SignInOutcome
+    locked_until: datetime | None = None
+
+
+@dataclass
+class RecordPartnerAttemptInput:
+    """Someone signed in to this journey came back through a Sign-In Partner it doesn't know."""
+
+    issuer: str
+
+
+@dataclass
+class RecordPartnerAttemptResult:
+    default_access: LoginMethod
+
+
+@dataclass
+class PasswordResetInput:
+    """Sent by the password reset workflow once the new password is stored."""
+
+    reset_workflow_id: str
+
+
 # Activities
 
 
@@ -267,6 +343,30 @@ class MarkEmailConfirmedResult:
 
 
 @dataclass
+class LinkPartnerIdentityInput:
+    journey_id: str
+    issuer: str
+    subject: str
+    linked_at: datetime
+
+
+@dataclass
+class LinkPartnerIdentityResult:
+    journey_id: str
+
+
+@dataclass
+class ExpireGCKeyInput:
+    journey_id: str
+    expired_at: datetime
+
+
+@dataclass
+class ExpireGCKeyResult:
+    expired_at: datetime
+
+
+@dataclass
 class SendConfirmationEmailInput:
     journey_id: str
     kind: EmailKind
@@ -282,3 +382,113 @@ class SendConfirmationEmailInput:
 @dataclass
 class SendConfirmationEmailResult:
     message_id: str
+
+
+@dataclass
+class SetGCKeyPasswordInput:
+    journey_id: str
+    password_hash: str
+    changed_at: datetime
+
+
+@dataclass
+class SetGCKeyPasswordResult:
+    changed_at: datetime
+
+
+# Forgot password: a workflow of its own, one per attempt, id ``password-reset-<uuid>``.
+
+
+class ResetWay(StrEnum):
+    """GCKey's two ways: a code sent to the recovery e-mail plus one recovery answer, or
+    every recovery answer."""
+
+    EMAIL_CODE = "email_code"
+    ALL_ANSWERS = "all_answers"
+
+
+class ResetStep(StrEnum):
+    CHOOSE_WAY = "choose_way"
+    VERIFY = "verify"
+    NEW_PASSWORD = "new_password"
+    DONE = "done"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+@dataclass
+class PasswordResetWorkflowInput:
+    """``journey_id`` is empty when the username is unknown: the reset then looks the same
+    and can never succeed, so it tells nobody which usernames exist."""
+
+    reset_id: str
+    journey_id: str
+    question_ids: list[str]
+    language: str = "en"
+    max_failures: int = 3
+    expire_after_seconds: int = 30 * 60
+
+
+@dataclass
+class ResetState:
+    reset_id: str
+    step: ResetStep = ResetStep.CHOOSE_WAY
+    way: ResetWay | None = None
+    asked_question_ids: list[str] = field(default_factory=list)
+    failures: int = 0
+    failures_allowed: int = 3
+    code_requested_at: datetime | None = None
+    expires_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass
+class PasswordResetWorkflowResult:
+    step: ResetStep
+
+
+@dataclass
+class ChooseResetWayInput:
+    way: ResetWay
+
+
+@dataclass
+class ChooseResetWayResult:
+    step: ResetStep
+    asked_question_ids: list[str]
+
+
+@dataclass
+class RecordVerificationInput:
+    """The site checked the code and answers against their hashes; only the verdict comes."""
+
+    passed: bool
+
+
+@dataclass
+class RecordVerificationResult:
+    step: ResetStep
+    failures_left: int
+
+
+@dataclass
+class SetNewPasswordInput:
+    password_hash: str
+
+
+@dataclass
+class SetNewPasswordResult:
+    step: ResetStep
+
+
+@dataclass
+class SendResetCodeInput:
+    reset_id: str
+    journey_id: str
+    language: str
+    requested_at: datetime
+
+
+@dataclass
+class SendResetCodeResult:
+    sent: bool
