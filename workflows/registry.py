@@ -5,5 +5,6 @@ from __future__ import annotations
 
 from workflows.archive import ArchiveWorkflow
 from workflows.onboarding import OnboardingWorkflow
+from workflows.reset import PasswordResetWorkflow
 
-WORKFLOWS: list[type] = [OnboardingWorkflow, ArchiveWorkflow]
+WORKFLOWS: list[type] = [OnboardingWorkflow, PasswordResetWorkflow, ArchiveWorkflow]
