@@ -90,8 +90,12 @@ SAYS: dict[str, str] = {
     "send_confirmation_email:failed": N_(
         "The e-mail to %(to)s, link %(link_number)s, could not be sent: %(failure)s"
     ),
-    "send_confirmation_email:pending": N_(
-        "E-mail to %(to)s, link %(link_number)s, not sent yet: attempt %(attempt)s, "
+    "send_confirmation_email:confirmation:pending": N_(
+        "Confirmation e-mail to %(to)s, link %(link_number)s, not sent yet: attempt "
+        "%(attempt)s, last failure: %(failure)s"
+    ),
+    "send_confirmation_email:reminder:pending": N_(
+        "Reminder e-mail to %(to)s, link %(link_number)s, not sent yet: attempt %(attempt)s, "
         "last failure: %(failure)s"
     ),
     # Timers.

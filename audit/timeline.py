@@ -329,7 +329,7 @@ class _Reader:
                 m.TASK_PENDING,
                 {"name": name, "attempt": str(info.attempt), "failure": info.last_failure.message},
             )
-            said = told(m.says(f"{name}:pending"), fields) or fallback
+            said = told(m.says(f"{name}:{fields.get('kind', '')}:pending"), fields) or fallback
             at = info.last_attempt_complete_time
             moment = when(at) if info.HasField("last_attempt_complete_time") else now
             self.entries.append(Entry(moment, said, last))

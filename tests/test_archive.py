@@ -4,76 +4,26 @@ has dropped them."""
 from __future__ import annotations
 
 import io
-import uuid
 from datetime import timedelta
 
-from sqlmodel import Session, select
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, ScheduleIntervalSpec
-from temporalio.service import RPCError, RPCStatusCode
 
 from audit.__main__ import replay_command
 from audit.sources import Source, read_journey
 from audit.timeline import build_timeline
 from db.engine import make_engine
-from db.models import JourneyArchive
 from settings import Settings
-from tests.conftest import NewWorker, until
+from tests.archive_helpers import (
+    archive_now,
+    archived,
+    declined_journey,
+    delete_from_temporal,
+    sweep,
+)
+from tests.conftest import NewWorker
 from tests.journeys import begin
 from worker import ensure_archive_schedule
-from workflows.archive import ArchiveWorkflow
-from workflows.archive_types import ArchiveClosedInput, ArchiveClosedResult, archive_schedule_id
-from workflows.onboarding import OnboardingWorkflow
-from workflows.types import AnswerTermsInput
-
-
-async def sweep(client: Client, settings: Settings) -> ArchiveClosedResult:
-    """One run of what the schedule starts every minute."""
-    return await client.execute_workflow(
-        ArchiveWorkflow.run,
-        ArchiveClosedInput(task_queue=settings.task_queue),
-        id=f"archive-test-{uuid.uuid4()}",
-        task_queue=settings.task_queue,
-    )
-
-
-def archived(settings: Settings) -> dict[str, JourneyArchive]:
-    engine = make_engine(settings.sqlalchemy_url)
-    try:
-        with Session(engine) as session:
-            return {r.workflow_id: r for r in session.exec(select(JourneyArchive))}
-    finally:
-        engine.dispose()
-
-
-async def declined_journey(client: Client, settings: Settings) -> str:
-    workflow_id = await begin(client, settings)
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
-    await handle.execute_update(
-        OnboardingWorkflow.answer_terms, AnswerTermsInput(accepted=False, terms_version="2024-07")
-    )
-    await handle.result()
-    return workflow_id
-
-
-async def delete_from_temporal(client: Client, workflow_id: str) -> None:
-    """What retention does to a closed journey, now."""
-    await client.workflow_service.delete_workflow_execution(
-        DeleteWorkflowExecutionRequest(
-            namespace=client.namespace,
-            workflow_execution=WorkflowExecution(workflow_id=workflow_id),
-        )
-    )
-
-    async def gone() -> bool:
-        try:
-            await client.get_workflow_handle(workflow_id).fetch_history()
-        except RPCError as err:
-            return err.status is RPCStatusCode.NOT_FOUND
-        return False
-
-    await until(gone, what=f"Temporal to drop {workflow_id}", timeout=60)
+from workflows.archive_types import archive_schedule_id
 
 
 async def test_closed_journeys_are_archived_once_and_read_after_temporal_drops_them(
@@ -84,13 +34,7 @@ async def test_closed_journeys_are_archived_once_and_read_after_temporal_drops_t
         terminated = await begin(client, settings)
         await client.get_workflow_handle(terminated).terminate("opened by mistake")
         open_journey = await begin(client, settings)
-
-        async def both_archived() -> bool:
-            await sweep(client, settings)
-            return {declined, terminated} <= set(archived(settings))
-
-        # Visibility catches up with a close a moment later; the next sweep finds it.
-        await until(both_archived, what="both closed journeys in the archive")
+        await archive_now(client, settings, declined, terminated)
         rows = archived(settings)
         assert open_journey not in rows
         assert rows[declined].status == "Completed"

@@ -190,6 +190,6 @@ def test_e_mail_retries_show_on_the_final_event_and_pending_ones_from_the_descri
         last_failure=Failure(message="451 4.3.0 Mail server temporarily unavailable"),
     )
     assert said(running, pending=[pending])[-1] == (
-        "E-mail to completed@example.ca, link 1, not sent yet: attempt 2, "
+        "Confirmation e-mail to completed@example.ca, link 1, not sent yet: attempt 2, "
         "last failure: 451 4.3.0 Mail server temporarily unavailable"
     )
