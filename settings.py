@@ -42,6 +42,22 @@ class Settings(BaseSettings):
     recovery_answer_min_length: int = 3
     reminder_after_hours: float = 24
     expire_after_hours: float = 72
+    stuck_after_hours: float = 24  # an open journey without progress this long is stuck
+    # The rules of signing in. GC publishes no lockout threshold or duration for GCKey; these
+    # are the service's choice. GCKeys expire after two years unused (published).
+    lock_after_failures: int = 5
+    lock_minutes: float = 20
+    gckey_expire_after_days: float = 730
+    reset_max_failures: int = 3
+    reset_expire_after_minutes: float = 30
+
+    # The Sign-In Partner: an OpenID Connect provider (the credential broker). With no issuer
+    # the option says it is not available.
+    partner_issuer: str = ""
+    partner_client_id: str = ""
+    partner_client_secret: SecretStr = SecretStr("")
+    partner_timeout_seconds: float = 10
+
     archive_every_seconds: int = 60  # how often closed journeys are swept into the archive
 
     @model_validator(mode="after")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from db.models import GCKey, JourneyArchive, UserAccount
+from db.models import GCKey, JourneyArchive, PartnerIdentity, UserAccount
 from workflows.rules import username_key
 
 
@@ -53,3 +53,47 @@ def archived_closed_between(
         query = query.where(col(JourneyArchive.closed_at) < before)
     with Session(engine) as session:
         return list(session.exec(query.order_by(col(JourneyArchive.closed_at))))
+
+
+# Support staff find a journey by what a person tells them; no such value is ever in Temporal.
+
+
+def journeys_for_username(engine: Engine, username: str) -> list[str]:
+    """The journey that reserved this GCKey username (case and accents as GCKey compares)."""
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(GCKey.journey_id).where(GCKey.username_key == username_key(username))
+            )
+        )
+
+
+def journeys_for_email(engine: Engine, email: str) -> list[str]:
+    """Journeys whose CERS account or GCKey recovery e-mail is this address, in any case."""
+    address = email.strip().lower()
+    with Session(engine) as session:
+        accounts = session.exec(
+            select(UserAccount.journey_id).where(func.lower(UserAccount.email) == address)
+        )
+        gckeys = session.exec(
+            select(GCKey.journey_id).where(func.lower(GCKey.recovery_email) == address)
+        )
+        return list(dict.fromkeys([*accounts, *gckeys]))
+
+
+def journeys_for_urn(engine: Engine, urn: str) -> list[str]:
+    digits = urn.replace(" ", "").replace("-", "")
+    with Session(engine) as session:
+        return list(session.exec(select(UserAccount.journey_id).where(UserAccount.urn == digits)))
+
+
+def gckey_for(engine: Engine, journey_id: str) -> GCKey | None:
+    with Session(engine) as session:
+        return session.get(GCKey, journey_id)
+
+
+def partner_journey(engine: Engine, issuer: str, subject: str) -> str | None:
+    """The journey a Sign-In Partner's pairwise id opens, if it has been linked."""
+    with Session(engine) as session:
+        row = session.get(PartnerIdentity, (issuer, subject))
+        return row.journey_id if row else None

@@ -32,7 +32,6 @@ from workflows.types import (
     LINK_REPLACED,
     ConfirmEmailInput,
     CreateAccountInput,
-    LoginMethod,
     Profile,
     RequestNewLinkInput,
     Step,
@@ -74,18 +73,6 @@ async def login_page(request: Request, lang: Lang, journeys: JourneyService) -> 
         if current and current.state.gckey_issued_at is None:
             unfinished = current.state if current.state.step in SIGN_UP_STEPS else None
     return render(request, "cers/login.html", lang=lang, timed_out=timed_out, unfinished=unfinished)
-
-
-@router.post("/login/sign-in-partner", name="choose_partner")
-async def choose_partner(request: Request, lang: Lang, journeys: JourneyService) -> Response:
-    """The choice is recorded on the journey, ready for when the path exists."""
-    step = await journeys.choose_login(request, LoginMethod.SIGN_IN_PARTNER, lang)
-    return goto_step(request, lang, step)
-
-
-@router.get("/sign-in-partner", name="partner")
-async def partner_page(request: Request, lang: Lang) -> Response:
-    return render(request, "cers/partner.html", lang=lang)
 
 
 @router.get("/resume", name="resume")

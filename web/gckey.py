@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import statistics
+from collections import deque
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -16,6 +18,8 @@ from web.journeys import (
     AppSettings,
     AtStep,
     Issued,
+    JourneyClosed,
+    Journeys,
     JourneyService,
     PostedJourney,
     Rejected,
@@ -33,10 +37,12 @@ from workflows.types import (
     AnswerTermsInput,
     ChooseUsernameInput,
     LoginMethod,
+    RecordSignInInput,
     RecoveryAnswer,
     SetPasswordInput,
     SetRecoveryAnswersInput,
     SetRecoveryEmailInput,
+    SignInOutcome,
     Step,
 )
 
@@ -79,40 +85,96 @@ class RecoveryEmailForm(BaseModel):
     email: str = ""
 
 
-def opened_gckey(engine: Engine, username: str, password: str) -> GCKey | None:
-    """The issued GCKey these credentials open, if any. An unknown username costs the same
-    argon2id check as a wrong password, so the answer's timing tells nothing."""
+def check_credentials(engine: Engine, username: str, password: str) -> tuple[GCKey | None, bool]:
+    """The issued GCKey named, and whether the password opens it. An unknown username costs
+    the same argon2id check as a wrong password, so the answer's timing tells nothing."""
     gckey = issued_gckey(engine, username)
     hashed = gckey.password_hash if gckey and gckey.password_hash else _DUMMY_HASH
-    return gckey if verify_secret(hashed, password) and gckey else None
+    return gckey, verify_secret(hashed, password) and gckey is not None
+
+
+class SignInPace:
+    """A known username's verdict costs a Temporal round trip that an unknown one doesn't
+    make; the unknown one waits about as long, so the two can't be told apart by time."""
+
+    def __init__(self) -> None:
+        self._recent: deque[float] = deque([0.01], maxlen=50)
+
+    def record(self, seconds: float) -> None:
+        self._recent.append(seconds)
+
+    async def pad(self) -> None:
+        await asyncio.sleep(statistics.median(self._recent))
+
+
+def sign_in_page(
+    request: Request, lang: str, username: str = "", errors: dict[str, list[str]] | None = None
+) -> Response:
+    return render(
+        request,
+        "gckey/sign_in.html",
+        lang=lang,
+        status_code=400 if errors else 200,
+        username=username,
+        errors=errors or {},
+        timed_out=bool(request.session.pop("timed_out", False)),
+        settings=request.app.state.settings,
+    )
 
 
 @router.get("/sign-in", name="gckey_sign_in")
-async def sign_in_page(request: Request, lang: Lang) -> Response:
-    timed_out = bool(request.session.pop("timed_out", False))
-    return render(
-        request, "gckey/sign_in.html", lang=lang, username="", errors={}, timed_out=timed_out
-    )
+async def sign_in_form(request: Request, lang: Lang) -> Response:
+    return sign_in_page(request, lang)
 
 
 @router.post("/sign-in")
 async def sign_in_submit(
-    request: Request, lang: Lang, form: Annotated[SignInForm, Form()]
+    request: Request, lang: Lang, journeys: JourneyService, form: Annotated[SignInForm, Form()]
 ) -> Response:
-    gckey = await asyncio.to_thread(
-        opened_gckey, request.app.state.engine, form.username, form.password
+    gckey, matched = await asyncio.to_thread(
+        check_credentials, request.app.state.engine, form.username, form.password
     )
-    if gckey is None:
+    pace: SignInPace = request.app.state.sign_in_pace
+    outcome = await record_sign_in(journeys, pace, gckey, matched)
+    if outcome is SignInOutcome.SIGNED_IN and gckey is not None:
+        sign_in(request, workflow_id_for(gckey.journey_id))
+        return goto(request, lang, "cers_home")
+    # Only someone who knows the password learns that the GCKey is locked or expired; to
+    # anyone else every failure reads the same.
+    if matched and outcome is SignInOutcome.LOCKED:
         return render(
-            request,
-            "gckey/sign_in.html",
-            lang=lang,
-            status_code=400,
-            username=form.username,
-            errors={"sign_in": [SIGN_IN_FAILED]},
+            request, "gckey/locked.html", lang=lang, status_code=403, settings=journeys.settings
         )
-    sign_in(request, workflow_id_for(gckey.journey_id))
-    return goto(request, lang, "cers_home")
+    if matched and outcome is SignInOutcome.EXPIRED:
+        return render(
+            request, "gckey/expired.html", lang=lang, status_code=403, settings=journeys.settings
+        )
+    return sign_in_page(request, lang, form.username, {"sign_in": [SIGN_IN_FAILED]})
+
+
+async def record_sign_in(
+    journeys: Journeys, pace: SignInPace, gckey: GCKey | None, matched: bool
+) -> SignInOutcome:
+    """The journey counts failures and locks; the verdict comes back as an outcome."""
+    if gckey is None:
+        await pace.pad()
+        return SignInOutcome.FAILED
+    if gckey.expired_at is not None:
+        await pace.pad()
+        return SignInOutcome.EXPIRED
+    started = asyncio.get_running_loop().time()
+    try:
+        result = await journeys.send(
+            workflow_id_for(gckey.journey_id),
+            OnboardingWorkflow.record_sign_in,
+            RecordSignInInput(password_matched=matched),
+        )
+    except JourneyClosed:
+        # A journey that closed at the portal before journeys stayed open keeps no count.
+        return SignInOutcome.SIGNED_IN if matched else SignInOutcome.FAILED
+    pace.record(asyncio.get_running_loop().time() - started)
+    outcome: SignInOutcome = result.outcome
+    return outcome
 
 
 @router.post("/sign-up", name="sign_up")
@@ -230,13 +292,7 @@ async def password_submit(
     form: Annotated[PasswordForm, Form()],
 ) -> Response:
     workflow_id, state = at.workflow_id, at.state
-    # The rules need the plaintext, which the workflow never sees: they are checked here.
-    checks = rules.password_checks(form.password, state.username, form.confirmation)
-    errors: dict[str, list[str]] = {}
-    if problems := [c.message for c in checks if not c.ok and c.code != "match"]:
-        errors["password"] = problems
-    if not errors and not next(c for c in checks if c.code == "match").ok:
-        errors["confirmation"] = [rules.N_("The two passwords must match")]
+    checks, errors = password_problems(form, state.username)
     if not errors:
         result = await journeys.send(
             workflow_id,
@@ -256,6 +312,19 @@ async def password_submit(
         errors=errors,
         username=state.username,
     )
+
+
+def password_problems(
+    form: PasswordForm, username: str
+) -> tuple[list[rules.Check], dict[str, list[str]]]:
+    """The rules need the plaintext, which no workflow ever sees: they are checked here."""
+    checks = rules.password_checks(form.password, username, form.confirmation)
+    errors: dict[str, list[str]] = {}
+    if problems := [c.message for c in checks if not c.ok and c.code != "match"]:
+        errors["password"] = problems
+    if not errors and not next(c for c in checks if c.code == "match").ok:
+        errors["confirmation"] = [rules.N_("The two passwords must match")]
+    return checks, errors
 
 
 def recovery_context(settings: AppSettings, form: RecoveryForm | None) -> dict[str, Any]:

@@ -140,6 +140,9 @@ class Journeys:
                 recovery_question_count=settings.recovery_question_count,
                 reminder_after_seconds=round(settings.reminder_after_hours * 3600),
                 expire_after_seconds=round(settings.expire_after_hours * 3600),
+                lock_after_failures=settings.lock_after_failures,
+                lock_seconds=round(settings.lock_minutes * 60),
+                gckey_expire_after_seconds=round(settings.gckey_expire_after_days * 86400),
             ),
             id=workflow_id,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -204,12 +207,14 @@ class Journeys:
         return AtStep(workflow_id, state)
 
     async def state(self, workflow_id: str) -> JourneyState | None:
+        state: JourneyState | None = await self.query(workflow_id, OnboardingWorkflow.journey)
+        return state
+
+    async def query(self, workflow_id: str, query: Any) -> Any | None:
+        """What the workflow's query answers, or None when there is no such workflow."""
         try:
             async with self._deadline():
-                state: JourneyState = await handle(self.client, workflow_id).query(
-                    OnboardingWorkflow.journey, rpc_timeout=self.timeout
-                )
-                return state
+                return await handle(self.client, workflow_id).query(query, rpc_timeout=self.timeout)
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND:
                 return None

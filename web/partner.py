@@ -1,0 +1,167 @@
+"""The Sign-In Partner: CERS as an OpenID Connect relying party of the credential broker.
+
+Authlib does the protocol: the authorization code flow with PKCE (S256), state and nonce kept
+in the session, and the id_token's signature (the provider's JWKS), issuer, audience, nonce
+and expiry checked. CERS learns one thing: the provider's pairwise id for this service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated, Any
+
+import httpx
+from authlib.integrations.starlette_client import OAuth, OAuthError
+from fastapi import APIRouter, Depends, HTTPException, Request
+from joserfc.errors import JoseError
+from starlette.responses import Response
+
+from db.queries import partner_journey
+from settings import Settings
+from web.journeys import (
+    JourneyService,
+    StepRefused,
+    goto,
+    goto_step,
+    new_workflow_id,
+    workflow_id_for,
+)
+from web.pages import language, render, signed_in_account
+from web.session import check_csrf, sign_in, signed_in_journey
+from workflows.onboarding import OnboardingWorkflow
+from workflows.types import (
+    PARTNER_LINKED,
+    LinkPartnerInput,
+    LoginMethod,
+    RecordPartnerAttemptInput,
+    Step,
+)
+
+log = logging.getLogger("cers.partner")
+router = APIRouter(dependencies=[Depends(check_csrf), Depends(signed_in_account)])
+Lang = Annotated[str, Depends(language)]
+
+
+def partner_client(settings: Settings) -> Any | None:
+    """The registered OpenID Connect client, or None when no Sign-In Partner is configured."""
+    if not settings.partner_issuer:
+        return None
+    oauth = OAuth()
+    return oauth.register(
+        "partner",
+        client_id=settings.partner_client_id,
+        client_secret=settings.partner_client_secret.get_secret_value(),
+        server_metadata_url=settings.partner_issuer.rstrip("/")
+        + "/.well-known/openid-configuration",
+        client_kwargs={
+            "scope": "openid",
+            "code_challenge_method": "S256",
+            "timeout": settings.partner_timeout_seconds,
+        },
+    )
+
+
+def problem(request: Request, lang: str, kind: str, status: int) -> Response:
+    return render(request, "cers/partner_problem.html", lang=lang, kind=kind, status_code=status)
+
+
+@router.post("/{lang}/login/sign-in-partner", name="choose_partner")
+async def choose_partner(request: Request, lang: Lang, journeys: JourneyService) -> Response:
+    """The choice is recorded on the journey, then the browser goes to the Sign-In Partner.
+    Someone already signed in keeps their journey: what comes back is checked against it."""
+    if not signed_in_journey(request):
+        step = await journeys.choose_login(request, LoginMethod.SIGN_IN_PARTNER, lang)
+        if step is not Step.PARTNER_SIGN_IN:
+            return goto_step(request, lang, step)
+    partner = request.app.state.partner
+    if partner is None:
+        return goto(request, lang, "partner")
+    request.session["partner_lang"] = lang
+    try:
+        response: Response = await partner.authorize_redirect(
+            request, str(request.url_for("partner_callback")), ui_locales=lang
+        )
+    except (httpx.HTTPError, OAuthError, ValueError) as err:
+        log.warning("Sign-In Partner unavailable: %r", err)
+        return problem(request, lang, "unavailable", 503)
+    return response
+
+
+@router.get("/{lang}/sign-in-partner", name="partner")
+async def partner_page(request: Request, lang: Lang) -> Response:
+    """Where a journey at the Sign-In Partner step stands when no partner is configured."""
+    configured = request.app.state.partner is not None
+    return render(request, "cers/partner.html", lang=lang, configured=configured)
+
+
+@router.get("/partner/callback", name="partner_callback")
+async def partner_callback(request: Request, journeys: JourneyService) -> Response:
+    lang = request.session.get("partner_lang")
+    lang = lang if lang in ("en", "fr") else "en"
+    partner = request.app.state.partner
+    if partner is None:
+        raise HTTPException(404)
+    try:
+        token = await partner.authorize_access_token(request)
+    except OAuthError as err:
+        log.info("Sign-In Partner answered %s: %s", err.error, err.description)
+        if err.error == "access_denied":
+            return problem(request, lang, "cancelled", 400)
+        if err.error == "mismatching_state" or not err.error or err.error == "oauth_error":
+            return problem(request, lang, "state", 400)
+        return problem(request, lang, "refused", 400)
+    except (JoseError, ValueError) as err:
+        log.warning("Sign-In Partner id_token refused: %r", err)
+        return problem(request, lang, "refused", 400)
+    except httpx.HTTPError as err:
+        log.warning("Sign-In Partner unreachable: %r", err)
+        return problem(request, lang, "unavailable", 503)
+    claims = token.get("userinfo") or {}
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        return problem(request, lang, "refused", 400)
+    issuer = str(partner.server_metadata["issuer"])
+    return await arrive(request, lang, journeys, issuer, subject)
+
+
+async def arrive(
+    request: Request, lang: str, journeys: JourneyService, issuer: str, subject: str
+) -> Response:
+    """A known pairwise id opens its journey; an unknown one starts a journey, unless someone
+    signed in came back with it: they are not merged, and the attempt is kept."""
+    engine = request.app.state.engine
+    known = await asyncio.to_thread(partner_journey, engine, issuer, subject)
+    if known:
+        sign_in(request, workflow_id_for(known))
+        return goto(request, lang, "cers_home")
+    signed = signed_in_journey(request)
+    if signed:
+        attempt = await journeys.send(
+            signed, OnboardingWorkflow.record_partner_attempt, RecordPartnerAttemptInput(issuer)
+        )
+        return render(
+            request,
+            "cers/partner_default.html",
+            lang=lang,
+            status_code=409,
+            default_access=attempt.default_access.value,
+        )
+    current = await journeys.of_browser(request)
+    if current is not None and current.state.step is Step.PARTNER_SIGN_IN:
+        workflow_id = current.workflow_id
+    else:
+        workflow_id = new_workflow_id()
+        await journeys.begin(workflow_id, LoginMethod.SIGN_IN_PARTNER, lang)
+    try:
+        await journeys.send(
+            workflow_id, OnboardingWorkflow.link_partner, LinkPartnerInput(issuer, subject)
+        )
+    except StepRefused as refused:
+        if refused.kind != PARTNER_LINKED:
+            raise
+        # A second tab linked the same id a moment ago: that journey is the one.
+        known = await asyncio.to_thread(partner_journey, engine, issuer, subject)
+        workflow_id = workflow_id_for(known or "")
+    sign_in(request, workflow_id)
+    return goto(request, lang, "cers_home")

@@ -1,0 +1,372 @@
+"""GCKey "Forgot your password?": each attempt is a PasswordResetWorkflow.
+
+What the person types (the code, the answers, the new password) is compared with or turned
+into hashes here; the workflow only hears the verdicts and the new hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from starlette.responses import Response
+
+from db.models import GCKey, RecoveryAnswerRow, ResetCode
+from db.queries import issued_gckey
+from settings import Settings
+from web.gckey import PasswordForm, password_problems
+from web.journeys import (
+    AppSettings,
+    GoTo,
+    JourneyClosed,
+    JourneyService,
+    Rejected,
+    StepRefused,
+    goto,
+)
+from web.pages import language, render, signed_in_account
+from web.session import check_csrf
+from workflows import rules
+from workflows.hashing import HASHER, hash_password, verify_secret
+from workflows.reset import PasswordResetWorkflow
+from workflows.types import (
+    PASSWORD_RESET_ID_PREFIX,
+    ChooseResetWayInput,
+    PasswordResetWorkflowInput,
+    RecordVerificationInput,
+    ResetState,
+    ResetStep,
+    ResetWay,
+    SetNewPasswordInput,
+)
+
+router = APIRouter(
+    prefix="/{lang}/gckey/forgot-password",
+    dependencies=[Depends(check_csrf), Depends(signed_in_account)],
+)
+Lang = Annotated[str, Depends(language)]
+_DUMMY_HASH = HASHER.hash("not-a-code-or-answer-of-anyone")
+NO_MATCH = rules.N_("The information you entered does not match our records.")
+STEP_PAGES = {
+    ResetStep.CHOOSE_WAY: "reset_way",
+    ResetStep.VERIFY: "reset_verify",
+    ResetStep.NEW_PASSWORD: "reset_password",
+    ResetStep.DONE: "reset_done",
+    ResetStep.FAILED: "reset_ended",
+    ResetStep.EXPIRED: "reset_ended",
+}
+
+
+class UsernameForm(BaseModel):
+    username: str = ""
+
+
+class WayForm(BaseModel):
+    way: str = ""
+
+
+class VerifyForm(BaseModel):
+    code: str = ""
+    answer: list[str] = []
+
+
+def reset_subject(engine: Engine, secret: str, username: str, count: int) -> tuple[str, list[str]]:
+    """The journey whose GCKey is named and its recovery question ids. An unknown username
+    gets the same number of questions, always the same ones for that username, so the pages
+    that follow look alike; its reset can never succeed."""
+    gckey = issued_gckey(engine, username)
+    if gckey is not None and gckey.expired_at is None:
+        with Session(engine) as session:
+            rows = session.exec(
+                select(RecoveryAnswerRow)
+                .where(RecoveryAnswerRow.journey_id == gckey.journey_id)
+                .order_by(col(RecoveryAnswerRow.position))
+            ).all()
+        return gckey.journey_id, [row.question_id for row in rows]
+    seed = hmac.new(secret.encode(), rules.username_key(username).encode(), hashlib.sha256)
+    decoys = random.Random(seed.digest()).sample(sorted(rules.RECOVERY_QUESTIONS), count)
+    return "", decoys
+
+
+def verified(
+    engine: Engine, reset_id: str, journey_id: str, code: str | None, answers: dict[str, str]
+) -> bool:
+    """Every check runs, matched or not, so the time taken tells nothing."""
+    with Session(engine) as session:
+        stored = {
+            row.question_id: row.answer_hash
+            for row in session.exec(
+                select(RecoveryAnswerRow).where(RecoveryAnswerRow.journey_id == journey_id)
+            )
+        }
+        sent = session.get(ResetCode, reset_id) if code is not None else None
+    ok = bool(journey_id) and bool(answers)
+    if code is not None:
+        code_hash = sent.code_hash if sent and sent.journey_id == journey_id else _DUMMY_HASH
+        ok = verify_secret(code_hash, code.strip()) and sent is not None and ok
+    for question_id, answer in answers.items():
+        answer_hash = stored.get(question_id, _DUMMY_HASH)
+        ok = verify_secret(answer_hash, rules.normalize_answer(answer)) and ok
+    return ok
+
+
+def reset_workflow_id(request: Request) -> str:
+    """The reset this browser is going through."""
+    workflow_id = request.session.get("reset")
+    if not isinstance(workflow_id, str):
+        raise GoTo("forgot_password")
+    return workflow_id
+
+
+ResetId = Annotated[str, Depends(reset_workflow_id)]
+
+
+async def reset_state(journeys: JourneyService, workflow_id: ResetId) -> ResetState:
+    state: ResetState | None = await journeys.query(workflow_id, PasswordResetWorkflow.reset)
+    if state is None:
+        raise GoTo("forgot_password")
+    return state
+
+
+def at(*steps: ResetStep) -> Callable[[ResetState], Awaitable[ResetState]]:
+    """A dependency: the session's reset if it stands at one of ``steps``."""
+
+    async def dependency(state: Annotated[ResetState, Depends(reset_state)]) -> ResetState:
+        if state.step not in steps:
+            raise GoTo(STEP_PAGES[state.step])
+        return state
+
+    return dependency
+
+
+@router.get("", name="forgot_password")
+async def username_page(request: Request, lang: Lang) -> Response:
+    return render(request, "gckey/reset/username.html", lang=lang, username="", errors={})
+
+
+@router.post("")
+async def username_submit(
+    request: Request,
+    lang: Lang,
+    settings: AppSettings,
+    form: Annotated[UsernameForm, Form()],
+) -> Response:
+    username = rules.normalize_username(form.username)
+    if not username:
+        errors = {"username": [rules.N_("Enter your GCKey username.")]}
+        return render(
+            request,
+            "gckey/reset/username.html",
+            lang=lang,
+            status_code=400,
+            username="",
+            errors=errors,
+        )
+    journey_id, questions = await asyncio.to_thread(
+        reset_subject,
+        request.app.state.engine,
+        settings.secret_key.get_secret_value(),
+        username,
+        settings.recovery_question_count,
+    )
+    await start_reset(request, settings, journey_id, questions, lang)
+    return goto(request, lang, "reset_way")
+
+
+async def start_reset(
+    request: Request, settings: Settings, journey_id: str, questions: list[str], lang: str
+) -> None:
+    reset_id = str(uuid.uuid4())
+    workflow_id = PASSWORD_RESET_ID_PREFIX + reset_id
+    await request.app.state.client.start_workflow(
+        PasswordResetWorkflow.run,
+        PasswordResetWorkflowInput(
+            reset_id=reset_id,
+            journey_id=journey_id,
+            question_ids=questions,
+            language=lang,
+            max_failures=settings.reset_max_failures,
+            expire_after_seconds=round(settings.reset_expire_after_minutes * 60),
+        ),
+        id=workflow_id,
+        task_queue=settings.task_queue,
+        rpc_timeout=timedelta(seconds=settings.temporal_rpc_timeout_seconds),
+    )
+    request.session["reset"] = workflow_id
+    request.session["reset_journey"] = journey_id
+
+
+@router.get("/way", name="reset_way")
+async def way_page(
+    request: Request, lang: Lang, _: Annotated[ResetState, Depends(at(ResetStep.CHOOSE_WAY))]
+) -> Response:
+    return render(request, "gckey/reset/way.html", lang=lang, errors={})
+
+
+@router.post("/way")
+async def way_submit(
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    workflow_id: ResetId,
+    form: Annotated[WayForm, Form()],
+) -> Response:
+    if form.way not in set(ResetWay):
+        errors = {"way": [rules.N_("Choose how you will confirm it is you.")]}
+        return render(request, "gckey/reset/way.html", lang=lang, status_code=400, errors=errors)
+    await send(
+        journeys,
+        workflow_id,
+        PasswordResetWorkflow.choose_way,
+        ChooseResetWayInput(ResetWay(form.way)),
+    )
+    return goto(request, lang, "reset_verify")
+
+
+def verify_page(
+    request: Request, lang: str, state: ResetState, errors: dict[str, list[str]], left: int
+) -> Response:
+    return render(
+        request,
+        "gckey/reset/verify.html",
+        lang=lang,
+        status_code=400 if errors else 200,
+        state=state,
+        failures_left=left,
+        questions=[rules.RECOVERY_QUESTIONS[q] for q in state.asked_question_ids],
+        errors=errors,
+    )
+
+
+@router.get("/verify", name="reset_verify")
+async def verify_form(
+    request: Request, lang: Lang, state: Annotated[ResetState, Depends(at(ResetStep.VERIFY))]
+) -> Response:
+    return verify_page(request, lang, state, {}, state.failures_allowed - state.failures)
+
+
+@router.post("/verify")
+async def verify_submit(
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    workflow_id: ResetId,
+    state: Annotated[ResetState, Depends(at(ResetStep.VERIFY))],
+    form: Annotated[VerifyForm, Form()],
+) -> Response:
+    code = form.code if state.way is ResetWay.EMAIL_CODE else None
+    asked = state.asked_question_ids
+    answers = dict(zip(asked, (form.answer + [""] * len(asked))[: len(asked)], strict=True))
+    passed = await asyncio.to_thread(
+        verified,
+        request.app.state.engine,
+        state.reset_id,
+        str(request.session.get("reset_journey", "")),
+        code,
+        answers,
+    )
+    result = await send(
+        journeys,
+        workflow_id,
+        PasswordResetWorkflow.record_verification,
+        RecordVerificationInput(passed),
+    )
+    if result.step is not ResetStep.VERIFY:
+        return goto(request, lang, STEP_PAGES[result.step])
+    return verify_page(request, lang, state, {"verify": [NO_MATCH]}, result.failures_left)
+
+
+def new_password_page(
+    request: Request,
+    lang: str,
+    checks: list[rules.Check],
+    errors: dict[str, list[str]],
+    username: str,
+) -> Response:
+    return render(
+        request,
+        "gckey/reset/new_password.html",
+        lang=lang,
+        status_code=400 if errors else 200,
+        checks=checks,
+        evaluated=bool(errors),
+        errors=errors,
+        username=username,
+    )
+
+
+def reset_username(request: Request) -> str:
+    journey_id = str(request.session.get("reset_journey", ""))
+    with Session(request.app.state.engine) as session:
+        gckey = session.get(GCKey, journey_id)
+        return gckey.username if gckey else ""
+
+
+@router.get("/new-password", name="reset_password")
+async def new_password_form(
+    request: Request,
+    lang: Lang,
+    _: Annotated[ResetState, Depends(at(ResetStep.NEW_PASSWORD))],
+) -> Response:
+    username = await asyncio.to_thread(reset_username, request)
+    return new_password_page(request, lang, rules.password_checks("", username, ""), {}, username)
+
+
+@router.post("/new-password")
+async def new_password_submit(
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    workflow_id: ResetId,
+    _: Annotated[ResetState, Depends(at(ResetStep.NEW_PASSWORD))],
+    form: Annotated[PasswordForm, Form()],
+) -> Response:
+    username = await asyncio.to_thread(reset_username, request)
+    checks, errors = password_problems(form, username)
+    if not errors:
+        result = await send(
+            journeys,
+            workflow_id,
+            PasswordResetWorkflow.set_new_password,
+            SetNewPasswordInput(await hash_password(form.password)),
+        )
+        if not isinstance(result, Rejected):
+            return goto(request, lang, "reset_done")
+        errors = result.errors
+    return new_password_page(request, lang, checks, errors, username)
+
+
+@router.get("/done", name="reset_done")
+async def done_page(
+    request: Request, lang: Lang, _: Annotated[ResetState, Depends(at(ResetStep.DONE))]
+) -> Response:
+    request.session.pop("reset", None)
+    request.session.pop("reset_journey", None)
+    return render(request, "gckey/reset/done.html", lang=lang)
+
+
+@router.get("/ended", name="reset_ended")
+async def ended_page(
+    request: Request,
+    lang: Lang,
+    state: Annotated[ResetState, Depends(at(ResetStep.FAILED, ResetStep.EXPIRED))],
+) -> Response:
+    return render(request, "gckey/reset/ended.html", lang=lang, state=state, status_code=410)
+
+
+async def send(journeys: JourneyService, workflow_id: ResetId, update: Any, arg: Any) -> Any:
+    """One step of the reset; a reset that moved on or ended shows where it stands."""
+    try:
+        return await journeys.send(workflow_id, update, arg)
+    except (StepRefused, JourneyClosed) as err:
+        raise GoTo("reset_way") from err
