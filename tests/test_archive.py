@@ -45,6 +45,21 @@ async def test_closed_journeys_are_archived_once_and_read_after_temporal_drops_t
         again = await sweep(client, settings)
         assert again.archived == 0
 
+        # The window the replay command takes, around this journey's close only.
+        closed_at = (await client.get_workflow_handle(declined).describe()).close_time
+        assert closed_at is not None
+        window = [
+            "--closed-after",
+            closed_at.isoformat(),
+            "--closed-before",
+            (closed_at + timedelta(microseconds=1)).isoformat(),
+        ]
+        for args in (window, ["--from-archive", *window]):
+            out = io.StringIO()
+            assert await replay_command(["replay", *args], client, settings, out) == 0
+            assert out.getvalue().splitlines()[-1] == "1 passed, 0 failed", out.getvalue()
+            assert out.getvalue().startswith(f"PASS {declined} run ")
+
         await delete_from_temporal(client, declined)
         engine = make_engine(settings.sqlalchemy_url)
         try:
