@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import Annotated, Any
 
-import httpx
+import httpx2
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import APIRouter, Depends, HTTPException, Request
 from joserfc.errors import JoseError
@@ -82,7 +82,7 @@ async def choose_partner(request: Request, lang: Lang, journeys: JourneyService)
         response: Response = await partner.authorize_redirect(
             request, str(request.url_for("partner_callback")), ui_locales=lang
         )
-    except (httpx.HTTPError, OAuthError, ValueError) as err:
+    except (httpx2.HTTPError, OAuthError, ValueError) as err:
         log.warning("Sign-In Partner unavailable: %r", err)
         return problem(request, lang, "unavailable", 503)
     return response
@@ -114,7 +114,7 @@ async def partner_callback(request: Request, journeys: JourneyService) -> Respon
     except (JoseError, ValueError) as err:
         log.warning("Sign-In Partner id_token refused: %r", err)
         return problem(request, lang, "refused", 400)
-    except httpx.HTTPError as err:
+    except httpx2.HTTPError as err:
         log.warning("Sign-In Partner unreachable: %r", err)
         return problem(request, lang, "unavailable", 503)
     claims = token.get("userinfo") or {}
