@@ -24,6 +24,7 @@ from web import cers, dev, gckey
 from web.journeys import GoTo, JourneyClosed, StepRefused, TemporalUnavailable, goto
 from web.pages import render
 from web.session import IdleSessionMiddleware
+from web.staff import add_staff_area
 
 log = logging.getLogger("cers.web")
 
@@ -78,6 +79,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(gckey.router)
     app.include_router(cers.router)
+    add_staff_area(app)
     if settings.dev_mail_enabled:
         app.include_router(dev.router)
 

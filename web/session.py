@@ -2,7 +2,8 @@
 
 Starlette's SessionMiddleware signs the cookie (itsdangerous), marks it HttpOnly and
 SameSite=Lax. What the session holds: ``journey`` (the workflow id being filled in),
-``auth`` (the workflow id of the signed-in GCKey), ``seen`` and ``csrf``.
+``auth`` (the workflow id of the signed-in GCKey), ``staff`` (a signed-in staff member, see
+web/staff), ``seen`` and ``csrf``.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ class IdleSessionMiddleware:
         if scope["type"] == "http" and not scope["path"].startswith("/static"):
             session: dict[str, Any] = scope["session"]
             now = int(self.clock())
-            if "auth" in session and now - int(session.get("seen", 0)) > self.idle_seconds:
+            idle = now - int(session.get("seen", 0)) > self.idle_seconds
+            if idle and ("auth" in session or "staff" in session):
                 session.pop("auth", None)
                 session.pop("journey", None)
+                session.pop("staff", None)  # a staff member's session (web/staff) alike
                 session["timed_out"] = True
             session["seen"] = now
         await self.app(scope, receive, send)

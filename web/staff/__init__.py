@@ -1,0 +1,60 @@
+"""The staff area under /{lang}/staff: support staff and auditors, with their own sign-in.
+
+Other staff pages take one of the role dependencies, which check the role on the server on
+every request:
+
+    from web.staff import AnyStaff, SupportStaff
+
+    @router.post("/journeys/{journey_id}/cancel")
+    async def cancel(..., staff: SupportStaff) -> Response: ...
+
+and record what they did with ``db.audit.record_audit(engine, staff, action, journey_id,
+reason, detail, outcome)``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from db.staff import StaffRole
+from web.pages import render, templates
+from web.staff.access import (
+    AnyStaff,
+    RoleCheck,
+    SignedInStaff,
+    StaffForbidden,
+    SupportStaff,
+    require_staff,
+)
+
+__all__ = [
+    "AnyStaff",
+    "RoleCheck",
+    "SignedInStaff",
+    "StaffForbidden",
+    "StaffRole",
+    "SupportStaff",
+    "add_staff_area",
+    "require_staff",
+]
+
+
+def add_staff_area(app: FastAPI) -> None:
+    """Its routes and its 403 page, on the app web/app.py builds."""
+    from web.app import page_language
+    from web.staff import access, journeys, words
+
+    templates.env.globals["staff_words"] = words
+    app.include_router(access.router)
+    app.include_router(journeys.router)
+
+    @app.exception_handler(StaffForbidden)
+    async def forbidden(request: Request, exc: StaffForbidden) -> Response:
+        return render(
+            request,
+            "staff/forbidden.html",
+            lang=page_language(request),
+            status_code=403,
+            staff=getattr(request.state, "staff", None),
+        )

@@ -1,0 +1,150 @@
+"""Who may enter the staff area: staff sign-in, its own session, and the role dependencies.
+
+The session's ``staff`` key holds only the staff member's id; every request reads the row
+again, so a disabled account or a changed role counts at once. Signing in as staff clears
+whatever an exporter had in the cookie, and an exporter's sign-in clears the staff key
+(web/session.py starts a fresh session). An exporter's session never reaches a staff page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from starlette.responses import Response
+
+from db.models import StaffMember
+from db.staff import StaffRole, staff_member, staff_member_named
+from web.journeys import GoTo, goto
+from web.pages import language, render
+from web.session import check_csrf
+from workflows import rules
+from workflows.hashing import HASHER, verify_secret
+
+router = APIRouter(prefix="/{lang}/staff", dependencies=[Depends(check_csrf)])
+Lang = Annotated[str, Depends(language)]
+
+STAFF_KEY = "staff"
+EXPORTER_KEYS = ("auth", "journey")  # web/session.py
+# Verifying against this when the username is unknown makes both failures cost the same.
+_DUMMY_HASH = HASHER.hash("not-the-password-of-any-staff-member")
+SIGN_IN_FAILED = rules.N_("The username or password you entered is incorrect.")
+
+
+@dataclass(frozen=True)
+class SignedInStaff:
+    """The staff member behind this request, as the database has them now."""
+
+    id: int
+    username: str
+    display_name: str
+    role: StaffRole
+
+
+class StaffForbidden(Exception):
+    """Signed in, but not as staff allowed here: the staff area's 403 page."""
+
+
+class RoleCheck:
+    """A dependency admitting the staff whose role is in ``roles``; the roles are kept on it
+    so tests can find, for every staff route, who may reach it."""
+
+    def __init__(self, *roles: StaffRole) -> None:
+        self.roles = frozenset(roles)
+
+    async def __call__(self, request: Request) -> SignedInStaff:
+        session = request.session
+        held = session.get(STAFF_KEY)
+        if any(key in session for key in EXPORTER_KEYS):
+            raise StaffForbidden
+        if not isinstance(held, dict) or not isinstance(held.get("id"), int):
+            raise GoTo("staff_sign_in")
+        row = await asyncio.to_thread(staff_member, request.app.state.engine, held["id"])
+        if row is None or row.disabled_at is not None or row.id is None:
+            session.pop(STAFF_KEY, None)
+            raise GoTo("staff_sign_in")
+        staff = SignedInStaff(row.id, row.username, row.display_name, StaffRole(row.role))
+        request.state.staff = staff  # for the header, on the 403 page too
+        if staff.role not in self.roles:
+            raise StaffForbidden
+        return staff
+
+
+def require_staff(*roles: StaffRole) -> Callable[[Request], Awaitable[SignedInStaff]]:
+    return RoleCheck(*roles)
+
+
+AnyStaff = Annotated[SignedInStaff, Depends(RoleCheck(StaffRole.SUPPORT, StaffRole.AUDITOR))]
+SupportStaff = Annotated[SignedInStaff, Depends(RoleCheck(StaffRole.SUPPORT))]
+
+
+def opened_staff_account(engine: Engine, username: str, password: str) -> StaffMember | None:
+    """The active staff account these credentials open, if any. An unknown or disabled
+    username costs the same argon2id check as a wrong password."""
+    member = staff_member_named(engine, rules.normalize_username(username.strip()))
+    usable = member is not None and member.disabled_at is None
+    hashed = member.password_hash if member is not None and usable else _DUMMY_HASH
+    return member if verify_secret(hashed, password) and usable else None
+
+
+def sign_in_staff(request: Request, member: StaffMember) -> None:
+    """A fresh session: nothing an exporter (or anyone) had in this cookie carries over."""
+    seen = request.session.get("seen", int(time.time()))
+    request.session.clear()
+    request.session.update(
+        {STAFF_KEY: {"id": member.id, "role": member.role}},
+        seen=seen,
+        csrf=secrets.token_urlsafe(32),
+    )
+
+
+class StaffSignInForm(BaseModel):
+    username: str = ""
+    password: str = ""
+
+
+@router.get("/sign-in", name="staff_sign_in")
+async def sign_in_page(request: Request, lang: Lang) -> Response:
+    timed_out = bool(request.session.pop("timed_out", False))
+    return render(
+        request, "staff/sign_in.html", lang=lang, username="", errors={}, timed_out=timed_out
+    )
+
+
+@router.post("/sign-in")
+async def sign_in_submit(
+    request: Request, lang: Lang, form: Annotated[StaffSignInForm, Form()]
+) -> Response:
+    member = await asyncio.to_thread(
+        opened_staff_account, request.app.state.engine, form.username, form.password
+    )
+    if member is None:
+        return render(
+            request,
+            "staff/sign_in.html",
+            lang=lang,
+            status_code=400,
+            username=form.username,
+            errors={"sign_in": [SIGN_IN_FAILED]},
+            timed_out=False,
+        )
+    sign_in_staff(request, member)
+    return goto(request, lang, "staff_journeys")
+
+
+@router.post("/sign-out", name="staff_sign_out")
+async def sign_out(request: Request, lang: Lang, staff: AnyStaff) -> Response:
+    request.session.clear()
+    return goto(request, lang, "staff_signed_out")
+
+
+@router.get("/signed-out", name="staff_signed_out")
+async def signed_out(request: Request, lang: Lang) -> Response:
+    return render(request, "staff/signed_out.html", lang=lang)

@@ -1,0 +1,167 @@
+"""The support side's reading: the journey list from Temporal visibility, search by what a
+person tells staff (resolved through the application database), and one journey's page."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from starlette.responses import Response
+from starlette.routing import NoMatchFound
+
+from db.audit import audit_entries
+from db.queries import (
+    account_for,
+    gckey_for,
+    journeys_for_email,
+    journeys_for_urn,
+    journeys_for_username,
+)
+from web.journeys import AppSettings
+from web.pages import language, render
+from web.staff import words
+from web.staff.access import AnyStaff
+from web.staff.reading import Filters, StaffReader
+from workflows import rules
+from workflows.search import JourneyStatus
+from workflows.types import LoginMethod, Step
+
+router = APIRouter(prefix="/{lang}/staff")
+Lang = Annotated[str, Depends(language)]
+
+NO_MATCH = rules.N_("No journey has this username, e-mail address or URN.")
+ENTER_SEARCH = rules.N_("Enter a username, an e-mail address or a URN.")
+
+
+def get_reader(request: Request) -> StaffReader:
+    return StaffReader(request.app.state.client, request.app.state.settings)
+
+
+Reader = Annotated[StaffReader, Depends(get_reader)]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def list_context(filters: Filters) -> dict[str, object]:
+    """The filter form's choices, in the order a journey meets them."""
+    return {
+        "filters": filters,
+        "steps": [(s.value, words.STEPS.get(s, s.value)) for s in Step],
+        "statuses": [(s.value, words.STATUSES[s]) for s in JourneyStatus],
+        "login_methods": [(m.value, words.LOGIN_METHODS[m]) for m in LoginMethod],
+    }
+
+
+@router.get("/journeys", name="staff_journeys")
+async def journey_list(
+    request: Request,
+    lang: Lang,
+    staff: AnyStaff,
+    reader: Reader,
+    settings: AppSettings,
+    step: str = "",
+    status: str = "",
+    login_method: str = "",
+    idle_hours: str = "",
+    stuck: str = "",
+    page: str = "",
+) -> Response:
+    filters, errors = Filters.parse(step, status, login_method, idle_hours, stuck)
+    listed = await reader.page(filters, "" if errors else page, now())
+    return render(
+        request,
+        "staff/journeys.html",
+        lang=lang,
+        status_code=400 if errors else 200,
+        staff=staff,
+        rows=listed.rows,
+        next_token=listed.next_token,
+        paged=bool(page),
+        idle_hours=idle_hours,
+        errors=errors,
+        stuck_after_hours=f"{settings.stuck_after_hours:g}",
+        **list_context(filters),
+    )
+
+
+def find_journeys(request: Request, text: str) -> list[str]:
+    """A URN (ten digits with its check digit), an e-mail address, or a GCKey username."""
+    engine = request.app.state.engine
+    if rules.is_urn(text):
+        return journeys_for_urn(engine, text)
+    if "@" in text:
+        return journeys_for_email(engine, text)
+    return journeys_for_username(engine, text)
+
+
+@router.get("/search", name="staff_search")
+async def search(request: Request, lang: Lang, staff: AnyStaff, q: str = "") -> Response:
+    text = q.strip()
+    found = await asyncio.to_thread(find_journeys, request, text) if text else []
+    if len(found) == 1:
+        url = request.url_for("staff_journey", lang=lang, journey_id=found[0])
+        return Response(status_code=303, headers={"Location": str(url)})
+    if found:  # one e-mail address on several journeys
+        people = await asyncio.to_thread(
+            lambda: [(j, account_for(request.app.state.engine, j)) for j in found]
+        )
+        return render(request, "staff/search.html", lang=lang, staff=staff, q=text, found=people)
+    return render(
+        request,
+        "staff/search.html",
+        lang=lang,
+        status_code=400,
+        staff=staff,
+        q=text,
+        found=[],
+        errors={"q": [NO_MATCH if text else ENTER_SEARCH]},
+    )
+
+
+def journey_path(journey_id: str) -> str:
+    """A journey id as the site makes them (a UUID), or 404."""
+    try:
+        return str(uuid.UUID(journey_id))
+    except ValueError as err:
+        raise HTTPException(404) from err
+
+
+@router.get("/journeys/{journey_id}", name="staff_journey")
+async def journey_page(
+    request: Request, lang: Lang, staff: AnyStaff, reader: Reader, journey_id: str
+) -> Response:
+    journey_id = journey_path(journey_id)
+    engine = request.app.state.engine
+    row, (gckey, account, entries) = await asyncio.gather(
+        reader.journey(journey_id, now()),
+        asyncio.to_thread(
+            lambda: (
+                gckey_for(engine, journey_id),
+                account_for(engine, journey_id),
+                audit_entries(engine, journey_id),
+            )
+        ),
+    )
+    if row is None and gckey is None and account is None:
+        raise HTTPException(404)
+    try:
+        timeline = str(request.url_for("staff_timeline", lang=lang, journey_id=journey_id))
+    except NoMatchFound:  # the auditor's pages are not part of this site
+        timeline = ""
+    return render(
+        request,
+        "staff/journey.html",
+        lang=lang,
+        staff=staff,
+        journey_id=journey_id,
+        journey=row,
+        gckey=gckey,
+        user_account=account,
+        audit=entries,
+        timeline_url=timeline,
+    )

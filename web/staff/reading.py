@@ -1,0 +1,267 @@
+"""What the staff pages read from Temporal: the journey list from visibility (filtered on the
+search attributes of workflows/search.py), and each journey's description and state."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from temporalio.api.workflow.v1 import PendingActivityInfo
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.common import TypedSearchAttributes
+from temporalio.service import RPCError, RPCStatusCode
+
+from settings import Settings
+from web.journeys import Journeys, TemporalUnavailable, journey_id_of, workflow_id_for
+from web.staff.stuck import PendingActivity, Stuck, last_progress_of, stuck_reasons
+from workflows import search
+from workflows.onboarding import OnboardingWorkflow
+from workflows.search import JourneyStatus
+from workflows.types import JourneyState, LoginMethod, Step
+
+PAGE_SIZE = 20
+# A stuck-only list looks through this many pages of open journeys for one to show.
+STUCK_SCAN_PAGES = 5
+# A list row waits this long for a journey's state; a busy worker leaves the row's lock and
+# link columns blank rather than holding up the whole page.
+ROW_QUERY_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The list's filters, each already checked against the values it may take."""
+
+    step: str = ""
+    status: str = ""
+    login_method: str = ""
+    idle_hours: float | None = None  # no progress for more than this
+    stuck: bool = False
+
+    @classmethod
+    def parse(
+        cls, step: str, status: str, login_method: str, idle_hours: str, stuck: str
+    ) -> tuple[Filters, dict[str, list[str]]]:
+        """The filters, and for each bad one its field's messages (English msgids)."""
+        errors: dict[str, list[str]] = {}
+        hours: float | None = None
+        if idle_hours.strip():
+            try:
+                hours = float(idle_hours.replace(",", "."))
+            except ValueError:
+                hours = None
+            if hours is None or not 0 < hours < 24 * 365 * 10:
+                errors["idle_hours"] = [ENTER_HOURS]
+                hours = None
+        return (
+            cls(
+                step=step if step in set(Step) else "",
+                status=status if status in set(JourneyStatus) else "",
+                login_method=login_method if login_method in set(LoginMethod) else "",
+                idle_hours=hours,
+                stuck=stuck == "1",
+            ),
+            errors,
+        )
+
+    def query(self, task_queue: str, now: datetime) -> str:
+        """The visibility query. Every value is one of a closed set or a number, so nothing a
+        person types ends up inside it except through these checks."""
+        # This service's journeys: its workflow type on its task queue.
+        parts = [
+            f"WorkflowType = '{OnboardingWorkflow.__name__}'",
+            f"TaskQueue = '{task_queue.replace(chr(39), '')}'",
+        ]
+        if self.step:
+            parts.append(f"{search.STEP.name} = '{self.step}'")
+        if self.status:
+            parts.append(f"{search.STATUS.name} = '{self.status}'")
+        if self.login_method:
+            parts.append(f"{search.LOGIN_METHOD.name} = '{self.login_method}'")
+        if self.idle_hours is not None:
+            cutoff = (now - timedelta(hours=self.idle_hours)).isoformat()
+            parts.append(f"{search.LAST_PROGRESS.name} < '{cutoff}'")
+        if self.stuck:
+            parts.append("ExecutionStatus = 'Running'")
+        return " AND ".join(parts)
+
+
+ENTER_HOURS = "Enter a number of hours greater than 0."
+
+
+@dataclass
+class JourneyRow:
+    """A journey as the staff pages show it; a blank value is one the journey never set."""
+
+    journey_id: str
+    run_id: str
+    running: bool
+    execution_status: str
+    started_at: datetime | None
+    closed_at: datetime | None
+    step: str | None
+    login_method: str | None
+    status: str | None
+    last_progress: datetime | None
+    deadline: datetime | None
+    pending: list[PendingActivity] = field(default_factory=list)
+    state: JourneyState | None = None
+    stuck: list[Stuck] = field(default_factory=list)
+
+
+@dataclass
+class ListPage:
+    rows: list[JourneyRow]
+    next_token: str  # "" on the last page
+
+
+def encode_token(token: bytes | None) -> str:
+    return base64.urlsafe_b64encode(token).decode() if token else ""
+
+
+def decode_token(text: str) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(text.encode()) if text else None
+    except (binascii.Error, ValueError):
+        return None
+
+
+def row_from(
+    workflow_id: str,
+    run_id: str,
+    status: WorkflowExecutionStatus | None,
+    started_at: datetime | None,
+    closed_at: datetime | None,
+    attributes: TypedSearchAttributes,
+) -> JourneyRow:
+    return JourneyRow(
+        journey_id=journey_id_of(workflow_id),
+        run_id=run_id,
+        running=status is WorkflowExecutionStatus.RUNNING,
+        execution_status=status.name.lower() if status else "",
+        started_at=started_at,
+        closed_at=closed_at,
+        step=attributes.get(search.STEP),
+        login_method=attributes.get(search.LOGIN_METHOD),
+        status=attributes.get(search.STATUS),
+        last_progress=attributes.get(search.LAST_PROGRESS),
+        deadline=attributes.get(search.DEADLINE),
+    )
+
+
+class StaffReader:
+    """The staff pages' reads from Temporal; each call has the site's deadline."""
+
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.timeout = timedelta(seconds=settings.temporal_rpc_timeout_seconds)
+        self.stuck_after = timedelta(hours=settings.stuck_after_hours)
+
+    async def page(self, filters: Filters, token: str, now: datetime) -> ListPage:
+        query = filters.query(self.settings.task_queue, now)
+        next_token = decode_token(token)
+        rows: list[JourneyRow] = []
+        for _ in range(STUCK_SCAN_PAGES if filters.stuck else 1):
+            found, next_token = await self._fetch(query, next_token)
+            await asyncio.gather(*(self.complete(row, now, ROW_QUERY_SECONDS) for row in found))
+            rows += [row for row in found if row.stuck or not filters.stuck]
+            if rows or not next_token:
+                break
+        return ListPage(rows, encode_token(next_token))
+
+    async def _fetch(
+        self, query: str, token: bytes | None
+    ) -> tuple[list[JourneyRow], bytes | None]:
+        try:
+            listing = self.client.list_workflows(
+                query, page_size=PAGE_SIZE, next_page_token=token, rpc_timeout=self.timeout
+            )
+            await listing.fetch_next_page()
+        except RPCError as err:
+            raise unavailable_or(err) from err
+        found = [
+            row_from(
+                w.id, w.run_id, w.status, w.start_time, w.close_time, w.typed_search_attributes
+            )
+            for w in listing.current_page or []
+        ]
+        return found, listing.next_page_token or None
+
+    async def journey(self, journey_id: str, now: datetime) -> JourneyRow | None:
+        """One journey's description and state; None if Temporal does not know it."""
+        handle = self.client.get_workflow_handle(workflow_id_for(journey_id))
+        try:
+            described = await handle.describe(rpc_timeout=self.timeout)
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                return None
+            raise unavailable_or(err) from err
+        row = row_from(
+            described.id,
+            described.run_id,
+            described.status,
+            described.start_time,
+            described.close_time,
+            described.typed_search_attributes,
+        )
+        row.pending = pending_of(described.raw_description.pending_activities)
+        await self.complete(row, now, self.settings.temporal_rpc_timeout_seconds, described=True)
+        return row
+
+    async def complete(
+        self, row: JourneyRow, now: datetime, query_seconds: float, *, described: bool = False
+    ) -> None:
+        """Adds the pending activities and the journey's state, then works out if it is
+        stuck. A journey that cannot answer in time is shown without them."""
+        handle = self.client.get_workflow_handle(workflow_id_for(row.journey_id))
+        if not described:
+            try:
+                description = await handle.describe(rpc_timeout=self.timeout)
+                row.pending = pending_of(description.raw_description.pending_activities)
+            except RPCError:
+                row.pending = []
+        if row.running or described:
+            # A list asks only running journeys: a closed one is replayed to answer.
+            journeys = Journeys(self.client, self.settings)
+            journeys.timeout = timedelta(seconds=query_seconds)
+            try:
+                row.state = await journeys.state(workflow_id_for(row.journey_id))
+            except (TemporalUnavailable, RPCError, WorkflowQueryFailedError):
+                row.state = None
+        if row.last_progress is None:
+            row.last_progress = last_progress_of(row.state)
+        if row.step is None and row.state is not None:
+            row.step = row.state.step.value
+        row.stuck = stuck_reasons(
+            now=now,
+            stuck_after=self.stuck_after,
+            running=row.running,
+            step=row.step,
+            status=row.status,
+            last_progress=row.last_progress,
+            pending=row.pending,
+            state=row.state,
+        )
+
+
+def pending_of(infos: Iterable[PendingActivityInfo]) -> list[PendingActivity]:
+    pending = []
+    for info in infos:
+        next_at = (
+            info.next_attempt_schedule_time.ToDatetime(tzinfo=UTC)
+            if info.HasField("next_attempt_schedule_time")
+            else None
+        )
+        failure = info.last_failure.message if info.HasField("last_failure") else ""
+        pending.append(PendingActivity(info.activity_type.name, info.attempt, failure, next_at))
+    return pending
+
+
+def unavailable_or(err: RPCError) -> Exception:
+    if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE):
+        return TemporalUnavailable()
+    return err

@@ -1,0 +1,128 @@
+"""When a journey is stuck, and why. Pure: the page hands in what Temporal said.
+
+A running journey is stuck when any of these holds:
+  - it is still open (not at the portal, declined or cancelled) and has made no progress for
+    longer than ``stuck_after_hours`` (settings.py);
+  - an activity is retrying (attempt 2 or more: the mail server refuses mail, the database is
+    down): the pending activity's type, attempt count and last failure are shown;
+  - its confirmation e-mail's link has expired and nobody has asked for a new one;
+  - its GCKey is locked after failed sign-ins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from workflows.rules import N_
+from workflows.search import JourneyStatus
+from workflows.types import ConfirmationStatus, JourneyState, Step
+
+# Closed in all but name: nobody is expected to move these on.
+FINISHED_STATUSES = {JourneyStatus.COMPLETED, JourneyStatus.DECLINED, JourneyStatus.CANCELLED}
+FINISHED_STEPS = {Step.PORTAL.value, Step.DECLINED.value}
+
+
+@dataclass(frozen=True)
+class PendingActivity:
+    activity_type: str
+    attempt: int
+    last_failure: str = ""
+    next_attempt_at: datetime | None = None
+
+    @property
+    def retrying(self) -> bool:
+        return self.attempt > 1 or bool(self.last_failure)
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """One reason, as a msgid and its values; ``kind`` is for filters and tests."""
+
+    kind: str
+    message: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def shown(self, when: Callable[[datetime], str]) -> dict[str, Any]:
+        """The values for the message, moments written as the page writes them."""
+        return {k: when(v) if isinstance(v, datetime) else v for k, v in self.values.items()}
+
+
+NO_PROGRESS = N_("No progress for more than %(hours)s hours")
+RETRYING = N_("%(activity)s is retrying: attempt %(attempt)s, last failure: %(failure)s")
+LINK_EXPIRED = N_("The confirmation link has expired and no new one was asked for")
+GCKEY_LOCKED = N_("The GCKey is locked after failed sign-ins, until %(until)s")
+
+
+def is_open(step: str | None, status: str | None) -> bool:
+    return status not in FINISHED_STATUSES and step not in FINISHED_STEPS
+
+
+def last_progress_of(state: JourneyState | None) -> datetime | None:
+    """The latest moment the journey's own state records, for journeys whose search
+    attributes were never set (started before the workflow upserted them)."""
+    if state is None:
+        return None
+    moments = [
+        state.started_at,
+        state.terms_answered_at,
+        state.password_set_at,
+        state.gckey_issued_at,
+        state.account_created_at,
+        state.link_sent_at,
+        state.confirmed_at,
+    ]
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None
+
+
+def stuck_reasons(
+    *,
+    now: datetime,
+    stuck_after: timedelta,
+    running: bool,
+    step: str | None,
+    status: str | None,
+    last_progress: datetime | None,
+    pending: list[PendingActivity],
+    state: JourneyState | None,
+) -> list[Stuck]:
+    if not running:
+        return []
+    reasons: list[Stuck] = []
+    open_journey = is_open(step, status)
+    if open_journey and last_progress is not None and now - last_progress > stuck_after:
+        hours = round(stuck_after.total_seconds() / 3600, 1)
+        reasons.append(Stuck("no_progress", NO_PROGRESS, {"hours": f"{hours:g}"}))
+    for activity in pending:
+        if activity.retrying:
+            values = {
+                "activity": activity.activity_type,
+                "attempt": activity.attempt,
+                "failure": activity.last_failure or "-",
+            }
+            reasons.append(Stuck("activity_retrying", RETRYING, values))
+    if open_journey and link_expired(now, status, state):
+        reasons.append(Stuck("confirmation_expired", LINK_EXPIRED))
+    # Lock state arrives with the sign-in rules; older JourneyState has no such field.
+    locked_until: datetime | None = getattr(state, "locked_until", None)
+    if locked_until is not None and locked_until > now:
+        reasons.append(Stuck("gckey_locked", GCKEY_LOCKED, {"until": locked_until}))
+    return reasons
+
+
+def link_expired(now: datetime, status: str | None, state: JourneyState | None) -> bool:
+    if state is None:
+        return status == JourneyStatus.EXPIRED
+    if state.step is not Step.CONFIRM_EMAIL:
+        return False
+    if state.confirmation is ConfirmationStatus.EXPIRED:
+        return True
+    # The expiry timer may not have fired yet (a worker down): the link is dead all the same.
+    return (
+        state.confirmation is ConfirmationStatus.PENDING
+        and state.link_expires_at is not None
+        and state.link_expires_at <= now
+    )
