@@ -21,6 +21,7 @@ from temporalio.client import Client
 from db.engine import make_engine
 from settings import Settings, get_settings
 from web import cers, dev, gckey
+from web.audit import router as audit_router
 from web.journeys import GoTo, JourneyClosed, StepRefused, TemporalUnavailable, goto
 from web.pages import render
 from web.session import IdleSessionMiddleware
@@ -79,6 +80,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(gckey.router)
     app.include_router(cers.router)
+    app.include_router(audit_router)
     add_staff_area(app)
     if settings.dev_mail_enabled:
         app.include_router(dev.router)

@@ -1,0 +1,188 @@
+"""The auditor's pages over HTTP, with a real worker and the real dev server: the timeline in
+both languages, the raw history, the document to file, the Replay button, and a journey read
+from the archive once Temporal has dropped it."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import httpx
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Replayer
+
+from db.engine import make_engine
+from db.staff import StaffRole, create_staff_member
+from settings import Settings
+from tests.archive_helpers import archive_now, declined_journey, delete_from_temporal
+from tests.conftest import MailCatcher, NewWorker
+from tests.journeys import (
+    at_portal,
+    begin,
+    create_account,
+    link_number_in,
+    new_address,
+    new_username,
+    sign_up,
+)
+from tests.test_replay import ChangedOnboardingWorkflow
+from tests.web_helpers import Browser, Page
+from web.app import create_app
+from web.audit import replay_workflows
+from web.journeys import journey_id_of
+from workflows.hashing import hash_secret
+from workflows.onboarding import OnboardingWorkflow
+from workflows.registry import WORKFLOWS
+from workflows.types import ConfirmEmailInput
+
+STAFF_PASSWORD = "Staff-Passw0rd-for-tests"
+
+
+@asynccontextmanager
+async def staff_browser(
+    settings: Settings,
+    client: Client,
+    role: StaffRole = StaffRole.AUDITOR,
+    workflows: Sequence[type] = WORKFLOWS,
+) -> AsyncIterator[Browser]:
+    """A staff member signed in through the staff sign-in page; ``workflows`` stand in for
+    today's code behind the Replay button."""
+    username = f"staff{new_username()}"
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        create_staff_member(engine, username, role, hash_secret(STAFF_PASSWORD), "Ana Auditor")
+    finally:
+        engine.dispose()
+    app = create_app(settings, client)
+    app.dependency_overrides[replay_workflows] = lambda: workflows
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", follow_redirects=True
+        ) as http:
+            b = Browser(http)
+            page = await b.get("/en/staff/sign-in")
+            await b.submit(page, "sign-in", {"username": username, "password": STAFF_PASSWORD})
+            yield b
+
+
+async def finished_journey(
+    client: Client, settings: Settings, smtp: MailCatcher
+) -> tuple[str, str]:
+    """A GCKey journey walked to the portal; its journey id and username."""
+    workflow_id = await begin(client, settings, language="fr")
+    username = new_username()
+    await sign_up(client, workflow_id, username)
+    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+    address = new_address()
+    await create_account(handle, address)
+    (message,) = await smtp.wait_for(address)
+    link = link_number_in(message, settings.secret_key.get_secret_value())
+    await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(link))
+    await at_portal(handle)
+    return journey_id_of(workflow_id), username
+
+
+def timeline_rows(page: Page) -> list[str]:
+    return page.texts("table.timeline tbody td:nth-child(2)")
+
+
+async def test_the_timeline_of_a_finished_journey_in_english_and_french(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    async with new_worker(client, settings), staff_browser(settings, client) as b:
+        journey_id, username = await finished_journey(client, settings, smtp)
+        page = await b.get(f"/en/staff/journeys/{journey_id}/timeline")
+        assert page.status == 200
+        assert page.h1 == f"Timeline of journey {journey_id}"
+        rows = timeline_rows(page)
+        assert rows[:2] == ["Journey started.", "Login choice: GCKey, in French."]
+        for line in (
+            f"Username chosen: {username}.",
+            "Password set.",
+            "Recovery answers set: 3 questions.",
+            "Recovery e-mail address skipped.",
+            "GCKey issued.",
+            "E-mail address confirmed with link 1.",
+        ):
+            assert line in rows
+        assert any(re.fullmatch(r"CERS user account created, URN [\d ]+\.", r) for r in rows)
+        assert "read from Temporal" in page.text("main")
+        times = [t.attributes.get("datetime") or "" for t in page.html.css("table time")]
+        assert len(times) == len(rows)
+        assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", t) for t in times)
+        assert page.text("table.timeline caption").endswith("Times are in Eastern Time.")
+        assert "argon2" not in page.response.text
+
+        french = await b.get(f"/fr/staff/journeys/{journey_id}/timeline")
+        rows = timeline_rows(french)
+        assert french.h1 == f"Chronologie du parcours {journey_id}"
+        # Page.texts folds every space, the no-break one before a colon too.
+        assert rows[:2] == [
+            "Parcours commencé.",
+            "Choix d'ouverture de session : CléGC, en français.",
+        ]
+        assert "Mot de passe créé." in rows and "CléGC délivrée." in rows
+        assert "argon2" not in french.response.text
+
+
+async def test_the_raw_history_round_trips_and_the_document_carries_its_checksum(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    async with new_worker(client, settings), staff_browser(settings, client) as b:
+        workflow_id = await declined_journey(client, settings)
+        journey_id = journey_id_of(workflow_id)
+        export = await b.http.get(f"/en/staff/journeys/{journey_id}/history.json")
+        assert export.status_code == 200
+        assert export.headers["content-disposition"].startswith("attachment; filename=")
+        history = WorkflowHistory.from_json(workflow_id, export.text)
+        fetched = await client.get_workflow_handle(workflow_id).fetch_history()
+        assert history.events == fetched.events
+        result = await Replayer(workflows=WORKFLOWS).replay_workflow(history)
+        assert result.replay_failure is None
+
+        document = Page(await b.http.get(f"/en/staff/journeys/{journey_id}/timeline.html"))
+        assert document.status == 200
+        assert document.h1 == f"Timeline of journey {journey_id}"
+        assert document.text(".checksum") == hashlib.sha256(export.content).hexdigest()
+        assert "Ana Auditor" in document.text("dl")
+        assert document.texts("tbody td:nth-child(2)")[-1] == (
+            "Journey ended: the terms and conditions were declined."
+        )
+        assert not document.html.css("link[rel=stylesheet], script, img")
+
+
+async def test_the_replay_button_passes_with_todays_code_and_shows_a_changed_workflows_error(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    async with new_worker(client, settings):
+        journey_id, _ = await finished_journey(client, settings, smtp)
+        url = f"/en/staff/journeys/{journey_id}/timeline"
+        async with staff_browser(settings, client, StaffRole.SUPPORT) as b:
+            page = await b.submit(await b.get(url), "replay")
+            assert page.text("#replay-title").startswith("Replay passed")
+        changed = [ChangedOnboardingWorkflow]
+        async with staff_browser(settings, client, workflows=changed) as b:
+            page = await b.submit(await b.get(url), "replay")
+            assert page.text("#replay-title").startswith("Replay failed")
+            error = page.text(".replay-error")
+            assert error.startswith("NondeterminismError: ")
+            assert "[TMPRL1100] Nondeterminism error" in error
+
+
+async def test_a_journey_temporal_has_dropped_is_read_and_replayed_from_the_archive(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    async with new_worker(client, settings), staff_browser(settings, client) as b:
+        workflow_id = await declined_journey(client, settings)
+        await archive_now(client, settings, workflow_id)
+        await delete_from_temporal(client, workflow_id)
+        url = f"/en/staff/journeys/{journey_id_of(workflow_id)}/timeline"
+        page = await b.get(url)
+        assert page.status == 200
+        assert "read from the archive: Temporal no longer has it." in page.text("main")
+        assert timeline_rows(page)[-1] == "Journey ended: the terms and conditions were declined."
+        page = await b.submit(page, "replay")
+        assert page.text("#replay-title").startswith("Replay passed")

@@ -1,0 +1,186 @@
+"""The auditor's pages of a journey: its timeline in plain words, the raw history as JSON,
+a document to file, and a replay with today's workflow code. Any staff member may read and
+replay; nothing here changes a journey."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time, get_timezone_name
+from fastapi import APIRouter, Depends, HTTPException, Request
+from starlette.responses import Response
+from temporalio.service import RPCError, RPCStatusCode
+
+from audit.replay import ReplayOutcome, replay
+from audit.sources import HistoryNotFound, JourneyHistory, RunHistory, read_journey
+from audit.timeline import Entry, build_timeline
+from i18n import DEFAULT_ZONE, translations
+from web.journeys import TemporalUnavailable, workflow_id_for
+from web.pages import render, templates, translator
+from web.session import check_csrf
+from web.staff import AnyStaff, SignedInStaff
+from web.staff.access import Lang
+from workflows.registry import WORKFLOWS
+
+router = APIRouter(prefix="/{lang}/staff/journeys/{journey_id}")
+
+
+def replay_workflows() -> Sequence[type]:
+    """Today's workflow code; a test hands in a changed copy to see a replay fail."""
+    return WORKFLOWS
+
+
+async def journey_history(request: Request, journey_id: str) -> JourneyHistory:
+    """A dependency: every run of the journey, from Temporal or else the archive; 404 if
+    neither has it."""
+    settings = request.app.state.settings
+    try:
+        async with asyncio.timeout(settings.temporal_rpc_timeout_seconds * 3):
+            return await read_journey(
+                request.app.state.client, request.app.state.engine, workflow_id_for(journey_id)
+            )
+    except HistoryNotFound as err:
+        raise HTTPException(404) from err
+    except TimeoutError as err:
+        raise TemporalUnavailable from err
+    except RPCError as err:
+        if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE):
+            raise TemporalUnavailable from err
+        raise
+
+
+# Routes name the staff member before the journey: the role is checked before Temporal is asked.
+Journey = Annotated[JourneyHistory, Depends(journey_history)]
+ReplayWorkflows = Annotated[Sequence[type], Depends(replay_workflows)]
+
+
+@dataclass(frozen=True)
+class Line:
+    """A timeline entry as a page shows it."""
+
+    iso: str  # UTC, for the <time datetime> attribute and the filed document
+    local: str  # in the viewer's time zone, in the page's language
+    text: str
+    event_id: int
+
+
+def moment(value: datetime, lang: str, zone: str = DEFAULT_ZONE) -> str:
+    """To the second, with the zone named: an auditor compares times across systems."""
+    tz = ZoneInfo(zone)
+    local = value.astimezone(tz)
+    locale = f"{lang}_CA"
+    return (
+        f"{format_date(local, 'long', locale=locale)}, "
+        f"{format_time(local, 'medium', tzinfo=tz, locale=locale)} "
+        f"({get_timezone_name(local, 'long', locale=locale)})"
+    )
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def lines(journey: JourneyHistory, lang: str) -> list[Line]:
+    gettext: Callable[[str], str] = translations(lang).gettext
+    entries: list[Entry] = []
+    for run in journey.runs:
+        pending = journey.pending if run is journey.latest and journey.running else ()
+        entries += build_timeline(run.history, pending)
+    return [
+        Line(iso(e.at), moment(e.at, lang), e.says.render(gettext), e.event_id) for e in entries
+    ]
+
+
+def run_named(journey: JourneyHistory, run_id: str) -> RunHistory:
+    if not run_id:
+        return journey.latest
+    for run in journey.runs:
+        if run.run_id == run_id:
+            return run
+    raise HTTPException(404)
+
+
+def timeline_page(
+    request: Request,
+    lang: str,
+    journey_id: str,
+    staff: SignedInStaff,
+    journey: JourneyHistory,
+    outcomes: list[ReplayOutcome] | None = None,
+) -> Response:
+    return render(
+        request,
+        "staff/audit/timeline.html",
+        lang=lang,
+        staff=staff,
+        journey_id=journey_id,
+        journey=journey,
+        lines=lines(journey, lang),
+        outcomes=outcomes,
+        zone_name=get_timezone_name(ZoneInfo(DEFAULT_ZONE), "long", locale=f"{lang}_CA"),
+    )
+
+
+@router.get("/timeline", name="staff_timeline")
+async def timeline(
+    request: Request, lang: Lang, journey_id: str, staff: AnyStaff, journey: Journey
+) -> Response:
+    return timeline_page(request, lang, journey_id, staff, journey)
+
+
+@router.post("/timeline/replay", name="staff_replay", dependencies=[Depends(check_csrf)])
+async def replay_journey(
+    request: Request,
+    lang: Lang,
+    journey_id: str,
+    staff: AnyStaff,
+    journey: Journey,
+    workflows: ReplayWorkflows,
+) -> Response:
+    outcomes = await replay(journey.runs, workflows)
+    return timeline_page(request, lang, journey_id, staff, journey, outcomes)
+
+
+@router.get("/history.json", name="staff_history_json")
+async def history_json(
+    lang: Lang, journey_id: str, staff: AnyStaff, journey: Journey, run: str = ""
+) -> Response:
+    """The raw history of one run (the latest unless named), exactly as it was read."""
+    chosen = run_named(journey, run)
+    filename = f"{journey.workflow_id}-{chosen.run_id}.json"
+    return Response(
+        chosen.json,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/timeline.html", name="staff_timeline_document")
+async def timeline_document(
+    request: Request, lang: Lang, journey_id: str, staff: AnyStaff, journey: Journey
+) -> Response:
+    """One self-contained page to print or file: every entry, who made it and when, and the
+    SHA-256 of each run's raw history so the filed copy can be matched to the export."""
+    generated_at = datetime.now(UTC)
+    response = templates.TemplateResponse(
+        request,
+        "staff/audit/document.html",
+        {
+            "lang": lang,
+            "_": translator(lang),
+            "journey_id": journey_id,
+            "journey": journey,
+            "lines": lines(journey, lang),
+            "generated_at": iso(generated_at),
+            "generated_at_local": moment(generated_at, lang),
+            "staff": staff,
+        },
+    )
+    filename = f"{journey.workflow_id}-timeline.html"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
