@@ -20,6 +20,7 @@ from web.journeys import Journeys, TemporalUnavailable, journey_id_of, workflow_
 from web.staff.stuck import PendingActivity, Stuck, last_progress_of, stuck_reasons
 from workflows import search
 from workflows.onboarding import OnboardingWorkflow
+from workflows.rules import N_
 from workflows.search import JourneyStatus
 from workflows.types import JourneyState, LoginMethod, Step
 
@@ -89,7 +90,7 @@ class Filters:
         return " AND ".join(parts)
 
 
-ENTER_HOURS = "Enter a number of hours greater than 0."
+ENTER_HOURS = N_("Enter a number of hours greater than 0.")
 
 
 @dataclass
