@@ -48,4 +48,5 @@ def words(table: dict[str, str], value: str | None) -> str:
         return ""
     return table.get(value, value)
 
+
 ROLES = {"support": N_("support"), "auditor": N_("auditor")}
