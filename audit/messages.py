@@ -105,6 +105,7 @@ SAYS: dict[str, str] = {
     "completed:portal": N_("Journey completed: the e-mail address is confirmed."),
     "completed:declined": N_("Journey ended: the terms and conditions were declined."),
     "completed:gckey_expired": N_("Journey ended: the GCKey expired."),
+    "completed:cancelled": N_("Journey ended: cancelled by support staff."),
     "completed": N_("Journey completed at step %(step)s."),
     "failed": N_("Journey failed: %(failure)s"),
     "terminated": N_("Journey terminated: %(reason)s"),

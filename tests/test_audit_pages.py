@@ -16,7 +16,7 @@ from temporalio.worker import Replayer
 from db.engine import make_engine
 from db.staff import StaffRole, create_staff_member
 from settings import Settings
-from tests.archive_helpers import archive_now, declined_journey, delete_from_temporal
+from tests.archive_helpers import archive_now, archived, declined_journey, delete_from_temporal
 from tests.conftest import MailCatcher, NewWorker
 from tests.journeys import (
     at_portal,
@@ -184,5 +184,7 @@ async def test_a_journey_temporal_has_dropped_is_read_and_replayed_from_the_arch
         assert page.status == 200
         assert "read from the archive: Temporal no longer has it." in page.text("main")
         assert timeline_rows(page)[-1] == "Journey ended: the terms and conditions were declined."
+        export = await b.http.get(url.replace("/timeline", "/history.json"))
+        assert export.text == archived(settings)[workflow_id].history_json
         page = await b.submit(page, "replay")
         assert page.text("#replay-title").startswith("Replay passed")
