@@ -1,0 +1,284 @@
+"""The rules of signing in: the same answer for an unknown username and a wrong password,
+consecutive failures lock the GCKey for a while, a GCKey unused for two years expires, and
+Forgot your password? both GCKey ways, as a workflow of its own that keeps no secret."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+from sqlmodel import Session
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from db.engine import make_engine
+from db.models import GCKey
+from settings import Settings
+from tests.conftest import MailCatcher, NewWorker, history_bytes
+from tests.journeys import (
+    begin,
+    create_account,
+    link_number_in,
+    new_address,
+    new_username,
+    sign_up,
+)
+from tests.test_web import PASSWORD
+from tests.web_helpers import Browser, Page, browser
+from workflows import rules
+from workflows.onboarding import OnboardingWorkflow
+from workflows.types import ConfirmEmailInput, RecordSignInInput, SignInOutcome, Step
+
+NEW_PASSWORD = "Wombat5Kiwi"
+ANSWERS = {
+    "first_pet": "Rex the dog",
+    "first_school": "Lord Byng",
+    "childhood_street": "Elm Street",
+}
+
+
+async def web_sign_up(b: Browser, username: str, email: str = "") -> Page:
+    """GCKey Sign Up over the site, with a recovery e-mail if one is given; signed in after."""
+    page = await b.get("/en/gckey/sign-in")
+    page = await b.submit(page, "sign-up")
+    page = await b.submit(page, "terms", {"decision": "accept"})
+    page = await b.submit(page, "username", {"username": username})
+    page = await b.submit(page, "password", {"password": PASSWORD, "confirmation": PASSWORD})
+    page = await b.submit(
+        page,
+        "recovery",
+        {"question": list(ANSWERS), "answer": list(ANSWERS.values()), "hint": ["", "", ""]},
+    )
+    page = await b.submit(page, "recovery-email", {"email": email})
+    assert page.h1 == "Your GCKey has been issued"
+    page = await b.submit(page, "issued")
+    return await b.submit(page, "sign-out")
+
+
+async def sign_in(b: Browser, username: str, password: str) -> Page:
+    return await b.submit(
+        await b.get("/en/gckey/sign-in"), "sign-in", {"username": username, "password": password}
+    )
+
+
+def answers_for(page: Page) -> list[str]:
+    """Answers the recovery questions the page asks, in its order."""
+    by_text = {rules.RECOVERY_QUESTIONS[q]: a for q, a in ANSWERS.items()}
+    labels = [label.replace(" (required)", "") for label in page.texts("label[for^=answer_]")]
+    return [by_text[label] for label in labels]
+
+
+async def test_an_unknown_username_and_a_wrong_password_get_the_same_answer(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    username = f"Same{uuid.uuid4().hex[:6]}"
+    async with new_worker(client, settings), browser(settings, client) as b:
+        await web_sign_up(b, username)
+        wrong_password = await sign_in(b, username, "Wrong7Password")
+        unknown_user = await sign_in(b, f"Nobody{uuid.uuid4().hex[:6]}", "Wrong7Password")
+    for page in (wrong_password, unknown_user):
+        assert page.status == 400
+        assert page.text(".error-summary li") == (
+            "The username or password you entered is incorrect."
+        )
+        assert page.field_error("sign_in") == (
+            "Error: The username or password you entered is incorrect."
+        )
+    # The pages differ only by the username typed back into its field.
+    without_username = [
+        re.sub(r'name="username" type="text" value="[^"]*"', "", p.response.text)
+        for p in (wrong_password, unknown_user)
+    ]
+    csrf = re.compile(r'name="csrf_token" value="[^"]*"')
+    assert csrf.sub("", without_username[0]) == csrf.sub("", without_username[1])
+
+
+async def test_failures_lock_the_gckey_and_a_new_password_ends_the_lock(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    settings.lock_after_failures = 3
+    username = f"Lock{uuid.uuid4().hex[:6]}"
+    async with new_worker(client, settings), browser(settings, client) as b:
+        await web_sign_up(b, username)
+        for _ in range(3):
+            page = await sign_in(b, username, "Wrong7Password")
+            assert page.h1 == "Welcome to GCKey" and page.status == 400
+        # The right password on a locked GCKey: the owner is told; anyone else is not.
+        page = await sign_in(b, username, PASSWORD)
+        assert page.status == 403 and page.h1 == "Your GCKey is locked for now"
+        assert "3 incorrect sign in attempts in a row" in page.text("main")
+        assert "locked for 20 minutes" in page.text("main")
+        page = await sign_in(b, username, "Wrong7Password")
+        assert page.status == 400 and page.h1 == "Welcome to GCKey"
+
+        # Forgot your password? with every recovery answer ends the lock.
+        page = await b.submit(
+            await b.get("/en/gckey/forgot-password"), "forgot-password", {"username": username}
+        )
+        assert page.h1 == "Confirm it is you"
+        page = await b.submit(page, "way", {"way": "all_answers"})
+        page = await b.submit(page, "verify", {"answer": answers_for(page)})
+        assert page.h1 == "Create a New Password"
+        page = await b.submit(
+            page, "new-password", {"password": NEW_PASSWORD, "confirmation": NEW_PASSWORD}
+        )
+        assert page.h1 == "Your password has been changed"
+        page = await sign_in(b, username, PASSWORD)
+        assert page.status == 400  # the old password no longer opens it
+        page = await sign_in(b, username, NEW_PASSWORD)
+        assert page.h1 in ("Welcome to CERS", "CERS portal")
+        workflow_id = b.session()["auth"]
+        state = await client.get_workflow_handle(workflow_id).query(OnboardingWorkflow.journey)
+        assert state.locks == 1 and state.locked_until is None and state.password_reset_at
+        history = history_bytes(await client.get_workflow_handle(workflow_id).fetch_history())
+        assert history.count(b"record_sign_in") >= 6
+        for secret in (PASSWORD, NEW_PASSWORD, "Wrong7Password", *ANSWERS.values()):
+            assert secret.encode() not in history
+
+
+async def test_forgot_password_with_the_emailed_code_and_one_answer(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    username = f"Code{uuid.uuid4().hex[:6]}"
+    address = new_address()
+    async with new_worker(client, settings), browser(settings, client) as b:
+        await web_sign_up(b, username, address)
+        page = await b.get("/fr/gckey/forgot-password")
+        assert page.h1 == "Mot de passe oublié ?"  # a no-break space, as the text reads it
+        page = await b.submit(page, "forgot-password", {"username": username})
+        page = await b.submit(page, "way", {"way": "email_code"})
+        assert page.html.css_first("#code") is not None
+        assert len(page.texts("label[for^=answer_]")) == 1  # one recovery answer with the code
+        (message,) = await smtp.wait_for(address)
+        assert message["Subject"] == "Votre code de confirmation CléGC"
+        code = re.search(r"\b(\d{6})\b", message.get_content()).group(1)  # type: ignore[union-attr]
+        page = await b.get("/en/gckey/forgot-password/verify")
+        wrong = await b.submit(page, "verify", {"code": "000000", "answer": answers_for(page)})
+        if code != "000000":
+            assert wrong.status == 400
+            assert wrong.text(".error-summary li") == (
+                "The information you entered does not match our records."
+            )
+            assert "You have 2 attempts left." in wrong.text("main")
+        page = await b.submit(wrong, "verify", {"code": code, "answer": answers_for(wrong)})
+        assert page.h1 == "Create a New Password"
+        page = await b.submit(page, "new-password", {"password": "short", "confirmation": "short"})
+        assert page.status == 400 and page.field_error("password")  # the same rules as Sign Up
+        page = await b.submit(
+            page, "new-password", {"password": NEW_PASSWORD, "confirmation": NEW_PASSWORD}
+        )
+        assert page.h1 == "Your password has been changed"
+        reset_id = b.session().get("reset")
+        assert reset_id is None  # finished: the browser forgets it
+        page = await sign_in(b, username, NEW_PASSWORD)
+        assert page.h1 in ("Welcome to CERS", "CERS portal")
+    resets = [w async for w in client.list_workflows("WorkflowType = 'PasswordResetWorkflow'")]
+    histories = [
+        history_bytes(await client.get_workflow_handle(w.id).fetch_history()) for w in resets
+    ]
+    assert histories and any(b"email_code" in h for h in histories)
+    for history in histories:
+        for secret in (code, NEW_PASSWORD, PASSWORD, *ANSWERS.values()):
+            assert secret.encode() not in history
+
+
+async def test_wrong_answers_end_the_reset_and_an_unknown_username_looks_the_same(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    username = f"Miss{uuid.uuid4().hex[:6]}"
+    async with new_worker(client, settings), browser(settings, client) as b:
+        await web_sign_up(b, username)
+        pages = []
+        for name in (username, f"Nobody{uuid.uuid4().hex[:6]}"):
+            page = await b.submit(
+                await b.get("/en/gckey/forgot-password"), "forgot-password", {"username": name}
+            )
+            page = await b.submit(page, "way", {"way": "all_answers"})
+            assert len(page.texts("label[for^=answer_]")) == 3
+            for left in (2, 1):
+                page = await b.submit(page, "verify", {"answer": ["no", "no", "no"]})
+                assert page.status == 400 and f"You have {left} attempts left." in page.text("main")
+            page = await b.submit(page, "verify", {"answer": ["no", "no", "no"]})
+            pages.append(page)
+        for page in pages:
+            assert page.status == 410 and page.h1 == "Your password could not be reset"
+        page = await sign_in(b, username, PASSWORD)  # unchanged
+        assert page.h1 in ("Welcome to CERS", "CERS portal")
+
+
+async def test_lockout_ends_by_itself_after_its_time(
+    time_env: WorkflowEnvironment, settings: Settings, new_worker: NewWorker
+) -> None:
+    client = time_env.client
+    async with new_worker(client, settings):
+        workflow_id = await begin(client, settings)
+        await sign_up(client, workflow_id, new_username())
+        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        try:
+            outcomes = [
+                (
+                    await handle.execute_update(
+                        OnboardingWorkflow.record_sign_in, RecordSignInInput(False)
+                    )
+                ).outcome
+                for _ in range(5)
+            ]
+            assert outcomes == [SignInOutcome.FAILED] * 4 + [SignInOutcome.LOCKED]
+            locked = await handle.execute_update(
+                OnboardingWorkflow.record_sign_in, RecordSignInInput(True)
+            )
+            assert locked.outcome is SignInOutcome.LOCKED and locked.locked_until
+            await time_env.sleep(timedelta(minutes=19))
+            still = await handle.execute_update(
+                OnboardingWorkflow.record_sign_in, RecordSignInInput(True)
+            )
+            assert still.outcome is SignInOutcome.LOCKED
+            await time_env.sleep(timedelta(minutes=2))
+            after = await handle.execute_update(
+                OnboardingWorkflow.record_sign_in, RecordSignInInput(True)
+            )
+            assert after.outcome is SignInOutcome.SIGNED_IN
+            state = await handle.query(OnboardingWorkflow.journey)
+            assert state.locks == 1 and state.failed_sign_ins == 0
+        finally:
+            await handle.terminate("test finished")
+
+
+async def test_a_gckey_unused_for_two_years_expires_and_use_keeps_it(
+    time_env: WorkflowEnvironment, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    client = time_env.client
+    username = new_username()
+    async with new_worker(client, settings), browser(settings, client) as b:
+        workflow_id = await begin(client, settings)
+        await sign_up(client, workflow_id, username)
+        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        address = new_address()
+        await create_account(handle, address)
+        (message,) = await smtp.wait_for(address)
+        link = link_number_in(message, settings.secret_key.get_secret_value())
+        await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(link))
+        try:
+            await time_env.sleep(timedelta(days=700))
+            page = await sign_in(b, username, PASSWORD)  # a use starts the two years again
+            assert page.h1 == "CERS portal"
+            await b.submit(page, "sign-out")
+            await time_env.sleep(timedelta(days=700))
+            assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+            await time_env.sleep(timedelta(days=31))  # 731 days since the last use
+            result = await handle.result()
+            assert result.step is Step.GCKEY_EXPIRED
+        finally:
+            if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test finished")
+        page = await sign_in(b, username, PASSWORD)
+        assert page.status == 403 and page.h1 == "Your GCKey has expired"
+        assert "Sign up for a new GCKey" in page.text("main")
+        page = await sign_in(b, username, "Wrong7Password")
+        assert page.status == 400 and page.h1 == "Welcome to GCKey"
+    engine = make_engine(settings.sqlalchemy_url)
+    with Session(engine) as session:
+        gckey = session.get(GCKey, workflow_id.removeprefix("onboarding-"))
+        assert gckey is not None and gckey.expired_at is not None
+    engine.dispose()
