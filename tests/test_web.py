@@ -272,7 +272,7 @@ async def test_sign_in_partner_choice_is_recorded_and_gckey_stays_open(
     async with new_worker(client, settings), browser(settings, client) as b:
         page = await b.get("/en/login")
         page = await b.submit(page, "sign-in-partner")
-        assert page.h1 == "Sign-In Partner Log In is not yet available"
+        assert page.h1 == "Sign-In Partner Log In is not available"  # none configured here
         workflow_id = b.session_journey()
         state = await client.get_workflow_handle(workflow_id).query(OnboardingWorkflow.journey)
         assert state.login_method is LoginMethod.SIGN_IN_PARTNER
