@@ -43,10 +43,12 @@ router = APIRouter(dependencies=[Depends(check_csrf), Depends(signed_in_account)
 Lang = Annotated[str, Depends(language)]
 
 
-def partner_client(settings: Settings) -> Any | None:
-    """The registered OpenID Connect client, or None when no Sign-In Partner is configured."""
+def partner_client(settings: Settings, transport: Any = None) -> Any | None:
+    """The registered OpenID Connect client, or None when no Sign-In Partner is configured.
+    A unit test may hand in an HTTP transport to play a misbehaving provider."""
     if not settings.partner_issuer:
         return None
+    extra = {"transport": transport} if transport is not None else {}
     oauth = OAuth()
     return oauth.register(
         "partner",
@@ -58,6 +60,7 @@ def partner_client(settings: Settings) -> Any | None:
             "scope": "openid",
             "code_challenge_method": "S256",
             "timeout": settings.partner_timeout_seconds,
+            **extra,
         },
     )
 
