@@ -20,7 +20,7 @@ from temporalio.client import Client
 
 from db.engine import make_engine
 from settings import Settings, get_settings
-from web import cers, dev, gckey
+from web import cers, dev, gckey, partner, reset
 from web.audit import router as audit_router
 from web.journeys import GoTo, JourneyClosed, StepRefused, TemporalUnavailable, goto
 from web.pages import render
@@ -77,11 +77,15 @@ def create_app(
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    app.state.partner = partner.partner_client(settings)
+    app.state.sign_in_pace = gckey.SignInPace()
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(gckey.router)
     app.include_router(cers.router)
     app.include_router(audit_router)
     add_staff_area(app)
+    app.include_router(partner.router)
+    app.include_router(reset.router)
     if settings.dev_mail_enabled:
         app.include_router(dev.router)
 
