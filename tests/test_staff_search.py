@@ -1,0 +1,102 @@
+"""The journey's search attributes are one list: workflows/search.py, which the dev server, the
+tests and the compose stack register; and "stuck", worked out from what Temporal says."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from settings import Settings
+from web.staff.stuck import PendingActivity, stuck_reasons
+from workflows import search
+from workflows.search import JourneyStatus
+from workflows.types import ConfirmationStatus, JourneyState, Step
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+DAY = timedelta(hours=24)
+
+
+def test_compose_registers_the_same_search_attributes() -> None:
+    compose = (ROOT / "docker-compose.yml").read_text()
+    registered = dict(re.findall(r"--name (\w+) --type (\w+)", compose))
+    assert registered == search.CLI_TYPES
+
+
+def test_dev_run_registers_them_on_the_dev_server(settings: Settings) -> None:
+    import dev
+
+    command = dev.temporal_command(settings)
+    pairs = [command[i + 1] for i, arg in enumerate(command) if arg == "--search-attribute"]
+    assert pairs == [f"{name}={kind}" for name, kind in search.CLI_TYPES.items()]
+
+
+def reasons(
+    state: JourneyState | None = None,
+    *,
+    running: bool = True,
+    step: str | None = Step.PASSWORD,
+    status: str | None = JourneyStatus.IN_PROGRESS,
+    idle: timedelta = timedelta(hours=1),
+    pending: list[PendingActivity] | None = None,
+) -> list[str]:
+    found = stuck_reasons(
+        now=NOW,
+        stuck_after=DAY,
+        running=running,
+        step=step,
+        status=status,
+        last_progress=NOW - idle,
+        pending=pending or [],
+        state=state,
+    )
+    return [r.kind for r in found]
+
+
+def test_an_open_journey_is_stuck_after_the_setting_without_progress() -> None:
+    assert reasons(idle=DAY) == []
+    assert reasons(idle=DAY + timedelta(seconds=1)) == ["no_progress"]
+    # Nobody is expected to move a finished journey on, however long ago it moved.
+    assert reasons(step=Step.PORTAL, status=JourneyStatus.COMPLETED, idle=9 * DAY) == []
+    assert reasons(step=Step.DECLINED, status=None, idle=9 * DAY) == []
+    assert reasons(running=False, idle=9 * DAY) == []
+
+
+def test_a_retrying_activity_is_stuck_with_its_attempt_and_failure() -> None:
+    first = PendingActivity("send_confirmation_email", 1)
+    assert reasons(pending=[first]) == []
+    again = PendingActivity("send_confirmation_email", 3, "451 Mail server unavailable")
+    assert reasons(pending=[again]) == ["activity_retrying"]
+
+
+@pytest.mark.parametrize(
+    ("confirmation", "expires_in", "stuck"),
+    [
+        (ConfirmationStatus.EXPIRED, timedelta(hours=-1), True),
+        # The expiry timer has not fired (a worker down): the link is dead all the same.
+        (ConfirmationStatus.PENDING, timedelta(hours=-1), True),
+        (ConfirmationStatus.PENDING, timedelta(hours=1), False),
+    ],
+)
+def test_an_expired_confirmation_link_is_stuck(
+    confirmation: ConfirmationStatus, expires_in: timedelta, stuck: bool
+) -> None:
+    state = JourneyState(
+        "j", step=Step.CONFIRM_EMAIL, confirmation=confirmation, link_expires_at=NOW + expires_in
+    )
+    found = reasons(state, step=Step.CONFIRM_EMAIL, status=JourneyStatus.AWAITING_CONFIRMATION)
+    assert ("confirmation_expired" in found) is stuck
+    # Without the journey's state (it did not answer), its status attribute says so.
+    assert reasons(step=Step.CONFIRM_EMAIL, status=JourneyStatus.EXPIRED) == [
+        "confirmation_expired"
+    ]
+
+
+def test_a_locked_gckey_is_stuck_until_the_lock_ends() -> None:
+    locked = JourneyState("j", step=Step.PORTAL, locked_until=NOW + timedelta(minutes=5))
+    assert reasons(locked, step=Step.PORTAL, status=JourneyStatus.COMPLETED) == ["gckey_locked"]
+    unlocked = JourneyState("j", step=Step.PORTAL, locked_until=NOW - timedelta(minutes=5))
+    assert reasons(unlocked, step=Step.PORTAL, status=JourneyStatus.COMPLETED) == []
