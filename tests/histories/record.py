@@ -1,6 +1,10 @@
 """Records one history per path of the journey into this folder, for the replay test.
 
-    python -m tests.histories.record
+    python -m tests.histories.record [name ...]     (default: the paths with no file yet)
+
+A journey that reached the portal before journeys stayed open after it (completed,
+expired_then_new_link) is kept as recorded then: it proves the old branch of
+``ACCESS_LIVES_ON`` still replays. Paths that stay open are recorded once they stand still.
 
 Run it when a path is added, never to paper over a replay failure: a history that no longer
 replays means the workflow change needs `workflow.patched(...)`.
@@ -10,31 +14,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from temporalio.client import Client
-
-from settings import Settings
-from tests.journeys import Journey, begin, choose_credentials, create_account
-from tests.stack import local_stack
+from tests.journeys import (
+    ANSWERS,
+    Journey,
+    at_portal,
+    choose_credentials,
+    create_account,
+)
+from tests.stack import Stack, local_stack
+from web.journeys import Journeys, new_workflow_id
+from workflows.hashing import hash_password
 from workflows.onboarding import OnboardingWorkflow
+from workflows.reset import PasswordResetWorkflow
 from workflows.types import (
+    PASSWORD_RESET_ID_PREFIX,
     AnswerTermsInput,
+    ChooseResetWayInput,
     ConfirmationStatus,
     ConfirmEmailInput,
+    LinkPartnerInput,
+    LoginMethod,
+    PasswordResetWorkflowInput,
+    RecordPartnerAttemptInput,
+    RecordSignInInput,
+    RecordVerificationInput,
     RequestNewLinkInput,
+    ResetWay,
+    SetNewPasswordInput,
     SetRecoveryEmailInput,
 )
 
 HERE = Path(__file__).parent
 log = logging.getLogger("record")
-
-
-async def start(client: Client, settings: Settings, expire_after_seconds: int) -> Journey:
-    workflow_id = await begin(client, settings, expire_after_seconds, language="fr")
-    return client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
 
 
 async def completed(handle: Journey) -> None:
@@ -64,19 +81,98 @@ async def expired_then_new_link(handle: Journey) -> None:
     await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(2))
 
 
-PATHS: dict[str, tuple[int, Callable[[Journey], Awaitable[None]]]] = {
-    "completed": (72 * 3600, completed),
-    "declined_terms": (72 * 3600, declined_terms),
-    "expired_then_new_link": (2, expired_then_new_link),
+async def signed_in_locked_and_reset(handle: Journey, stack: Stack) -> None:
+    """At the portal: a sign-in, five failures that lock the GCKey, then Forgot your password?
+    with every recovery answer, whose own history is recorded as password_reset."""
+    await completed(handle)
+    await at_portal(handle)
+    for matched in [True] + [False] * 5:
+        await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(matched))
+    state = await handle.query(OnboardingWorkflow.journey)
+    reset_id = str(uuid.uuid4())
+    reset = await stack.client.start_workflow(
+        PasswordResetWorkflow.run,
+        PasswordResetWorkflowInput(
+            reset_id=reset_id,
+            journey_id=state.journey_id,
+            question_ids=state.recovery_question_ids,
+            language="fr",
+        ),
+        id=PASSWORD_RESET_ID_PREFIX + reset_id,
+        task_queue=stack.settings.task_queue,
+    )
+    await reset.execute_update(
+        PasswordResetWorkflow.choose_way, ChooseResetWayInput(ResetWay.ALL_ANSWERS)
+    )
+    await reset.execute_update(
+        PasswordResetWorkflow.record_verification, RecordVerificationInput(True)
+    )
+    await reset.execute_update(
+        PasswordResetWorkflow.set_new_password,
+        SetNewPasswordInput(await hash_password("Wombat5Kiwi")),
+    )
+    await reset.result()
+    (HERE / "password_reset.json").write_text((await reset.fetch_history()).to_json())
+    assert ANSWERS  # the answers were hashed before they reached the journey
+
+
+async def sign_in_partner(handle: Journey, stack: Stack) -> None:
+    """A Sign-In Partner journey to the portal, then an unknown partner id coming back."""
+    await handle.execute_update(
+        OnboardingWorkflow.link_partner, LinkPartnerInput("http://127.0.0.1:9400", "pairwise-1")
+    )
+    await create_account(handle, "partner@example.ca")
+    await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(1))
+    await at_portal(handle)
+    await handle.execute_update(
+        OnboardingWorkflow.record_partner_attempt, RecordPartnerAttemptInput("http://other")
+    )
+
+
+async def gckey_expired(handle: Journey, stack: Stack) -> None:
+    """At the portal, then unused until the GCKey expires (seconds here, two years live)."""
+    await completed(handle)
+    await handle.result()
+
+
+@dataclass
+class Recording:
+    walk: Callable[[Journey, Stack], Awaitable[None]]
+    settings: dict[str, float] = field(default_factory=dict)
+    method: LoginMethod = LoginMethod.GCKEY
+
+
+def closing(
+    walk: Callable[[Journey], Awaitable[None]],
+) -> Callable[[Journey, Stack], Awaitable[None]]:
+    async def run(handle: Journey, stack: Stack) -> None:
+        await walk(handle)
+        await handle.result()
+
+    return run
+
+
+PATHS: dict[str, Recording] = {
+    "completed": Recording(closing(completed)),
+    "declined_terms": Recording(closing(declined_terms)),
+    "expired_then_new_link": Recording(
+        closing(expired_then_new_link), {"expire_after_hours": 2 / 3600}
+    ),
+    "signed_in_locked_and_reset": Recording(signed_in_locked_and_reset),
+    "sign_in_partner": Recording(sign_in_partner, method=LoginMethod.SIGN_IN_PARTNER),
+    "gckey_expired": Recording(gckey_expired, {"gckey_expire_after_days": 3 / 86400}),
 }
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
     async with local_stack() as stack:
-        for name, (expire_after, walk) in PATHS.items():
-            handle = await start(stack.client, stack.settings, expire_after)
-            await walk(handle)
-            await handle.result()
+        for name in names:
+            path = PATHS[name]
+            settings = stack.settings.model_copy(update=path.settings)
+            workflow_id = new_workflow_id()
+            await Journeys(stack.client, settings).begin(workflow_id, path.method, "fr")
+            handle = stack.client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+            await path.walk(handle, Stack(stack.client, settings))
             history = await handle.fetch_history()
             (HERE / f"{name}.json").write_text(history.to_json())
             log.info("recorded %s: %d events", name, len(history.events))
@@ -84,4 +180,5 @@ async def main() -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    asyncio.run(main())
+    missing = [name for name in PATHS if not (HERE / f"{name}.json").exists()]
+    asyncio.run(main(sys.argv[1:] or missing))
