@@ -12,10 +12,17 @@ from typing import Any, Literal
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
+from temporalio.client import Client
 
+from db.engine import make_engine
+from db.staff import StaffRole
 from i18n import gettext
+from settings import Settings
+from staff.cli import create as create_staff
 from tests.conftest import MailCatcher
+from tests.journeys import begin
 from tests.test_browser import arrive
+from web.journeys import journey_id_of
 
 pytest_plugins = ["tests.browser_helpers"]  # chromium, site, page
 
@@ -180,4 +187,41 @@ async def test_every_page_passes_axe(page: Page, smtp: MailCatcher, lang: str) -
     await walk.audit("page not found", "Page not found")
 
     assert len(walk.seen) == 33, walk.seen
+    assert not walk.violations, "\n".join(walk.violations)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+async def test_every_staff_page_passes_axe(
+    page: Page, settings: Settings, client: Client, lang: str
+) -> None:
+    """The staff area: sign-in (and its error), the journey list (and a filter's error), a
+    search that finds nothing, a journey's page, and signing out."""
+    engine = make_engine(settings.sqlalchemy_url)
+    username = f"axe-{uuid.uuid4().hex[:6]}"
+    create_staff(engine, username, StaffRole.SUPPORT, PASSWORD, PASSWORD, "Axel Support")
+    engine.dispose()
+    journey_id = journey_id_of(await begin(client, settings))
+    walk = Walk(page, lang)
+
+    await page.goto(f"/{lang}/staff/sign-in")
+    await walk.audit("staff sign in", "Staff sign in")
+    await walk.fill({"username": username, "password": "Wrong1234"})
+    await walk.press("button", "Sign In")
+    await walk.rejected("staff sign in")
+    await walk.fill({"username": username, "password": PASSWORD})
+    await walk.press("button", "Sign In")
+    await walk.audit("journey list", "Onboarding journeys")
+    await walk.fill({"idle_hours": "soon"})
+    await walk.press("button", "Apply filters")
+    await walk.rejected("journey list")
+    await walk.fill({"q": "nobody@example.ca"})
+    await walk.press("button", "Search")
+    await walk.rejected("search")
+    await page.goto(f"/{lang}/staff/journeys/{journey_id}")
+    await arrive(page, walk.t("Journey %(id)s") % {"id": journey_id[:8]})
+    await walk.audit("journey page")
+    await walk.press("button", "Sign out")
+    await walk.audit("staff signed out", "You have signed out")
+
+    assert len(walk.seen) == 7, walk.seen
     assert not walk.violations, "\n".join(walk.violations)
