@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 from temporalio import workflow
@@ -27,6 +28,7 @@ from settings import Settings
 from staff.cli import Refused, create, main
 from tests.conftest import MailCatcher, NewWorker, until
 from tests.journeys import begin, sign_up
+from tests.test_i18n import EnglishFinder
 from tests.web_helpers import Browser, Page, browser
 from web.app import create_app
 from web.journeys import journey_id_of, workflow_id_for
@@ -547,3 +549,28 @@ def test_record_audit_keeps_who_what_and_why(settings: Settings, staff: Staff) -
         "extend_deadline",
     )
     assert (entry.reason, entry.detail, entry.outcome) == ("on holiday", '{"hours": 48}', "ok")
+
+
+async def test_french_staff_pages_show_no_english(
+    client: Client, settings: Settings, staff: Staff
+) -> None:
+    with (ROOT / "i18n" / "messages.pot").open("rb") as f:
+        finder = EnglishFinder(read_po(f))
+    async with Worker(client, task_queue=settings.task_queue, workflows=[StandInJourney]):
+        journey_id = await start_stand_in(
+            client, settings, Step.PASSWORD, JourneyStatus.IN_PROGRESS, idle=timedelta(days=2)
+        )
+        async with browser(settings, client) as b:
+            pages = [await b.get("/fr/staff/sign-in")]
+            page = await b.submit(pages[0], "staff/sign-in", {"username": "x", "password": "y"})
+            pages += [page, await staff_sign_in(b, staff.auditor, "fr")]
+            pages += [
+                await b.get("/fr/staff/journeys?idle_hours=0"),
+                await b.get("/fr/staff/search?q=nobody"),
+                await b.get(f"/fr/staff/journeys/{journey_id}"),
+            ]
+            for page in pages:
+                assert page.html.css_first("html").attributes.get("lang") == "fr"
+                assert finder.in_page(page) == [], page.url
+            assert pages[-1].text(".step") == "Choix du mot de passe"
+            assert pages[-1].texts(".stuck-box li") == ["Aucun progrès depuis plus de 24 heures"]

@@ -30,6 +30,7 @@ LOGIN_METHODS = {
     LoginMethod.GCKEY: N_("GCKey"),
     LoginMethod.SIGN_IN_PARTNER: N_("Sign-In Partner"),
 }
+ROLES = {"support": N_("support"), "auditor": N_("auditor")}
 # Temporal's own status of the execution, for the journey page.
 EXECUTION = {
     "running": N_("Running"),
@@ -47,6 +48,3 @@ def words(table: dict[str, str], value: str | None) -> str:
     if not value:
         return ""
     return table.get(value, value)
-
-
-ROLES = {"support": N_("support"), "auditor": N_("auditor")}
