@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import default
+from temporalio.service import RPCError, RPCStatusCode
 
 from db.models import JourneyArchive
 from workflows.archive_types import (
@@ -102,7 +103,16 @@ class ArchiveActivities:
     async def archive_journey(self, input: ArchiveJourneyInput) -> ArchiveJourneyResult:
         """Stores the run's history once; a second call finds it there and changes nothing."""
         handle = self._client.get_workflow_handle(input.workflow_id, run_id=input.run_id)
-        history = await handle.fetch_history()
+        try:
+            history = await handle.fetch_history()
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            # Deleted between the listing and now: nothing left to keep.
+            activity.logger.warning(
+                "%s run %s is gone from Temporal", input.workflow_id, input.run_id
+            )
+            return ArchiveJourneyResult(archived=False)
         last = history.events[-1]
         if last.event_type not in CLOSING:
             raise NotClosedYet(f"{input.workflow_id} run {input.run_id} has not closed")

@@ -4,10 +4,13 @@ has dropped them."""
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import timedelta
 
 from temporalio.client import Client, ScheduleIntervalSpec
+from temporalio.testing import ActivityEnvironment
 
+from activities.archive import ArchiveActivities
 from audit.__main__ import replay_command
 from audit.sources import Source, read_journey
 from audit.timeline import build_timeline
@@ -23,7 +26,7 @@ from tests.archive_helpers import (
 from tests.conftest import NewWorker
 from tests.journeys import begin
 from worker import ensure_archive_schedule
-from workflows.archive_types import archive_schedule_id
+from workflows.archive_types import ArchiveJourneyInput, ArchiveJourneyResult, archive_schedule_id
 
 
 async def test_closed_journeys_are_archived_once_and_read_after_temporal_drops_them(
@@ -92,3 +95,17 @@ async def test_the_archive_schedule_is_made_once_and_follows_the_setting(
         assert getattr(action, "workflow", None) == "ArchiveWorkflow"
     finally:
         await handle.delete()
+
+
+async def test_a_journey_deleted_before_its_sweep_is_skipped_not_retried_forever(
+    client: Client, settings: Settings
+) -> None:
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        activities = ArchiveActivities(client, engine)
+        gone = ArchiveJourneyInput(workflow_id=f"onboarding-{uuid.uuid4()}", run_id="")
+        result = await ActivityEnvironment().run(activities.archive_journey, gone)
+    finally:
+        engine.dispose()
+    assert result == ArchiveJourneyResult(archived=False)
+    assert gone.workflow_id not in archived(settings)

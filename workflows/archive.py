@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.archive import ArchiveActivities
@@ -20,8 +22,9 @@ with workflow.unsafe.imports_passed_through():
         ClosedJourneysInput,
     )
 
-# Reading a history and writing one row: a minute is generous; retried by default.
+# Reading a history and writing one row: a minute is generous.
 TIMEOUT = timedelta(minutes=1)
+ONE_RUN = RetryPolicy(maximum_attempts=5)
 
 
 @workflow.defn
@@ -35,13 +38,21 @@ class ArchiveWorkflow:
             ClosedJourneysInput(task_queue=input.task_queue, limit=input.batch),
             start_to_close_timeout=TIMEOUT,
         )
-        archived = 0
+        archived = failed = 0
         for run in closed.runs:
-            result = await workflow.execute_activity_method(
-                ArchiveActivities.archive_journey,
-                ArchiveJourneyInput(workflow_id=run.workflow_id, run_id=run.run_id),
-                start_to_close_timeout=TIMEOUT,
-            )
+            try:
+                result = await workflow.execute_activity_method(
+                    ArchiveActivities.archive_journey,
+                    ArchiveJourneyInput(workflow_id=run.workflow_id, run_id=run.run_id),
+                    start_to_close_timeout=TIMEOUT,
+                    retry_policy=ONE_RUN,
+                )
+            except ActivityError:
+                # One history that cannot be kept must not hold up the others; the next
+                # sweep lists it again.
+                workflow.logger.warning("could not archive %s run %s", run.workflow_id, run.run_id)
+                failed += 1
+                continue
             archived += result.archived
         workflow.logger.info("archived %d of %d closed journeys", archived, len(closed.runs))
-        return ArchiveClosedResult(listed=len(closed.runs), archived=archived)
+        return ArchiveClosedResult(listed=len(closed.runs), archived=archived, failed=failed)

@@ -24,6 +24,7 @@ class ArchiveClosedInput:
 class ArchiveClosedResult:
     listed: int
     archived: int
+    failed: int = 0
 
 
 @dataclass
