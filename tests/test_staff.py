@@ -16,6 +16,7 @@ import pytest
 from babel.messages.pofile import read_po
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
+from sqlmodel import Session
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -23,6 +24,7 @@ from temporalio.worker import Worker
 
 from db.audit import audit_entries, record_audit
 from db.engine import make_engine
+from db.models import UserAccount
 from db.staff import StaffRole, staff_member_named
 from settings import Settings
 from staff.cli import Refused, create, main
@@ -574,3 +576,33 @@ async def test_french_staff_pages_show_no_english(
                 assert finder.in_page(page) == [], page.url
             assert pages[-1].text(".step") == "Choix du mot de passe"
             assert pages[-1].texts(".stuck-box li") == ["Aucun progrès depuis plus de 24 heures"]
+
+
+async def test_a_journey_temporal_no_longer_holds_still_shows_who(
+    client: Client, settings: Settings, staff: Staff
+) -> None:
+    journey_id = str(uuid.uuid4())
+    engine = make_engine(settings.sqlalchemy_url)
+    with Session(engine) as session:
+        session.add(
+            UserAccount(
+                journey_id=journey_id,
+                default_access="gckey",
+                given_name="Léa",
+                family_name="Roy",
+                email="lea@example.ca",
+                time_zone="America/Toronto",
+                language="fr",
+                created_at=datetime.now(UTC),
+            )
+        )
+        session.commit()
+    engine.dispose()
+    async with browser(settings, client) as b:
+        await staff_sign_in(b, staff.auditor)
+        page = await b.get("/en/staff/search?q=LEA@example.ca")
+        assert page.url.endswith(f"/en/staff/journeys/{journey_id}")
+        assert page.text(".name") == "Léa Roy"
+        assert page.text(".notice") == (
+            "Temporal no longer holds this journey. Its history is kept in the archive."
+        )
