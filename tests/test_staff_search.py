@@ -42,6 +42,7 @@ def reasons(
     status: str | None = JourneyStatus.IN_PROGRESS,
     idle: timedelta = timedelta(hours=1),
     pending: list[PendingActivity] | None = None,
+    deadline: datetime | None = None,
 ) -> list[str]:
     found = stuck_reasons(
         now=NOW,
@@ -52,6 +53,7 @@ def reasons(
         last_progress=NOW - idle,
         pending=pending or [],
         state=state,
+        deadline=deadline,
     )
     return [r.kind for r in found]
 
@@ -62,6 +64,7 @@ def test_an_open_journey_is_stuck_after_the_setting_without_progress() -> None:
     # Nobody is expected to move a finished journey on, however long ago it moved.
     assert reasons(step=Step.PORTAL, status=JourneyStatus.COMPLETED, idle=9 * DAY) == []
     assert reasons(step=Step.DECLINED, status=None, idle=9 * DAY) == []
+    assert reasons(step="cancelled", status=JourneyStatus.CANCELLED, idle=9 * DAY) == []
     assert reasons(running=False, idle=9 * DAY) == []
 
 
@@ -89,10 +92,10 @@ def test_an_expired_confirmation_link_is_stuck(
     )
     found = reasons(state, step=Step.CONFIRM_EMAIL, status=JourneyStatus.AWAITING_CONFIRMATION)
     assert ("confirmation_expired" in found) is stuck
-    # Without the journey's state (it did not answer), its status attribute says so.
-    assert reasons(step=Step.CONFIRM_EMAIL, status=JourneyStatus.EXPIRED) == [
-        "confirmation_expired"
-    ]
+    # Without the journey's state (it did not answer), its deadline attribute tells.
+    assert reasons(step=Step.CONFIRM_EMAIL, deadline=NOW + expires_in) == (
+        ["confirmation_expired"] if expires_in < timedelta(0) else []
+    )
 
 
 def test_a_locked_gckey_is_stuck_until_the_lock_ends() -> None:

@@ -246,6 +246,7 @@ class StaffReader:
             last_progress=row.last_progress,
             pending=row.pending,
             state=row.state,
+            deadline=row.deadline,
         )
 
 

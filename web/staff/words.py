@@ -6,7 +6,7 @@ from workflows.rules import N_
 from workflows.search import JourneyStatus
 from workflows.types import LoginMethod, Step
 
-STEPS = {
+STEPS: dict[str, str] = {
     Step.PARTNER_SIGN_IN: N_("Waiting for the Sign-In Partner"),
     Step.TERMS: N_("Reading the terms and conditions"),
     Step.USERNAME: N_("Choosing a username"),
@@ -17,6 +17,8 @@ STEPS = {
     Step.CONFIRM_EMAIL: N_("Confirming the e-mail address"),
     Step.PORTAL: N_("Done: in the portal"),
     Step.DECLINED: N_("Declined the terms and conditions"),
+    "gckey_expired": N_("GCKey expired unused"),
+    "cancelled": N_("Cancelled by support"),
 }
 STATUSES = {
     JourneyStatus.IN_PROGRESS: N_("In progress"),
@@ -24,7 +26,7 @@ STATUSES = {
     JourneyStatus.COMPLETED: N_("Completed"),
     JourneyStatus.DECLINED: N_("Declined"),
     JourneyStatus.CANCELLED: N_("Cancelled"),
-    JourneyStatus.EXPIRED: N_("Confirmation link expired"),
+    JourneyStatus.EXPIRED: N_("Expired"),
 }
 LOGIN_METHODS = {
     LoginMethod.GCKEY: N_("GCKey"),
