@@ -72,8 +72,10 @@ SAYS: dict[str, str] = {
     ),
     "password_reset": N_("Password reset."),
     # Support actions; each is followed by who did it and why (SUPPORT_ACTION).
-    "resend_link": N_("Confirmation e-mail resent with a new link; the old link no longer works."),
-    "extend_deadline": N_("Confirmation deadline extended."),
+    "resend_confirmation": N_(
+        "Confirmation e-mail resent with a new link; the old link no longer works."
+    ),
+    "extend_deadline": N_("Confirmation deadline extended by %(hours)s hours."),
     "send_resume_link": N_("Link to resume the journey sent."),
     "unlock_gckey": N_("GCKey unlocked."),
     "cancel": N_("Journey cancelled."),
@@ -82,22 +84,25 @@ SAYS: dict[str, str] = {
     "local:create_user_account": N_("CERS user account created, URN %(urn)s."),
     "local:link_partner_identity": N_("Sign-In Partner identity kept for this journey."),
     "local:expire_gckey": N_("GCKey expired after going unused."),
-    # Regular activities.
-    "send_confirmation_email:confirmation": N_(
+    # Regular activities (their names may also be an update's, hence the prefix).
+    "activity:send_confirmation_email:confirmation": N_(
         "Confirmation e-mail sent to %(to)s, link %(link_number)s."
     ),
-    "send_confirmation_email:reminder": N_("Reminder e-mail sent to %(to)s, link %(link_number)s."),
-    "send_confirmation_email:failed": N_(
+    "activity:send_confirmation_email:reminder": N_(
+        "Reminder e-mail sent to %(to)s, link %(link_number)s."
+    ),
+    "activity:send_confirmation_email:failed": N_(
         "The e-mail to %(to)s, link %(link_number)s, could not be sent: %(failure)s"
     ),
-    "send_confirmation_email:confirmation:pending": N_(
+    "activity:send_confirmation_email:confirmation:pending": N_(
         "Confirmation e-mail to %(to)s, link %(link_number)s, not sent yet: attempt "
         "%(attempt)s, last failure: %(failure)s"
     ),
-    "send_confirmation_email:reminder:pending": N_(
+    "activity:send_confirmation_email:reminder:pending": N_(
         "Reminder e-mail to %(to)s, link %(link_number)s, not sent yet: attempt %(attempt)s, "
         "last failure: %(failure)s"
     ),
+    "activity:send_resume_link": N_("Resume link %(resume_link_number)s e-mailed to %(to)s."),
     # Timers.
     "timer:link_expired": N_("Confirmation link %(link_number)s expired."),
     "timer": N_("A waiting period ended."),

@@ -236,7 +236,8 @@ class _Reader:
     def on_activity_task_completed(self, event: HistoryEvent) -> None:
         scheduled = event.activity_task_completed_event_attributes.scheduled_event_id
         name, fields = self.activities.pop(scheduled, ("", {}))
-        said = told(m.says(f"{name}:{fields.get('kind', '')}", name), fields)
+        kind = fields.get("kind", "")
+        said = told(m.says(f"activity:{name}:{kind}", f"activity:{name}"), fields)
         said = said or Msg(m.UNKNOWN_TASK, {"name": name})
         attempt, failure = self.attempts.get(scheduled, (1, ""))
         if attempt > 1:
@@ -246,7 +247,7 @@ class _Reader:
     def _activity_failed(self, event: HistoryEvent, scheduled: int, failure: Value) -> None:
         name, fields = self.activities.pop(scheduled, ("", {}))
         fields = {**fields, "failure": failure, "name": name}
-        said = told(m.says(f"{name}:failed"), fields) or Msg(
+        said = told(m.says(f"activity:{name}:failed"), fields) or Msg(
             m.TASK_FAILED, {"name": name, "failure": failure}
         )
         self.add(event, said)
@@ -329,7 +330,8 @@ class _Reader:
                 m.TASK_PENDING,
                 {"name": name, "attempt": str(info.attempt), "failure": info.last_failure.message},
             )
-            said = told(m.says(f"{name}:{fields.get('kind', '')}:pending"), fields) or fallback
+            kind = fields.get("kind", "")
+            said = told(m.says(f"activity:{name}:{kind}:pending"), fields) or fallback
             at = info.last_attempt_complete_time
             moment = when(at) if info.HasField("last_attempt_complete_time") else now
             self.entries.append(Entry(moment, said, last))

@@ -141,8 +141,10 @@ def test_an_expired_link_then_a_new_one() -> None:
 def test_a_support_action_says_who_and_why_in_both_languages() -> None:
     h = history("expired_then_new_link")
     add_update(h, "extend_deadline", {"staff": "ana", "reason": "on holiday", "hours": 48})
-    assert said(h)[-1] == "Confirmation deadline extended. By ana, because: on holiday"
-    assert said(h, "fr")[-1] == "Délai de confirmation prolongé. Par ana, motif\u00a0: on holiday"
+    assert said(h)[-1] == "Confirmation deadline extended by 48 hours. By ana, because: on holiday"
+    assert said(h, "fr")[-1] == (
+        "Délai de confirmation prolongé de 48\u00a0heures. Par ana, motif\u00a0: on holiday"
+    )
 
 
 def test_an_update_the_table_does_not_know_is_still_told_without_its_secrets() -> None:
