@@ -88,6 +88,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
             accounts.expire_gckey,
             accounts.set_gckey_password,
             notifications.send_confirmation_email,
+            notifications.send_resume_link,
             archives.closed_journeys,
             archives.archive_journey,
             resets.send_reset_code,

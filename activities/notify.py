@@ -11,8 +11,14 @@ from temporalio import activity
 from activities.email import EmailSender
 from i18n import format_when, translations
 from workflows import rules
-from workflows.links import ConfirmationLink, make_token
-from workflows.types import EmailKind, SendConfirmationEmailInput, SendConfirmationEmailResult
+from workflows.links import ConfirmationLink, ResumeLink, make_resume_token, make_token
+from workflows.types import (
+    EmailKind,
+    SendConfirmationEmailInput,
+    SendConfirmationEmailResult,
+    SendResumeEmailInput,
+    SendResumeEmailResult,
+)
 
 TEMPLATES = Path(__file__).parent / "templates" / "email"
 
@@ -39,6 +45,26 @@ class NotificationActivities:
         message_id = await self._sender.send(message)
         activity.logger.info("sent %s e-mail, link %d", input.kind.value, input.link_number)
         return SendConfirmationEmailResult(message_id=message_id)
+
+    @activity.defn
+    async def send_resume_link(self, input: SendResumeEmailInput) -> SendResumeEmailResult:
+        """Support's link back to a journey where it stopped."""
+        lang = input.language if input.language in rules.LANGUAGES else "en"
+        token = make_resume_token(
+            self._secret_key, ResumeLink(input.journey_id, input.resume_link_number)
+        )
+        tr = translations(lang)
+        self._jinja.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
+        message = EmailMessage()
+        message["Subject"] = tr.gettext("Continue your CERS registration")
+        message["From"] = self._mail_from
+        message["To"] = input.to
+        message["Content-Language"] = lang
+        link = f"{self._public_url}/{lang}/resume/{token}"
+        message.set_content(self._jinja.get_template("resume.txt").render(link=link))
+        message_id = await self._sender.send(message)
+        activity.logger.info("sent resume link %d", input.resume_link_number)
+        return SendResumeEmailResult(message_id=message_id)
 
     def compose(self, input: SendConfirmationEmailInput) -> EmailMessage:
         lang = input.language if input.language in rules.LANGUAGES else "en"

@@ -9,7 +9,7 @@ import uuid
 from datetime import timedelta
 
 from sqlmodel import Session
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from db.engine import make_engine
@@ -23,6 +23,7 @@ from tests.journeys import (
     new_address,
     new_username,
     sign_up,
+    terminate_if_running,
 )
 from tests.test_web import PASSWORD
 from tests.web_helpers import Browser, Page, browser
@@ -242,7 +243,7 @@ async def test_lockout_ends_by_itself_after_its_time(
             state = await handle.query(OnboardingWorkflow.journey)
             assert state.locks == 1 and state.failed_sign_ins == 0
         finally:
-            await handle.terminate("test finished")
+            await terminate_if_running(handle)
 
 
 async def test_a_gckey_unused_for_two_years_expires_and_use_keeps_it(
@@ -265,13 +266,13 @@ async def test_a_gckey_unused_for_two_years_expires_and_use_keeps_it(
             assert page.h1 == "CERS portal"
             await b.submit(page, "sign-out")
             await time_env.sleep(timedelta(days=700))
-            assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+            state = await handle.query(OnboardingWorkflow.journey)
+            assert state.step is Step.PORTAL and state.gckey_expired_at is None
             await time_env.sleep(timedelta(days=31))  # 731 days since the last use
             result = await handle.result()
             assert result.step is Step.GCKEY_EXPIRED
         finally:
-            if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
-                await handle.terminate("test finished")
+            await terminate_if_running(handle)
         page = await sign_in(b, username, PASSWORD)
         assert page.status == 403 and page.h1 == "Your GCKey has expired"
         assert "Sign up for a new GCKey" in page.text("main")

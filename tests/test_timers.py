@@ -15,7 +15,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -30,6 +30,7 @@ from tests.journeys import (
     new_address,
     new_username,
     sign_up,
+    terminate_if_running,
 )
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
@@ -69,8 +70,7 @@ async def waiting_for_confirmation(
         finally:
             # The server's clock is shared by every test: a journey left waiting would keep
             # timers firing into the next test's skipped days.
-            if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
-                await handle.terminate("test finished")
+            await terminate_if_running(handle)
 
 
 def plain_text(message: EmailMessage) -> str:

@@ -12,7 +12,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from activities.reset import PasswordResetActivities
     from workflows import rules
-    from workflows.onboarding import DB_CALL, MAIL_CALL, OnboardingWorkflow, invalid
+    from workflows.journey import DB_CALL, MAIL_CALL, invalid
+    from workflows.onboarding import OnboardingWorkflow
     from workflows.types import (
         ONBOARDING_ID_PREFIX,
         WRONG_STEP,

@@ -31,6 +31,8 @@ class Step(StrEnum):
     DECLINED = "declined"
     # Terminal: the GCKey went unused for the expiry period; its owner signs up again.
     GCKEY_EXPIRED = "gckey_expired"
+    # Terminal: support staff cancelled the journey, with a reason.
+    CANCELLED = "cancelled"
 
 
 class SignInOutcome(StrEnum):
@@ -50,6 +52,7 @@ class ConfirmationStatus(StrEnum):
 class EmailKind(StrEnum):
     CONFIRMATION = "confirmation"
     REMINDER = "reminder"
+    RESUME = "resume"
 
 
 # Workflow ids carry only a random uuid: never an e-mail, a name or a username.
@@ -141,6 +144,11 @@ class JourneyState:
     last_partner_attempt_at: datetime | None = None
     password_reset_at: datetime | None = None
     gckey_expired_at: datetime | None = None
+    # Support staff's actions: each also stands in history with the staff member and reason.
+    support_actions: int = 0
+    resume_links_sent: int = 0
+    cancelled_at: datetime | None = None
+    cancel_reason: str = ""
 
 
 # One message pair per update, named for the step it performs.
@@ -285,6 +293,47 @@ class PasswordResetInput:
     reset_workflow_id: str
 
 
+# Support staff's actions. Each names the staff member and the reason, so history says who
+# did what and why; each validator says whether the action makes sense at this step.
+
+
+@dataclass
+class SupportActionInput:
+    staff: str
+    reason: str
+
+
+@dataclass
+class SupportActionResult:
+    step: Step
+
+
+@dataclass
+class ExtendDeadlineInput:
+    staff: str
+    reason: str
+    hours: int = 72
+
+
+@dataclass
+class ExtendDeadlineResult:
+    link_expires_at: datetime
+
+
+@dataclass
+class SendResumeLinkInput:
+    """``email`` is where the link goes: the address the person gave staff, or the journey's."""
+
+    staff: str
+    reason: str
+    email: str = ""
+
+
+@dataclass
+class SendResumeLinkResult:
+    resume_link_number: int
+
+
 # Activities
 
 
@@ -381,6 +430,19 @@ class SendConfirmationEmailInput:
 
 @dataclass
 class SendConfirmationEmailResult:
+    message_id: str
+
+
+@dataclass
+class SendResumeEmailInput:
+    journey_id: str
+    resume_link_number: int
+    to: str
+    language: str
+
+
+@dataclass
+class SendResumeEmailResult:
     message_id: str
 
 

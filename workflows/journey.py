@@ -1,0 +1,128 @@
+"""What every part of the onboarding workflow shares: activity options, business errors, and
+the journey's state with the few moves on it that several handlers make."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import search
+    from workflows.types import (
+        INVALID_INPUT,
+        PARTNER_LINKED,
+        USERNAME_TAKEN,
+        WRONG_STEP,
+        ConfirmationStatus,
+        JourneyState,
+        OnboardingInput,
+        Step,
+    )
+
+# Database writes are short and keyed by the journey: local activities keep a form step near
+# the bare update round trip. E-mail may wait on a mail server for hours: a regular activity,
+# retried until the server takes it.
+DB_CALL: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=10),
+    "retry_policy": RetryPolicy(
+        maximum_attempts=5, non_retryable_error_types=[USERNAME_TAKEN, PARTNER_LINKED]
+    ),
+}
+MAIL_CALL: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5)
+    ),
+}
+
+# Changes to deployed logic, each behind workflow.patched so recorded journeys still replay.
+# Journeys recorded before ACCESS_LIVES_ON completed at the portal; from it on, the journey
+# stays open as the record of its access (sign-ins, locks, Sign-In Partner attempts, support).
+ACCESS_LIVES_ON = "access-lives-on-after-portal"
+# From SEARCH_ATTRIBUTES on, a journey tells Temporal's visibility where it stands.
+SEARCH_ATTRIBUTES = "search-attributes"
+
+STATUS_OF_STEP = {
+    Step.CONFIRM_EMAIL: search.JourneyStatus.AWAITING_CONFIRMATION,
+    Step.PORTAL: search.JourneyStatus.COMPLETED,
+    Step.DECLINED: search.JourneyStatus.DECLINED,
+    Step.CANCELLED: search.JourneyStatus.CANCELLED,
+    Step.GCKEY_EXPIRED: search.JourneyStatus.EXPIRED,
+}
+
+
+def invalid(errors: dict[str, list[str]]) -> ApplicationError:
+    """A rule broken: the details map each form field to its messages (English msgids)."""
+    return ApplicationError("invalid input", errors, type=INVALID_INPUT, non_retryable=True)
+
+
+def wrong_step(why: str) -> ApplicationError:
+    return ApplicationError(why, type=WRONG_STEP, non_retryable=True)
+
+
+def business_error(err: ActivityError | ApplicationError, kind: str) -> ApplicationError | None:
+    """The activity's business error of this kind, if that is what failed. Core reports a local
+    activity's failure bare and a regular one's wrapped."""
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return cause if isinstance(cause, ApplicationError) and cause.type == kind else None
+
+
+class JourneyCore:
+    """The state the handlers share; OnboardingWorkflow sets it up in its ``__init__``."""
+
+    _input: OnboardingInput
+    _state: JourneyState
+    _begun: bool
+    _lock: asyncio.Lock
+    _deadline_changes: int
+
+    def _expect(self, *steps: Step) -> None:
+        if self._state.step not in steps:
+            raise wrong_step(f"journey is at {self._state.step.value}")
+
+    def _new_link(self) -> None:
+        state = self._state
+        state.link_number += 1
+        state.link_sent_at = workflow.now()
+        state.link_expires_at = state.link_sent_at + timedelta(
+            seconds=self._input.expire_after_seconds
+        )
+        state.confirmation = ConfirmationStatus.PENDING
+
+    def _changed(self, link: int) -> Callable[[], bool]:
+        """True once the link is replaced, its deadline moved, or the journey cancelled."""
+        changes = self._deadline_changes
+        return lambda: (
+            self._state.link_number != link
+            or self._deadline_changes != changes
+            or self._state.step is Step.CANCELLED
+        )
+
+    def _progress(self) -> None:
+        """Where the journey stands, for the staff list in Temporal's visibility: the step, the
+        login method, a status, when it last moved and its deadline; never who it is."""
+        if not workflow.patched(SEARCH_ATTRIBUTES):
+            return
+        state = self._state
+        deadline = (
+            state.link_expires_at
+            if state.step is Step.CONFIRM_EMAIL
+            and state.confirmation is not ConfirmationStatus.CONFIRMED
+            else None
+        )
+        status = STATUS_OF_STEP.get(state.step, search.JourneyStatus.IN_PROGRESS)
+        workflow.upsert_search_attributes(
+            [
+                search.STEP.value_set(state.step.value),
+                search.LOGIN_METHOD.value_set(state.login_method.value),
+                search.STATUS.value_set(status.value),
+                search.LAST_PROGRESS.value_set(workflow.now()),
+                search.DEADLINE.value_set(deadline) if deadline else search.DEADLINE.value_unset(),
+            ]
+        )
