@@ -12,6 +12,7 @@ from starlette.responses import Response
 from db.models import UserAccount
 from db.queries import account_for
 from web.journeys import (
+    AppSettings,
     JourneyClosed,
     JourneyService,
     LinkInToken,
@@ -26,6 +27,7 @@ from web.journeys import (
 from web.pages import current_account, language, render, signed_in_account
 from web.session import check_csrf, sign_out, signed_in_journey
 from workflows import rules
+from workflows.links import read_resume_token
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     LINK_EXPIRED,
@@ -46,6 +48,7 @@ SIGN_UP_STEPS = (
     Step.RECOVERY_EMAIL,
 )
 Lang = Annotated[str, Depends(language)]
+RESUME_LINK_HOURS = 72  # the e-mail says so
 
 
 class AccountForm(BaseModel):
@@ -84,6 +87,34 @@ async def resume(request: Request, lang: Lang, journeys: JourneyService) -> Resp
     if current is None or current.state.gckey_issued_at is not None:
         return goto(request, lang, "login")
     return goto_step(request, lang, current.state.step)
+
+
+@router.get("/resume/{token}", name="resume_link")
+async def resume_link(
+    request: Request, lang: Lang, journeys: JourneyService, token: str, settings: AppSettings
+) -> Response:
+    """Support's e-mailed link back to a journey. Before a credential exists it opens the
+    journey in this browser, as the browser that began it would; after, the person signs in."""
+    link = read_resume_token(
+        settings.secret_key.get_secret_value(), token, RESUME_LINK_HOURS * 3600
+    )
+    state = await journeys.state(workflow_id_for(link.journey_id)) if link else None
+    if link is None or state is None:
+        return render(request, "cers/resume_expired.html", lang=lang, status_code=410)
+    if state.step is Step.CANCELLED:
+        return goto(request, lang, "journey_cancelled")
+    if state.gckey_issued_at is not None:
+        return goto(request, lang, "gckey_sign_in")
+    if state.partner_linked_at is not None:
+        return goto(request, lang, "login")
+    request.session["journey"] = workflow_id_for(link.journey_id)
+    return goto_step(request, lang, state.step)
+
+
+@router.get("/cancelled", name="journey_cancelled")
+async def cancelled_page(request: Request, lang: Lang) -> Response:
+    request.session.pop("journey", None)
+    return render(request, "cers/cancelled.html", lang=lang)
 
 
 @router.get("/cers", name="cers_home")

@@ -53,6 +53,8 @@ STEP_PAGES = {
     Step.CONFIRM_EMAIL: "portal",
     Step.PORTAL: "portal",
     Step.DECLINED: "declined",
+    Step.CANCELLED: "journey_cancelled",
+    Step.GCKEY_EXPIRED: "gckey_sign_in",
 }
 
 

@@ -43,11 +43,14 @@ __all__ = [
 def add_staff_area(app: FastAPI) -> None:
     """Its routes and its 403 page, on the app web/app.py builds."""
     from web.app import page_language
-    from web.staff import access, journeys, words
+    from web.staff import access, actions, journeys, words
 
     templates.env.globals["staff_words"] = words
+    templates.env.globals["staff_actions"] = actions.ACTIONS
+    templates.env.globals["utcnow"] = actions.utcnow
     app.include_router(access.router)
     app.include_router(journeys.router)
+    app.include_router(actions.router)
 
     @app.exception_handler(StaffForbidden)
     async def forbidden(request: Request, exc: StaffForbidden) -> Response:
