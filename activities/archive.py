@@ -4,6 +4,7 @@ into the application database so auditors can read and replay it after Temporal 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
@@ -60,6 +61,12 @@ def closed_window_query(after: datetime | None, before: datetime | None) -> str:
     if before is not None:
         query += f" AND CloseTime < '{visibility_time(before)}'"
     return query
+
+
+def canonical_json(history: WorkflowHistory) -> str:
+    """The history as JSON with its keys sorted: protobuf writes a map (search attributes) in
+    no fixed order, and an export, its checksum and the archive must agree byte for byte."""
+    return json.dumps(json.loads(history.to_json()), indent=2, sort_keys=True)
 
 
 class NotClosedYet(Exception):
@@ -123,7 +130,7 @@ class ArchiveActivities:
             status=CLOSING[last.event_type],
             closed_at=last.event_time.ToDatetime(tzinfo=UTC),
             archived_at=datetime.now(UTC),
-            history_json=history.to_json(),
+            history_json=canonical_json(history),
             event_count=len(history.events),
         )
         archived = await asyncio.to_thread(self._store, row)

@@ -18,6 +18,7 @@ from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.archive import canonical_json
 from db.queries import archived_run
 
 # A chain longer than this is not a journey this service makes; stop rather than loop.
@@ -82,7 +83,7 @@ async def read_run(client: Client, engine: Engine, workflow_id: str, run_id: str
     """One run, from Temporal, else from the archive."""
     try:
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        return RunHistory(history, run_id, Source.TEMPORAL, history.to_json())
+        return RunHistory(history, run_id, Source.TEMPORAL, canonical_json(history))
     except RPCError as err:
         if not is_not_found(err):
             raise

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -89,6 +90,7 @@ async def journeys(
         transport = httpx.ASGITransport(app=app)
         for _ in range(n):
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+                username = f"Bench{uuid.uuid4().hex[:7]}"
                 page = await http.get("/en/gckey/sign-in")
                 token = form_fields(page.text)
 
@@ -116,9 +118,7 @@ async def journeys(
                     ),
                     (
                         "web: username (local activity)",
-                        lambda: post(
-                            "/en/gckey/username", {"username": f"Bench{uuid.uuid4().hex[:7]}"}
-                        ),
+                        partial(post, "/en/gckey/username", {"username": username}),
                     ),
                     (
                         "web: password (argon2id + update)",
@@ -162,6 +162,23 @@ async def journeys(
                     response = await timed(samples, name, step())
                     if response.status_code >= 400:
                         raise RuntimeError(f"{name}: HTTP {response.status_code}")
+                await sign_ins(http, username, samples)
+
+
+async def sign_ins(http: httpx.AsyncClient, username: str, samples: dict[str, list[float]]) -> None:
+    """A returning user: a wrong password and an unknown username must cost the same."""
+    await http.post("/en/sign-out", data=form_fields((await http.get("/en/portal")).text))
+    tries = [
+        ("web: sign in, wrong password (argon2id + update)", username, "Wrong7Password", 400),
+        ("web: sign in, unknown username (argon2id + pace)", f"No{username}", PASSWORD, 400),
+        ("web: sign in, right password (argon2id + update)", username, PASSWORD, 303),
+    ]
+    for name, who, password, status in tries:
+        token = form_fields((await http.get("/en/gckey/sign-in")).text)
+        data = {**token, "username": who, "password": password}
+        response = await timed(samples, name, http.post("/en/gckey/sign-in", data=data))
+        if response.status_code != status:
+            raise RuntimeError(f"{name}: HTTP {response.status_code}")
 
 
 def report(samples: dict[str, list[float]]) -> str:
