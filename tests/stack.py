@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from db.engine import migrate
 from settings import Settings
 from worker import running_worker
+from workflows import search
 
 
 class AcceptAll:
@@ -40,6 +41,7 @@ async def local_stack() -> AsyncIterator[Stack]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sysconfig.get_path("scripts")) / "temporal"),
         dev_server_log_level="error",
+        search_attributes=search.ALL,
     )
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -58,6 +58,8 @@ def test_every_path_of_the_journey_has_a_history() -> None:
         "password_reset",
         "sign_in_partner",
         "gckey_expired",
+        "cancelled_by_support",
+        "helped_by_support",
     }
 
 

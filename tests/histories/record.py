@@ -38,6 +38,7 @@ from workflows.types import (
     ChooseResetWayInput,
     ConfirmationStatus,
     ConfirmEmailInput,
+    ExtendDeadlineInput,
     LinkPartnerInput,
     LoginMethod,
     PasswordResetWorkflowInput,
@@ -48,6 +49,7 @@ from workflows.types import (
     ResetWay,
     SetNewPasswordInput,
     SetRecoveryEmailInput,
+    SupportActionInput,
 )
 
 HERE = Path(__file__).parent
@@ -135,6 +137,38 @@ async def gckey_expired(handle: Journey, stack: Stack) -> None:
     await handle.result()
 
 
+async def cancelled_by_support(handle: Journey, stack: Stack) -> None:
+    """Stopped at the username; support cancels it with a reason."""
+    await handle.execute_update(
+        OnboardingWorkflow.answer_terms, AnswerTermsInput(accepted=True, terms_version="2024-07")
+    )
+    await handle.execute_update(
+        OnboardingWorkflow.cancel, SupportActionInput("ana", "Duplicate of another journey")
+    )
+    await handle.result()
+
+
+async def helped_by_support(handle: Journey, stack: Stack) -> None:
+    """Support resends the confirmation and extends its deadline; later unlocks the GCKey."""
+    await choose_credentials(handle, f"Histo{uuid.uuid4().hex[:6]}")
+    await handle.execute_update(OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput(""))
+    await create_account(handle, "helped@example.ca")
+    await handle.execute_update(
+        OnboardingWorkflow.resend_confirmation, SupportActionInput("ana", "E-mail not received")
+    )
+    await handle.execute_update(
+        OnboardingWorkflow.extend_deadline, ExtendDeadlineInput("ana", "Away until Monday", 96)
+    )
+    await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(2))
+    await at_portal(handle)
+    for _ in range(5):
+        await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(False))
+    await handle.execute_update(
+        OnboardingWorkflow.unlock_gckey, SupportActionInput("ana", "Identity checked by phone")
+    )
+    await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(True))
+
+
 @dataclass
 class Recording:
     walk: Callable[[Journey, Stack], Awaitable[None]]
@@ -161,6 +195,8 @@ PATHS: dict[str, Recording] = {
     "signed_in_locked_and_reset": Recording(signed_in_locked_and_reset),
     "sign_in_partner": Recording(sign_in_partner, method=LoginMethod.SIGN_IN_PARTNER),
     "gckey_expired": Recording(gckey_expired, {"gckey_expire_after_days": 3 / 86400}),
+    "cancelled_by_support": Recording(cancelled_by_support),
+    "helped_by_support": Recording(helped_by_support),
 }
 
 
