@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import aiosmtplib
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from i18n import LANGUAGES, translations
+
+TEMPLATES = Path(__file__).parent / "templates" / "email"
 
 
 class EmailSender(Protocol):
@@ -43,3 +49,34 @@ class SmtpSender:
             timeout=self._timeout,
         )
         return str(message["Message-ID"])
+
+
+class EmailTemplates:
+    """E-mail as the reader reads it: their language, a plain-text body from
+    ``templates/email/<name>.txt`` and, where one exists, an HTML one from ``<name>.html``."""
+
+    def __init__(self, mail_from: str) -> None:
+        self.mail_from = mail_from
+        self._jinja = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(["html"]),
+            extensions=["jinja2.ext.i18n"],
+        )
+
+    def compose(
+        self, *, language: str, to: str, subject: str, template: str, context: dict[str, Any]
+    ) -> EmailMessage:
+        """``subject`` is an English msgid, translated here."""
+        lang = language if language in LANGUAGES else "en"
+        tr = translations(lang)
+        self._jinja.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
+        message = EmailMessage()
+        message["Subject"] = tr.gettext(subject)
+        message["From"] = self.mail_from
+        message["To"] = to
+        message["Content-Language"] = lang
+        message.set_content(self._jinja.get_template(f"{template}.txt").render(context))
+        if f"{template}.html" in self._jinja.list_templates():
+            html = self._jinja.get_template(f"{template}.html").render(context, lang=lang)
+            message.add_alternative(html, subtype="html")
+        return message

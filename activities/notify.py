@@ -1,15 +1,14 @@
-"""Notification activities: the confirmation e-mail and its reminder, in the user's language."""
+"""Notification activities: the confirmation e-mail and its reminder, and support's link back
+to a journey, in the reader's language."""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from temporalio import activity
 
-from activities.email import EmailSender
-from i18n import format_when, translations
+from activities.email import EmailSender, EmailTemplates
+from i18n import format_when
 from workflows import rules
 from workflows.links import ConfirmationLink, ResumeLink, make_resume_token, make_token
 from workflows.types import (
@@ -20,8 +19,6 @@ from workflows.types import (
     SendResumeEmailResult,
 )
 
-TEMPLATES = Path(__file__).parent / "templates" / "email"
-
 
 class NotificationActivities:
     def __init__(
@@ -30,12 +27,7 @@ class NotificationActivities:
         self._sender = sender
         self._secret_key = secret_key
         self._public_url = public_url.rstrip("/")
-        self._mail_from = mail_from
-        self._jinja = Environment(
-            loader=FileSystemLoader(TEMPLATES),
-            autoescape=select_autoescape(["html"]),
-            extensions=["jinja2.ext.i18n"],
-        )
+        self._templates = EmailTemplates(mail_from)
 
     @activity.defn
     async def send_confirmation_email(
@@ -53,15 +45,13 @@ class NotificationActivities:
         token = make_resume_token(
             self._secret_key, ResumeLink(input.journey_id, input.resume_link_number)
         )
-        tr = translations(lang)
-        self._jinja.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
-        message = EmailMessage()
-        message["Subject"] = tr.gettext("Continue your CERS registration")
-        message["From"] = self._mail_from
-        message["To"] = input.to
-        message["Content-Language"] = lang
-        link = f"{self._public_url}/{lang}/resume/{token}"
-        message.set_content(self._jinja.get_template("resume.txt").render(link=link))
+        message = self._templates.compose(
+            language=lang,
+            to=input.to,
+            subject=rules.N_("Continue your CERS registration"),
+            template="resume",
+            context={"link": f"{self._public_url}/{lang}/resume/{token}"},
+        )
         message_id = await self._sender.send(message)
         activity.logger.info("sent resume link %d", input.resume_link_number)
         return SendResumeEmailResult(message_id=message_id)
@@ -69,32 +59,26 @@ class NotificationActivities:
     def compose(self, input: SendConfirmationEmailInput) -> EmailMessage:
         lang = input.language if input.language in rules.LANGUAGES else "en"
         token = make_token(self._secret_key, ConfirmationLink(input.journey_id, input.link_number))
-        context = {
-            "given_name": input.given_name,
-            "urn": rules.format_urn(input.urn),
-            "link": f"{self._public_url}/{lang}/confirm/{token}",
-            "new_link": f"{self._public_url}/{lang}/portal",
-            "expires": format_when(input.expires_at, lang, input.time_zone),
-            "reminder": input.kind is EmailKind.REMINDER,
-        }
-        tr = translations(lang)
-        self._jinja.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
-        message = EmailMessage()
-        message["Subject"] = (
-            tr.gettext("Reminder: confirm your e-mail address for CERS")
-            if input.kind is EmailKind.REMINDER
-            else tr.gettext("Confirm your e-mail address for CERS")
+        reminder = input.kind is EmailKind.REMINDER
+        message = self._templates.compose(
+            language=lang,
+            to=input.to,
+            subject=rules.N_("Reminder: confirm your e-mail address for CERS")
+            if reminder
+            else rules.N_("Confirm your e-mail address for CERS"),
+            template="confirmation",
+            context={
+                "given_name": input.given_name,
+                "urn": rules.format_urn(input.urn),
+                "link": f"{self._public_url}/{lang}/confirm/{token}",
+                "new_link": f"{self._public_url}/{lang}/portal",
+                "expires": format_when(input.expires_at, lang, input.time_zone),
+                "reminder": reminder,
+            },
         )
-        message["From"] = self._mail_from
-        message["To"] = input.to
-        message["Content-Language"] = lang
-        domain = self._mail_from.rsplit("@", 1)[-1].strip("> ") or "cers.example.ca"
+        mail_from = self._templates.mail_from
+        domain = mail_from.rsplit("@", 1)[-1].strip("> ") or "cers.example.ca"
         message["Message-ID"] = (
             f"<{input.journey_id}.{input.link_number}.{input.kind.value}@{domain}>"
-        )
-        message.set_content(self._jinja.get_template("confirmation.txt").render(context))
-        message.add_alternative(
-            self._jinja.get_template("confirmation.html").render(context, lang=lang),
-            subtype="html",
         )
         return message

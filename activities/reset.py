@@ -5,21 +5,17 @@ from __future__ import annotations
 import asyncio
 import secrets
 from email.message import EmailMessage
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio import activity
 
-from activities.email import EmailSender
+from activities.email import EmailSender, EmailTemplates
 from db.models import GCKey, ResetCode
-from i18n import translations
 from workflows import rules
 from workflows.hashing import hash_secret
 from workflows.types import SendResetCodeInput, SendResetCodeResult
 
-TEMPLATES = Path(__file__).parent / "templates" / "email"
 CODE_DIGITS = 6
 
 
@@ -27,12 +23,7 @@ class PasswordResetActivities:
     def __init__(self, engine: Engine, sender: EmailSender, *, mail_from: str) -> None:
         self._engine = engine
         self._sender = sender
-        self._mail_from = mail_from
-        self._jinja = Environment(
-            loader=FileSystemLoader(TEMPLATES),
-            autoescape=select_autoescape(["html"]),
-            extensions=["jinja2.ext.i18n"],
-        )
+        self._templates = EmailTemplates(mail_from)
 
     @activity.defn
     async def send_reset_code(self, input: SendResetCodeInput) -> SendResetCodeResult:
@@ -66,13 +57,10 @@ class PasswordResetActivities:
             return gckey.recovery_email
 
     def compose(self, input: SendResetCodeInput, to: str, code: str) -> EmailMessage:
-        lang = input.language if input.language in rules.LANGUAGES else "en"
-        tr = translations(lang)
-        self._jinja.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
-        message = EmailMessage()
-        message["Subject"] = tr.gettext("Your GCKey confirmation code")
-        message["From"] = self._mail_from
-        message["To"] = to
-        message["Content-Language"] = lang
-        message.set_content(self._jinja.get_template("reset_code.txt").render(code=code))
-        return message
+        return self._templates.compose(
+            language=input.language,
+            to=to,
+            subject=rules.N_("Your GCKey confirmation code"),
+            template="reset_code",
+            context={"code": code},
+        )
