@@ -14,7 +14,10 @@ from activities.email import EmailSender, EmailTemplates
 from db.models import GCKey, ResetCode
 from workflows import rules
 from workflows.hashing import hash_secret
-from workflows.types import SendResetCodeInput, SendResetCodeResult
+from workflows.reset_types import (
+    SendResetCodeInput,
+    SendResetCodeResult,
+)
 
 CODE_DIGITS = 6
 

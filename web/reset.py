@@ -39,8 +39,7 @@ from web.session import check_csrf
 from workflows import rules
 from workflows.hashing import HASHER, hash_password, verify_secret
 from workflows.reset import PasswordResetWorkflow
-from workflows.types import (
-    PASSWORD_RESET_ID_PREFIX,
+from workflows.reset_types import (
     ChooseResetWayInput,
     PasswordResetWorkflowInput,
     RecordVerificationInput,
@@ -48,6 +47,9 @@ from workflows.types import (
     ResetStep,
     ResetWay,
     SetNewPasswordInput,
+)
+from workflows.types import (
+    PASSWORD_RESET_ID_PREFIX,
 )
 
 router = APIRouter(

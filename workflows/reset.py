@@ -14,12 +14,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows import rules
     from workflows.journey import DB_CALL, MAIL_CALL, invalid
     from workflows.onboarding import OnboardingWorkflow
-    from workflows.types import (
-        ONBOARDING_ID_PREFIX,
-        WRONG_STEP,
+    from workflows.reset_types import (
         ChooseResetWayInput,
         ChooseResetWayResult,
-        PasswordResetInput,
         PasswordResetWorkflowInput,
         PasswordResetWorkflowResult,
         RecordVerificationInput,
@@ -28,9 +25,14 @@ with workflow.unsafe.imports_passed_through():
         ResetStep,
         ResetWay,
         SendResetCodeInput,
-        SetGCKeyPasswordInput,
         SetNewPasswordInput,
         SetNewPasswordResult,
+    )
+    from workflows.types import (
+        ONBOARDING_ID_PREFIX,
+        WRONG_STEP,
+        PasswordResetInput,
+        SetGCKeyPasswordInput,
     )
 
 FINISHED = (ResetStep.DONE, ResetStep.FAILED, ResetStep.EXPIRED)

@@ -32,22 +32,24 @@ from web.journeys import Journeys, new_workflow_id
 from workflows.hashing import hash_password
 from workflows.onboarding import OnboardingWorkflow
 from workflows.reset import PasswordResetWorkflow
+from workflows.reset_types import (
+    ChooseResetWayInput,
+    PasswordResetWorkflowInput,
+    RecordVerificationInput,
+    ResetWay,
+    SetNewPasswordInput,
+)
 from workflows.types import (
     PASSWORD_RESET_ID_PREFIX,
     AnswerTermsInput,
-    ChooseResetWayInput,
     ConfirmationStatus,
     ConfirmEmailInput,
     ExtendDeadlineInput,
     LinkPartnerInput,
     LoginMethod,
-    PasswordResetWorkflowInput,
     RecordPartnerAttemptInput,
     RecordSignInInput,
-    RecordVerificationInput,
     RequestNewLinkInput,
-    ResetWay,
-    SetNewPasswordInput,
     SetRecoveryEmailInput,
     SupportActionInput,
 )
