@@ -20,7 +20,7 @@ from temporalio.client import Client
 
 from db.engine import make_engine
 from settings import Settings, get_settings
-from web import cers, dev, gckey, partner, reset
+from web import cers, dev, gckey, partner, reset, sign_in
 from web.audit import router as audit_router
 from web.journeys import GoTo, JourneyClosed, StepRefused, TemporalUnavailable, goto
 from web.pages import render
@@ -78,8 +78,9 @@ def create_app(
         return response
 
     app.state.partner = partner.partner_client(settings)
-    app.state.sign_in_pace = gckey.SignInPace()
+    app.state.sign_in_pace = sign_in.SignInPace()
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(sign_in.router)
     app.include_router(gckey.router)
     app.include_router(cers.router)
     app.include_router(audit_router)

@@ -1,0 +1,130 @@
+"""GCKey Sign In: the password checked against its argon2id hash here, the verdict counted by
+the journey (failures, locks, expiry)."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections import deque
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from starlette.responses import Response
+
+from db.models import GCKey
+from db.queries import issued_gckey
+from web.journeys import JourneyClosed, Journeys, JourneyService, goto, workflow_id_for
+from web.pages import language, render, signed_in_account
+from web.session import check_csrf, sign_in
+from workflows import rules
+from workflows.hashing import HASHER, verify_secret
+from workflows.onboarding import OnboardingWorkflow
+from workflows.types import RecordSignInInput, SignInOutcome
+
+router = APIRouter(
+    prefix="/{lang}/gckey", dependencies=[Depends(check_csrf), Depends(signed_in_account)]
+)
+Lang = Annotated[str, Depends(language)]
+
+# Verifying against this when the username is unknown makes both failures cost the same.
+_DUMMY_HASH = HASHER.hash("not-a-password-of-anyone")
+SIGN_IN_FAILED = rules.N_("The username or password you entered is incorrect.")
+
+
+class SignInForm(BaseModel):
+    username: str = ""
+    password: str = ""
+
+
+def check_credentials(engine: Engine, username: str, password: str) -> tuple[GCKey | None, bool]:
+    """The issued GCKey named, and whether the password opens it. An unknown username costs
+    the same argon2id check as a wrong password, so the answer's timing tells nothing."""
+    gckey = issued_gckey(engine, username)
+    hashed = gckey.password_hash if gckey and gckey.password_hash else _DUMMY_HASH
+    return gckey, verify_secret(hashed, password) and gckey is not None
+
+
+class SignInPace:
+    """A known username's verdict costs a Temporal round trip that an unknown one doesn't
+    make; the unknown one waits about as long, so the two can't be told apart by time."""
+
+    def __init__(self) -> None:
+        self._recent: deque[float] = deque([0.01], maxlen=50)
+
+    def record(self, seconds: float) -> None:
+        self._recent.append(seconds)
+
+    async def pad(self) -> None:
+        await asyncio.sleep(statistics.median(self._recent))
+
+
+def sign_in_page(
+    request: Request, lang: str, username: str = "", errors: dict[str, list[str]] | None = None
+) -> Response:
+    return render(
+        request,
+        "gckey/sign_in.html",
+        lang=lang,
+        status_code=400 if errors else 200,
+        username=username,
+        errors=errors or {},
+        timed_out=bool(request.session.pop("timed_out", False)),
+        settings=request.app.state.settings,
+    )
+
+
+@router.get("/sign-in", name="gckey_sign_in")
+async def sign_in_form(request: Request, lang: Lang) -> Response:
+    return sign_in_page(request, lang)
+
+
+@router.post("/sign-in")
+async def sign_in_submit(
+    request: Request, lang: Lang, journeys: JourneyService, form: Annotated[SignInForm, Form()]
+) -> Response:
+    gckey, matched = await asyncio.to_thread(
+        check_credentials, request.app.state.engine, form.username, form.password
+    )
+    pace: SignInPace = request.app.state.sign_in_pace
+    outcome = await record_sign_in(journeys, pace, gckey, matched)
+    if outcome is SignInOutcome.SIGNED_IN and gckey is not None:
+        sign_in(request, workflow_id_for(gckey.journey_id))
+        return goto(request, lang, "cers_home")
+    # Only someone who knows the password learns that the GCKey is locked or expired; to
+    # anyone else every failure reads the same.
+    if matched and outcome is SignInOutcome.LOCKED:
+        return render(
+            request, "gckey/locked.html", lang=lang, status_code=403, settings=journeys.settings
+        )
+    if matched and outcome is SignInOutcome.EXPIRED:
+        return render(
+            request, "gckey/expired.html", lang=lang, status_code=403, settings=journeys.settings
+        )
+    return sign_in_page(request, lang, form.username, {"sign_in": [SIGN_IN_FAILED]})
+
+
+async def record_sign_in(
+    journeys: Journeys, pace: SignInPace, gckey: GCKey | None, matched: bool
+) -> SignInOutcome:
+    """The journey counts failures and locks; the verdict comes back as an outcome."""
+    if gckey is None:
+        await pace.pad()
+        return SignInOutcome.FAILED
+    if gckey.expired_at is not None:
+        await pace.pad()
+        return SignInOutcome.EXPIRED
+    started = asyncio.get_running_loop().time()
+    try:
+        result = await journeys.send(
+            workflow_id_for(gckey.journey_id),
+            OnboardingWorkflow.record_sign_in,
+            RecordSignInInput(password_matched=matched),
+        )
+    except JourneyClosed:
+        # A journey that closed at the portal before journeys stayed open keeps no count.
+        return SignInOutcome.SIGNED_IN if matched else SignInOutcome.FAILED
+    pace.record(asyncio.get_running_loop().time() - started)
+    outcome: SignInOutcome = result.outcome
+    return outcome
