@@ -182,8 +182,10 @@ async def test_unlocking_a_gckey_lets_its_owner_sign_in_at_once(
         await staff_sign_in(desk, staff.support)
         page = await desk.get(f"/en/staff/journeys/{journey_id}")
         assert "Unlock the GCKey" in page.texts(".staff-actions legend")
+        assert page.text(".locks") == "1" and page.text(".locked-until") != "Not locked"
         page = await act(desk, journey_id, "unlock_gckey")
         assert page.text(".staff-actions .notice") == "Done: Unlock the GCKey."
+        assert page.text(".locked-until") == "Not locked"
         page = await person.submit(await person.get("/en/gckey/sign-in"), "sign-in", sign_in)
         assert page.h1 == "Welcome to CERS"
         # Unlocked already: a second unlock is refused by the journey, and says so.
