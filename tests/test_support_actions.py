@@ -226,3 +226,20 @@ async def test_cancelling_ends_the_journey_and_the_person_is_told(
         ("cancel", "refused"),
         ("cancel", "done"),
     ]
+
+
+async def test_a_journey_cancelled_while_its_mail_server_refuses_still_ends(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher, staff: Staff
+) -> None:
+    """The confirmation e-mail that keeps failing is given up, not waited for."""
+    smtp.refuse = True
+    try:
+        async with new_worker(client, settings), browser(settings, client) as desk:
+            workflow_id, _ = await confirming(client, settings)
+            await staff_sign_in(desk, staff.support)
+            page = await act(desk, journey_id_of(workflow_id), "cancel")
+            assert page.text(".staff-actions .notice") == "Done: Cancel the journey."
+            handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+            assert (await handle.result()).step is Step.CANCELLED
+    finally:
+        smtp.refuse = False

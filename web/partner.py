@@ -43,6 +43,11 @@ router = APIRouter(dependencies=[Depends(check_csrf), Depends(signed_in_account)
 Lang = Annotated[str, Depends(language)]
 
 
+# What Authlib raises when the callback's state is not one this browser's session holds: a
+# forged or reused state, or a session that no longer has it (Back button, another browser).
+STATE_ERRORS = {"mismatching_state", "oauth_error", None, ""}
+
+
 def partner_client(settings: Settings, transport: Any = None) -> Any | None:
     """The registered OpenID Connect client, or None when no Sign-In Partner is configured.
     A unit test may hand in an HTTP transport to play a misbehaving provider."""
@@ -111,7 +116,7 @@ async def partner_callback(request: Request, journeys: JourneyService) -> Respon
         log.info("Sign-In Partner answered %s: %s", err.error, err.description)
         if err.error == "access_denied":
             return problem(request, lang, "cancelled", 400)
-        if err.error == "mismatching_state" or not err.error or err.error == "oauth_error":
+        if err.error in STATE_ERRORS:
             return problem(request, lang, "state", 400)
         return problem(request, lang, "refused", 400)
     except (JoseError, ValueError) as err:

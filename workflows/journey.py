@@ -11,6 +11,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
     from workflows import search
@@ -81,6 +82,7 @@ class JourneyCore:
     _begun: bool
     _lock: asyncio.Lock
     _deadline_changes: int
+    _sending: list[ActivityHandle[Any]]  # e-mail on its way; the journey ends only after it
 
     def _expect(self, *steps: Step) -> None:
         if self._state.step not in steps:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -93,7 +94,7 @@ class OnboardingWorkflow(AccessRules, SupportActions):
         self._password_hash = ""
         self._recovery_answers: list[RecoveryAnswer] = []
         self._lock = asyncio.Lock()
-        self._sending: list[ActivityHandle[SendConfirmationEmailResult]] = []
+        self._sending: list[ActivityHandle[Any]] = []
         self._deadline_changes = 0
 
     @workflow.run
@@ -109,9 +110,12 @@ class OnboardingWorkflow(AccessRules, SupportActions):
             if not self._cancelled():
                 state.step = Step.PORTAL
                 self._progress()
-            # Close only once every e-mail has gone: a journey that completes while an
-            # activity result is arriving has its completion refused by the server.
-            await asyncio.gather(*self._sending)
+        if self._cancelled():
+            for sending in self._sending:  # mail for a cancelled journey is not waited for
+                sending.cancel()
+        # Go on only once every e-mail has gone (or been cancelled): a journey that completes
+        # while an activity result is arriving has its completion refused by the server.
+        await asyncio.gather(*self._sending, return_exceptions=True)
         if state.step is Step.PORTAL and workflow.patched(ACCESS_LIVES_ON):
             await self._keep_access()
         await workflow.wait_condition(workflow.all_handlers_finished)

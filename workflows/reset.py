@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
@@ -55,6 +57,7 @@ class PasswordResetWorkflow:
         self._input = input
         self._state = ResetState(reset_id=input.reset_id, failures_allowed=input.max_failures)
         self._lock = asyncio.Lock()
+        self._sending: ActivityHandle[Any] | None = None
 
     @workflow.run
     async def run(self, input: PasswordResetWorkflowInput) -> PasswordResetWorkflowResult:
@@ -70,6 +73,10 @@ class PasswordResetWorkflow:
             if state.step not in FINISHED:
                 state.step = ResetStep.EXPIRED
             self._lock.release()
+        if self._sending is not None:
+            # A code still on its way once the attempt is over is no use to anyone.
+            self._sending.cancel()
+            await asyncio.gather(self._sending, return_exceptions=True)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return PasswordResetWorkflowResult(step=state.step)
 
@@ -93,7 +100,7 @@ class PasswordResetWorkflow:
             state.asked_question_ids = [workflow.random().choice(questions)]
             state.code_requested_at = workflow.now()
             # Sent beside the wait: a slow mail server delays the code, not the page.
-            workflow.start_activity_method(
+            self._sending = workflow.start_activity_method(
                 PasswordResetActivities.send_reset_code,
                 SendResetCodeInput(
                     reset_id=state.reset_id,

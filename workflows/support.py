@@ -96,7 +96,7 @@ class SupportActions(JourneyCore):
         state = self._state
         state.resume_links_sent += 1
         to = input.email or self._known_address()
-        workflow.start_activity_method(
+        sending = workflow.start_activity_method(
             NotificationActivities.send_resume_link,
             SendResumeEmailInput(
                 journey_id=state.journey_id,
@@ -106,6 +106,7 @@ class SupportActions(JourneyCore):
             ),
             **MAIL_CALL,
         )
+        self._sending.append(sending)
         self._acted(input)
         return SendResumeLinkResult(resume_link_number=state.resume_links_sent)
 
