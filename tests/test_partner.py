@@ -141,7 +141,15 @@ async def test_cancelling_or_declining_at_the_partner_makes_nothing(
         )
         assert state.step is Step.PARTNER_SIGN_IN and state.partner_linked_at is None
         assert "auth" not in b.session()
-    assert rows(settings, PartnerIdentity) == [] and rows(settings, UserAccount) == []
+        assert rows(settings, PartnerIdentity) == [] and rows(settings, UserAccount) == []
+        # Coming back to it later offers the partner again, and it works from there.
+        page = await b.get("/en/resume")
+        assert page.h1 == "Sign-In Partner Log In"
+        action, fields = page.form("sign-in-partner")
+        response = await b.http.post(action, data=fields, follow_redirects=False)
+        page = await back_from_partner(b, await sign_in(response.headers["location"]))
+        assert page.h1 == "Welcome to CERS"
+    assert len(rows(settings, PartnerIdentity)) == 1  # only the one that went through
 
 
 async def test_a_tampered_state_or_a_replayed_code_is_refused(
