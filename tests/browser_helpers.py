@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
+from pydantic import SecretStr
 from temporalio.client import Client
 
 from settings import Settings
-from tests.conftest import NewWorker, until
+from tests.broker_process import Broker
+from tests.conftest import NewWorker, free_port, until
 from web.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -48,23 +50,57 @@ async def chromium() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def site(client: Client, settings: Settings, new_worker: NewWorker) -> AsyncIterator[str]:
-    """The app on a real 127.0.0.1 port; the e-mail links point at it."""
+async def site(
+    request: pytest.FixtureRequest,
+    client: Client,
+    settings: Settings,
+    new_worker: NewWorker,
+    tmp_path: Path,
+) -> AsyncIterator[str]:
+    """The app on a real 127.0.0.1 port; the e-mail links point at it. Parametrized indirectly
+    with "partner", it also has a Sign-In Partner: the stand-in, registered for this address."""
     with socket.socket() as sock:  # bound here, so no other process can take the port first
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         settings = settings.model_copy(update={"public_url": url})
+        broker = None
+        if getattr(request, "param", None) == "partner":
+            broker = partner_for(url, tmp_path)
+            broker.start()
+            settings = settings.model_copy(
+                update={
+                    "partner_issuer": broker.issuer,
+                    "partner_client_id": broker.client_id,
+                    "partner_client_secret": SecretStr(broker.client_secret),
+                }
+            )
         config = uvicorn.Config(
             create_app(settings, client), log_level="warning", access_log=False, ws="none"
         )
         server = uvicorn.Server(config)
-        async with new_worker(client, settings):
-            serving = asyncio.create_task(server.serve(sockets=[sock]))
-            await until(lambda: server.started or serving.done(), what="the site to listen")
-            assert server.started, serving
-            yield url
-            server.should_exit = True
-            await serving
+        try:
+            async with new_worker(client, settings):
+                serving = asyncio.create_task(server.serve(sockets=[sock]))
+                await until(lambda: server.started or serving.done(), what="the site to listen")
+                assert server.started, serving
+                yield url
+                server.should_exit = True
+                await serving
+        finally:
+            if broker is not None:
+                broker.stop()
+
+
+def partner_for(url: str, directory: Path) -> Broker:
+    return Broker(
+        issuer=f"http://127.0.0.1:{free_port()}",
+        client_id="cers-browser",
+        client_secret="browser-secret",
+        redirect_uri=f"{url}/partner/callback",
+        pairwise_secret="browser-pairwise-secret",
+        key_file=directory / "broker-key.json",
+        log_file=directory / "broker.log",
+    )
 
 
 @pytest.fixture

@@ -249,3 +249,39 @@ async def test_every_staff_page_passes_axe(
 
     assert len(walk.seen) == 7, walk.seen
     assert not walk.violations, "\n".join(walk.violations)
+
+
+@pytest.mark.parametrize("site", ["partner"], indirect=True)
+@pytest.mark.parametrize("lang", ["en", "fr"])
+async def test_every_sign_in_partner_page_passes_axe(page: Page, lang: str) -> None:
+    """With a Sign-In Partner (the stand-in process): what CERS shows when the person cancels
+    there, when the answer does not match this browser, and when someone signed in comes
+    back through another partner login; the stand-in's own pages are not CERS's."""
+    walk = Walk(page, lang)
+
+    async def through_partner(login: str, *, cancel: bool = False) -> None:
+        await page.goto(f"/{lang}/login")
+        await walk.press("button", "Sign-In Partner Log In")
+        if cancel:
+            await page.locator("form[action*='/cancel'] button").click()
+            return
+        await page.locator("input[name=institution]").first.check()
+        await page.locator("form button[type=submit]").first.click()
+        await page.locator("input[name=login]").fill(login)
+        await page.locator("input[name=password]").fill("demo")
+        await page.locator("form button[type=submit]").first.click()
+        accept = page.locator("button[name=decision][value=accept]")
+        if await accept.count():
+            await accept.click()
+
+    await through_partner("", cancel=True)
+    await walk.audit("partner, cancelled", "You did not log in with your Sign-In Partner")
+    await page.goto("/partner/callback?code=made-up&state=made-up")
+    await walk.audit("partner, state", "This Sign-In Partner log in has expired")
+    await through_partner(f"axe-{uuid.uuid4().hex[:6]}")
+    await walk.audit("partner, welcome", "Welcome to CERS")
+    await through_partner(f"other-{uuid.uuid4().hex[:6]}")
+    await walk.audit("partner, default access", "Your access to CERS is through your first choice")
+
+    assert len(walk.seen) == 4, walk.seen
+    assert not walk.violations, "\n".join(walk.violations)
