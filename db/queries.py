@@ -7,7 +7,14 @@ from datetime import datetime
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from db.models import GCKey, JourneyArchive, PartnerIdentity, UserAccount
+from db.models import (
+    GCKey,
+    JourneyArchive,
+    PartnerIdentity,
+    RecoveryAnswerRow,
+    ResetCode,
+    UserAccount,
+)
 from workflows.rules import username_key
 
 
@@ -97,3 +104,20 @@ def partner_journey(engine: Engine, issuer: str, subject: str) -> str | None:
     with Session(engine) as session:
         row = session.get(PartnerIdentity, (issuer, subject))
         return row.journey_id if row else None
+
+
+def recovery_answers(engine: Engine, journey_id: str) -> list[RecoveryAnswerRow]:
+    """A GCKey's recovery questions and answer hashes, in the order they were set."""
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(RecoveryAnswerRow)
+                .where(RecoveryAnswerRow.journey_id == journey_id)
+                .order_by(col(RecoveryAnswerRow.position))
+            )
+        )
+
+
+def reset_code(engine: Engine, reset_id: str) -> ResetCode | None:
+    with Session(engine) as session:
+        return session.get(ResetCode, reset_id)

@@ -18,11 +18,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
 from starlette.responses import Response
 
-from db.models import GCKey, RecoveryAnswerRow, ResetCode
-from db.queries import issued_gckey
+from db.queries import gckey_for, issued_gckey, recovery_answers, reset_code
 from settings import Settings
 from web.gckey import PasswordForm, password_problems
 from web.journeys import (
@@ -88,13 +86,9 @@ def reset_subject(engine: Engine, secret: str, username: str, count: int) -> tup
     that follow look alike; its reset can never succeed."""
     gckey = issued_gckey(engine, username)
     if gckey is not None and gckey.expired_at is None:
-        with Session(engine) as session:
-            rows = session.exec(
-                select(RecoveryAnswerRow)
-                .where(RecoveryAnswerRow.journey_id == gckey.journey_id)
-                .order_by(col(RecoveryAnswerRow.position))
-            ).all()
-        return gckey.journey_id, [row.question_id for row in rows]
+        return gckey.journey_id, [
+            row.question_id for row in recovery_answers(engine, gckey.journey_id)
+        ]
     seed = hmac.new(secret.encode(), rules.username_key(username).encode(), hashlib.sha256)
     decoys = random.Random(seed.digest()).sample(sorted(rules.RECOVERY_QUESTIONS), count)
     return "", decoys
@@ -104,14 +98,8 @@ def verified(
     engine: Engine, reset_id: str, journey_id: str, code: str | None, answers: dict[str, str]
 ) -> bool:
     """Every check runs, matched or not, so the time taken tells nothing."""
-    with Session(engine) as session:
-        stored = {
-            row.question_id: row.answer_hash
-            for row in session.exec(
-                select(RecoveryAnswerRow).where(RecoveryAnswerRow.journey_id == journey_id)
-            )
-        }
-        sent = session.get(ResetCode, reset_id) if code is not None else None
+    stored = {row.question_id: row.answer_hash for row in recovery_answers(engine, journey_id)}
+    sent = reset_code(engine, reset_id) if code is not None else None
     ok = bool(journey_id) and bool(answers)
     if code is not None:
         code_hash = sent.code_hash if sent and sent.journey_id == journey_id else _DUMMY_HASH
@@ -308,10 +296,8 @@ def new_password_page(
 
 
 def reset_username(request: Request) -> str:
-    journey_id = str(request.session.get("reset_journey", ""))
-    with Session(request.app.state.engine) as session:
-        gckey = session.get(GCKey, journey_id)
-        return gckey.username if gckey else ""
+    gckey = gckey_for(request.app.state.engine, str(request.session.get("reset_journey", "")))
+    return gckey.username if gckey else ""
 
 
 @router.get("/new-password", name="reset_password")
