@@ -47,7 +47,7 @@ def add_staff_area(app: FastAPI) -> None:
 
     templates.env.globals["staff_words"] = words
     templates.env.globals["staff_actions"] = actions.ACTIONS
-    templates.env.globals["utcnow"] = actions.utcnow
+    templates.env.globals["offered_actions"] = actions.offered_actions
     app.include_router(access.router)
     app.include_router(journeys.router)
     app.include_router(actions.router)

@@ -21,7 +21,15 @@ from web.staff.access import SignedInStaff, SupportStaff
 from web.staff.journeys import journey_path
 from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
-from workflows.types import ExtendDeadlineInput, SendResumeLinkInput, SupportActionInput
+from workflows.support import OPEN_STEPS
+from workflows.types import (
+    ConfirmationStatus,
+    ExtendDeadlineInput,
+    JourneyState,
+    SendResumeLinkInput,
+    Step,
+    SupportActionInput,
+)
 
 router = APIRouter(prefix="/{lang}/staff", dependencies=[Depends(check_csrf)])
 Lang = Annotated[str, Depends(language)]
@@ -37,18 +45,32 @@ class ActionForm(BaseModel):
 class Action:
     update: Any
     title: str  # a msgid
+    input: type = SupportActionInput
+    fields: tuple[str, ...] = ()  # what the form adds to the staff member and the reason
 
     def message(self, staff: SignedInStaff, form: ActionForm) -> Any:
-        base = {"staff": staff.username, "reason": form.reason.strip()}
-        if self.update is OnboardingWorkflow.extend_deadline:
-            return ExtendDeadlineInput(**base, hours=form.hours)
-        if self.update is OnboardingWorkflow.send_resume_link:
-            return SendResumeLinkInput(**base, email=form.email.strip())
-        return SupportActionInput(**base)
+        extra = {name: getattr(form, name) for name in self.fields}
+        extra = {k: v.strip() if isinstance(v, str) else v for k, v in extra.items()}
+        return self.input(staff=staff.username, reason=form.reason.strip(), **extra)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+def offered_actions(state: JourneyState | None, now: datetime | None = None) -> list[str]:
+    """The actions that make sense where the journey stands, as its page offers them. The
+    journey's update validators decide; this only spares staff a form bound to be refused."""
+    if state is None:
+        return []
+    now = now or datetime.now(UTC)
+    confirming = state.step is Step.CONFIRM_EMAIL and (
+        state.confirmation is not ConfirmationStatus.CONFIRMED
+    )
+    offered = {
+        "resend_confirmation": confirming,
+        "extend_deadline": confirming,
+        "send_resume_link": state.step in OPEN_STEPS,
+        "unlock_gckey": state.locked_until is not None and state.locked_until > now,
+        "cancel": state.step in OPEN_STEPS,
+    }
+    return [name for name in ACTIONS if offered[name]]
 
 
 ACTIONS = {
@@ -56,10 +78,16 @@ ACTIONS = {
         OnboardingWorkflow.resend_confirmation, rules.N_("Resend the confirmation e-mail")
     ),
     "extend_deadline": Action(
-        OnboardingWorkflow.extend_deadline, rules.N_("Extend the confirmation deadline")
+        OnboardingWorkflow.extend_deadline,
+        rules.N_("Extend the confirmation deadline"),
+        ExtendDeadlineInput,
+        ("hours",),
     ),
     "send_resume_link": Action(
-        OnboardingWorkflow.send_resume_link, rules.N_("Send a link to continue the journey")
+        OnboardingWorkflow.send_resume_link,
+        rules.N_("Send a link to continue the journey"),
+        SendResumeLinkInput,
+        ("email",),
     ),
     "unlock_gckey": Action(OnboardingWorkflow.unlock_gckey, rules.N_("Unlock the GCKey")),
     "cancel": Action(OnboardingWorkflow.cancel, rules.N_("Cancel the journey")),
@@ -93,7 +121,7 @@ async def act(
     else:
         if isinstance(result, Rejected):
             errors = result.errors
-    detail = {k: v for k, v in vars(message).items() if k not in ("staff", "reason")}
+    detail = {name: getattr(message, name) for name in action.fields}
     outcome = "refused" if errors else "done"
     await asyncio.to_thread(
         record_audit,
