@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from temporalio.client import Client, WorkflowHandle
 
@@ -13,9 +14,13 @@ from web.journeys import Journeys, new_workflow_id
 from workflows.hashing import hash_answers, hash_password
 from workflows.links import read_token
 from workflows.onboarding import OnboardingWorkflow
+
+if TYPE_CHECKING:
+    from tests.conftest import MailCatcher
 from workflows.types import (
     AnswerTermsInput,
     ChooseUsernameInput,
+    ConfirmEmailInput,
     CreateAccountInput,
     CreateAccountResult,
     JourneyState,
@@ -128,3 +133,20 @@ async def terminate_if_running(handle: Journey) -> None:
     except RPCError as err:
         if "completed" not in str(err).lower() and "not found" not in str(err).lower():
             raise
+
+
+async def to_portal(
+    client: Client, settings: Settings, smtp: MailCatcher, username: str, language: str = "en"
+) -> Journey:
+    """A GCKey journey walked to the portal: sign-up, Create User Account, and the link in
+    the confirmation e-mail the SMTP server received."""
+    workflow_id = await begin(client, settings, language=language)
+    await sign_up(client, workflow_id, username)
+    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+    address = new_address()
+    await create_account(handle, address)
+    (message,) = await smtp.wait_for(address)
+    link = link_number_in(message, settings.secret_key.get_secret_value())
+    await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(link))
+    await at_portal(handle)
+    return handle

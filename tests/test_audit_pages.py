@@ -19,13 +19,8 @@ from settings import Settings
 from tests.archive_helpers import archive_now, archived, declined_journey, delete_from_temporal
 from tests.conftest import MailCatcher, NewWorker
 from tests.journeys import (
-    at_portal,
-    begin,
-    create_account,
-    link_number_in,
-    new_address,
     new_username,
-    sign_up,
+    to_portal,
 )
 from tests.test_replay import ChangedOnboardingWorkflow
 from tests.web_helpers import Browser, Page
@@ -33,9 +28,7 @@ from web.app import create_app
 from web.audit import replay_workflows
 from web.journeys import journey_id_of
 from workflows.hashing import hash_secret
-from workflows.onboarding import OnboardingWorkflow
 from workflows.registry import WORKFLOWS
-from workflows.types import ConfirmEmailInput
 
 STAFF_PASSWORD = "Staff-Passw0rd-for-tests"
 
@@ -72,17 +65,9 @@ async def finished_journey(
     client: Client, settings: Settings, smtp: MailCatcher
 ) -> tuple[str, str]:
     """A GCKey journey walked to the portal; its journey id and username."""
-    workflow_id = await begin(client, settings, language="fr")
     username = new_username()
-    await sign_up(client, workflow_id, username)
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
-    address = new_address()
-    await create_account(handle, address)
-    (message,) = await smtp.wait_for(address)
-    link = link_number_in(message, settings.secret_key.get_secret_value())
-    await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(link))
-    await at_portal(handle)
-    return journey_id_of(workflow_id), username
+    handle = await to_portal(client, settings, smtp, username, language="fr")
+    return journey_id_of(handle.id), username
 
 
 def timeline_rows(page: Page) -> list[str]:

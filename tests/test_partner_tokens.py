@@ -19,7 +19,7 @@ from temporalio.client import Client
 
 from settings import Settings
 from tests.conftest import NewWorker
-from tests.web_helpers import browser
+from tests.web_helpers import Browser, Page, browser
 from web.partner import partner_client
 
 ISSUER = "http://partner.test"
@@ -57,6 +57,30 @@ def provider(nonce: dict[str, str], claims: dict[str, object], key: RSAKey) -> h
     return httpx2.MockTransport(handle)
 
 
+async def back_with_token(
+    b: Browser, settings: Settings, claims: dict[str, object], key: RSAKey
+) -> Page:
+    """Presses Sign-In Partner Log In, then comes back to the callback with a code the
+    in-memory provider answers with an id_token carrying ``claims``, signed with ``key``."""
+    nonce: dict[str, str] = {}
+    app = b.http._transport.app  # type: ignore[attr-defined]
+    app.state.partner = partner_client(settings, provider(nonce, claims, key))
+    page = await b.get("/en/login")
+    action, fields = page.form("sign-in-partner")
+    response = await b.http.post(action, data=fields, follow_redirects=False)
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    nonce["value"] = query["nonce"][0]
+    return await b.get(f"/partner/callback?code=c&state={query['state'][0]}")
+
+
+@pytest.fixture
+def partner_settings(settings: Settings) -> Settings:
+    settings.partner_issuer = ISSUER
+    settings.partner_client_id = "cers"
+    settings.partner_client_secret = SecretStr("s")
+    return settings
+
+
 @pytest.mark.parametrize(
     ("claims", "key"),
     [
@@ -69,25 +93,14 @@ def provider(nonce: dict[str, str], claims: dict[str, object], key: RSAKey) -> h
 )
 async def test_a_token_that_fails_its_checks_is_refused(
     client: Client,
-    settings: Settings,
+    partner_settings: Settings,
     new_worker: NewWorker,
     claims: dict[str, object],
     key: RSAKey,
 ) -> None:
-    settings.partner_issuer = ISSUER
-    settings.partner_client_id = "cers"
-    settings.partner_client_secret = SecretStr("s")
-    nonce: dict[str, str] = {}
+    settings = partner_settings
     async with new_worker(client, settings), browser(settings, client) as b:
-        app = b.http._transport.app  # type: ignore[attr-defined]
-        app.state.partner = partner_client(settings, provider(nonce, claims, key))
-        page = await b.get("/en/login")
-        action, fields = page.form("sign-in-partner")
-        response = await b.http.post(action, data=fields, follow_redirects=False)
-        query = parse_qs(urlsplit(response.headers["location"]).query)
-        nonce["value"] = query["nonce"][0]
-        callback = f"/partner/callback?code=c&state={query['state'][0]}"
-        page = await b.get(callback)
+        page = await back_with_token(b, settings, claims, key)
         assert page.status == 400
         assert page.h1 == "Your Sign-In Partner log in could not be accepted"
         assert "auth" not in b.session()
@@ -96,21 +109,11 @@ async def test_a_token_that_fails_its_checks_is_refused(
 
 
 async def test_the_same_provider_with_a_good_token_is_accepted(
-    client: Client, settings: Settings, new_worker: NewWorker
+    client: Client, partner_settings: Settings, new_worker: NewWorker
 ) -> None:
     """The refusals above are the checks, not the transport: a good token goes through."""
-    settings.partner_issuer = ISSUER
-    settings.partner_client_id = "cers"
-    settings.partner_client_secret = SecretStr("s")
-    nonce: dict[str, str] = {}
+    settings = partner_settings
     async with new_worker(client, settings), browser(settings, client) as b:
-        app = b.http._transport.app  # type: ignore[attr-defined]
-        app.state.partner = partner_client(settings, provider(nonce, {"sub": "p-ok"}, KEY))
-        page = await b.get("/en/login")
-        action, fields = page.form("sign-in-partner")
-        response = await b.http.post(action, data=fields, follow_redirects=False)
-        query = parse_qs(urlsplit(response.headers["location"]).query)
-        nonce["value"] = query["nonce"][0]
-        page = await b.get(f"/partner/callback?code=c&state={query['state'][0]}")
+        page = await back_with_token(b, settings, {"sub": "p-ok"}, KEY)
         assert page.h1 == "Welcome to CERS"
         assert "auth" in b.session()
