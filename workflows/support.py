@@ -51,7 +51,7 @@ class SupportActions(JourneyCore):
             raise wrong_step("already confirmed")
 
     def _acted(self, input: SupportActionInput | ExtendDeadlineInput | SendResumeLinkInput) -> None:
-        self._state.support_actions += 1
+        # Who and why stand in history as this update's input; the log says it happened.
         workflow.logger.info("support action by %s", input.staff)
 
     @workflow.update

@@ -144,8 +144,7 @@ class JourneyState:
     last_partner_attempt_at: datetime | None = None
     password_reset_at: datetime | None = None
     gckey_expired_at: datetime | None = None
-    # Support staff's actions: each also stands in history with the staff member and reason.
-    support_actions: int = 0
+    # Support staff's actions stand in history with the staff member and reason.
     resume_links_sent: int = 0
     cancelled_at: datetime | None = None
     cancel_reason: str = ""
