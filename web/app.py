@@ -19,21 +19,21 @@ from starlette.responses import Response
 from temporalio.client import Client
 
 from db.engine import make_engine
+from i18n import LANGUAGES
 from settings import Settings, get_settings
 from web import cers, dev, gckey, partner, reset, sign_in
 from web.audit import router as audit_router
-from web.journeys import GoTo, JourneyClosed, StepRefused, TemporalUnavailable, goto
-from web.pages import render
+from web.deps import Services
+from web.guards import GoTo, goto
+from web.journeys import Journeys
+from web.pace import SignInPace
+from web.pages import page_language, render
+from web.resets import Resets
 from web.session import IdleSessionMiddleware
 from web.staff import add_staff_area
+from web.temporal import JourneyClosed, StepRefused, TemporalUnavailable
 
 log = logging.getLogger("cers.web")
-
-
-def page_language(request: Request) -> str:
-    """The language of the page asked for, even when no route matched it."""
-    lang = request.path_params.get("lang") or request.url.path.strip("/").split("/")[0]
-    return lang if lang in ("en", "fr") else "en"
 
 
 def create_app(
@@ -46,13 +46,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = settings
-        app.state.engine = make_engine(settings.sqlalchemy_url)
-        app.state.client = client or await Client.connect(
+        engine = make_engine(settings.sqlalchemy_url)
+        connected = client or await Client.connect(
             settings.temporal_address or "127.0.0.1:7233", namespace=settings.temporal_namespace
         )
+        app.state.services = Services(
+            settings=settings,
+            engine=engine,
+            client=connected,
+            partner=partner.partner_client(settings),
+            pace=SignInPace(),
+            journeys=Journeys(connected, settings),
+            resets=Resets(connected, settings),
+        )
         yield
-        app.state.engine.dispose()
+        engine.dispose()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
@@ -77,8 +85,6 @@ def create_app(
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    app.state.partner = partner.partner_client(settings)
-    app.state.sign_in_pace = sign_in.SignInPace()
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(sign_in.router)
     app.include_router(gckey.router)
@@ -96,7 +102,7 @@ def create_app(
 
     @app.get("/{lang}", name="home")
     async def home(request: Request, lang: str) -> Response:
-        if lang not in ("en", "fr"):
+        if lang not in LANGUAGES:
             raise StarletteHTTPException(404)
         return RedirectResponse(request.url_for("login", lang=lang), status_code=303)
 

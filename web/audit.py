@@ -4,7 +4,6 @@ replay; nothing here changes a journey."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,17 +13,15 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time, get_timezone_name
 from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import Response
-from temporalio.service import RPCError, RPCStatusCode
 
 from audit.replay import ReplayOutcome, replay
-from audit.sources import HistoryNotFound, JourneyHistory, RunHistory, read_journey
+from audit.sources import HistoryNotFound, JourneyHistory, RunHistory
 from audit.timeline import Entry, build_timeline
 from i18n import DEFAULT_ZONE, translations
-from web.journeys import TemporalUnavailable, workflow_id_for
+from web.deps import DbEngine, JourneyService, Lang
 from web.pages import render, templates, translator
 from web.session import check_csrf
 from web.staff import AnyStaff, SignedInStaff
-from web.staff.access import Lang
 from workflows.registry import WORKFLOWS
 
 router = APIRouter(prefix="/{lang}/staff/journeys/{journey_id}")
@@ -35,23 +32,15 @@ def replay_workflows() -> Sequence[type]:
     return WORKFLOWS
 
 
-async def journey_history(request: Request, journey_id: str) -> JourneyHistory:
+async def journey_history(
+    journeys: JourneyService, engine: DbEngine, journey_id: str
+) -> JourneyHistory:
     """A dependency: every run of the journey, from Temporal or else the archive; 404 if
     neither has it."""
-    settings = request.app.state.settings
     try:
-        async with asyncio.timeout(settings.temporal_rpc_timeout_seconds * 3):
-            return await read_journey(
-                request.app.state.client, request.app.state.engine, workflow_id_for(journey_id)
-            )
+        return await journeys.history(engine, journey_id)
     except HistoryNotFound as err:
         raise HTTPException(404) from err
-    except TimeoutError as err:
-        raise TemporalUnavailable from err
-    except RPCError as err:
-        if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE):
-            raise TemporalUnavailable from err
-        raise
 
 
 # Routes name the staff member before the journey: the role is checked before Temporal is asked.

@@ -11,21 +11,12 @@ from starlette.responses import Response
 
 from db.models import UserAccount
 from db.queries import account_for
-from web.journeys import (
-    AppSettings,
-    JourneyClosed,
-    JourneyService,
-    LinkInToken,
-    Rejected,
-    SignedIn,
-    StepRefused,
-    goto,
-    goto_step,
-    journey_id_of,
-    workflow_id_for,
-)
-from web.pages import current_account, language, render, signed_in_account
-from web.session import check_csrf, sign_out, signed_in_journey
+from web.deps import AppSettings, DbEngine, JourneyService, Lang
+from web.guards import LinkInToken, SignedIn, goto, goto_step, of_browser
+from web.journeys import journey_id_of, workflow_id_for
+from web.pages import current_account, render, signed_in_account
+from web.session import SessionKey, check_csrf, sign_out, signed_in_journey
+from web.temporal import JourneyClosed, Rejected, StepRefused
 from workflows import rules
 from workflows.links import read_resume_token
 from workflows.onboarding import OnboardingWorkflow
@@ -47,7 +38,6 @@ SIGN_UP_STEPS = (
     Step.RECOVERY_ANSWERS,
     Step.RECOVERY_EMAIL,
 )
-Lang = Annotated[str, Depends(language)]
 RESUME_LINK_HOURS = 72  # the e-mail says so
 
 
@@ -60,19 +50,17 @@ class AccountForm(BaseModel):
     language: str = ""
 
 
-async def load_account(request: Request, workflow_id: str) -> UserAccount | None:
-    return await asyncio.to_thread(
-        account_for, request.app.state.engine, journey_id_of(workflow_id)
-    )
+async def load_account(engine: DbEngine, workflow_id: str) -> UserAccount | None:
+    return await asyncio.to_thread(account_for, engine, journey_id_of(workflow_id))
 
 
 @router.get("/login", name="login")
 async def login_page(request: Request, lang: Lang, journeys: JourneyService) -> Response:
-    timed_out = bool(request.session.pop("timed_out", False))
+    timed_out = bool(request.session.pop(SessionKey.TIMED_OUT, False))
     # A sign-up left half done in this browser is offered back, at the step it stopped.
     unfinished = None
     if not signed_in_journey(request):
-        current = await journeys.of_browser(request)
+        current = await of_browser(request, journeys)
         if current and current.state.gckey_issued_at is None:
             unfinished = current.state if current.state.step in SIGN_UP_STEPS else None
     return render(request, "cers/login.html", lang=lang, timed_out=timed_out, unfinished=unfinished)
@@ -83,7 +71,7 @@ async def resume(request: Request, lang: Lang, journeys: JourneyService) -> Resp
     """Wherever this browser's journey stands."""
     if signed_in_journey(request):
         return goto(request, lang, "cers_home")
-    current = await journeys.of_browser(request)
+    current = await of_browser(request, journeys)
     if current is None or current.state.gckey_issued_at is not None:
         return goto(request, lang, "login")
     return goto_step(request, lang, current.state.step)
@@ -107,13 +95,13 @@ async def resume_link(
         return goto(request, lang, "gckey_sign_in")
     if state.partner_linked_at is not None:
         return goto(request, lang, "login")
-    request.session["journey"] = workflow_id_for(link.journey_id)
+    request.session[SessionKey.JOURNEY] = workflow_id_for(link.journey_id)
     return goto_step(request, lang, state.step)
 
 
 @router.get("/cancelled", name="journey_cancelled")
 async def cancelled_page(request: Request, lang: Lang) -> Response:
-    request.session.pop("journey", None)
+    request.session.pop(SessionKey.JOURNEY, None)
     return render(request, "cers/cancelled.html", lang=lang)
 
 
@@ -178,7 +166,7 @@ async def account_submit(
         time_zone=form.time_zone,
         language=form.language,
     )
-    result = await journeys.send(
+    result = await journeys.submit(
         workflow_id, OnboardingWorkflow.create_account, CreateAccountInput(profile)
     )
     if isinstance(result, Rejected):
@@ -208,7 +196,7 @@ async def portal(
         lang=lang,
         account=account,
         state=state,
-        sent=bool(request.session.pop("link_sent", False)),
+        sent=bool(request.session.pop(SessionKey.LINK_SENT, False)),
     )
 
 
@@ -221,7 +209,7 @@ async def new_link(
     except (StepRefused, JourneyClosed):
         pass  # already confirmed: the portal says so
     else:
-        request.session["link_sent"] = True
+        request.session[SessionKey.LINK_SENT] = True
     return goto(request, lang, "portal")
 
 
@@ -233,7 +221,12 @@ async def confirm_page(request: Request, lang: Lang, token: str, _: LinkInToken)
 
 @router.post("/confirm/{token}")
 async def confirm_submit(
-    request: Request, lang: Lang, journeys: JourneyService, token: str, link: LinkInToken
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    engine: DbEngine,
+    token: str,
+    link: LinkInToken,
 ) -> Response:
     workflow_id = workflow_id_for(link.journey_id)
     outcome = "confirmed"
@@ -248,7 +241,7 @@ async def confirm_submit(
     except JourneyClosed:
         outcome = ""
     if not outcome:
-        account = await load_account(request, workflow_id)
+        account = await load_account(engine, workflow_id)
         if account is None or account.email_confirmed_at is None:
             raise HTTPException(404)
         outcome = "already"

@@ -8,15 +8,14 @@ import mailbox
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from starlette.responses import Response
 
-from web.pages import language, render
+from web.deps import AppSettings, Lang
+from web.pages import render
 
 router = APIRouter(prefix="/{lang}/dev")
-Lang = Annotated[str, Depends(language)]
 
 
 def read_mail(path: str) -> list[tuple[str, EmailMessage]]:
@@ -28,14 +27,14 @@ def read_mail(path: str) -> list[tuple[str, EmailMessage]]:
 
 
 @router.get("/mail", name="dev_mail")
-async def mail_list(request: Request, lang: Lang) -> Response:
-    messages = await asyncio.to_thread(read_mail, str(request.app.state.settings.mail_dir))
+async def mail_list(request: Request, lang: Lang, settings: AppSettings) -> Response:
+    messages = await asyncio.to_thread(read_mail, str(settings.mail_dir))
     return render(request, "dev/mail.html", lang=lang, messages=messages)
 
 
 @router.get("/mail/{key}", name="dev_message")
-async def mail_message(request: Request, lang: Lang, key: str) -> Response:
-    messages = dict(await asyncio.to_thread(read_mail, str(request.app.state.settings.mail_dir)))
+async def mail_message(request: Request, lang: Lang, settings: AppSettings, key: str) -> Response:
+    messages = dict(await asyncio.to_thread(read_mail, str(settings.mail_dir)))
     message = messages.get(key)
     if message is None:
         raise HTTPException(404)

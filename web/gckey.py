@@ -9,19 +9,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from web.journeys import (
-    AppSettings,
-    AtStep,
-    Issued,
-    JourneyService,
-    PostedJourney,
-    Rejected,
-    at_step,
-    goto,
-    goto_step,
-)
-from web.pages import language, render, signed_in_account
-from web.session import check_csrf, sign_in
+from web.deps import AppSettings, JourneyService, Lang
+from web.guards import Issued, PostedJourney, at_step, choose_login, goto, goto_step
+from web.journeys import AtStep
+from web.pages import render, signed_in_account
+from web.session import SessionKey, check_csrf, sign_in
+from web.temporal import Rejected
 from workflows import rules
 from workflows.hashing import hash_answers, hash_password
 from workflows.onboarding import OnboardingWorkflow
@@ -39,7 +32,6 @@ from workflows.types import (
 router = APIRouter(
     prefix="/{lang}/gckey", dependencies=[Depends(check_csrf), Depends(signed_in_account)]
 )
-Lang = Annotated[str, Depends(language)]
 
 
 class TermsForm(BaseModel):
@@ -68,7 +60,7 @@ class RecoveryEmailForm(BaseModel):
 
 @router.post("/sign-up", name="sign_up")
 async def sign_up(request: Request, lang: Lang, journeys: JourneyService) -> Response:
-    step = await journeys.choose_login(request, LoginMethod.GCKEY, lang)
+    step = await choose_login(request, journeys, LoginMethod.GCKEY, lang)
     return goto_step(request, lang, step)
 
 
@@ -89,10 +81,11 @@ async def terms_submit(
     request: Request,
     lang: Lang,
     journeys: JourneyService,
+    settings: AppSettings,
     workflow_id: PostedJourney,
     form: Annotated[TermsForm, Form()],
 ) -> Response:
-    result = await journeys.send(
+    result = await journeys.submit(
         workflow_id,
         OnboardingWorkflow.answer_terms,
         AnswerTermsInput(
@@ -105,11 +98,11 @@ async def terms_submit(
             "gckey/terms.html",
             lang=lang,
             status_code=400,
-            terms_version=request.app.state.settings.terms_version,
+            terms_version=settings.terms_version,
             errors=result.errors,
         )
     if result.step is Step.DECLINED:
-        request.session.pop("journey", None)
+        request.session.pop(SessionKey.JOURNEY, None)
     return goto_step(request, lang, result.step)
 
 
@@ -139,7 +132,7 @@ async def username_submit(
     workflow_id: PostedJourney,
     form: Annotated[UsernameForm, Form()],
 ) -> Response:
-    result = await journeys.send(
+    result = await journeys.submit(
         workflow_id,
         OnboardingWorkflow.choose_username,
         ChooseUsernameInput(rules.normalize_username(form.username)),
@@ -183,7 +176,7 @@ async def password_submit(
     workflow_id, state = at.workflow_id, at.state
     checks, errors = password_problems(form, state.username)
     if not errors:
-        result = await journeys.send(
+        result = await journeys.submit(
             workflow_id,
             OnboardingWorkflow.set_password,
             SetPasswordInput(await hash_password(form.password)),
@@ -260,7 +253,7 @@ async def recovery_submit(
     errors = rules.recovery_errors(entries, count, settings.recovery_answer_min_length)
     if not errors:
         hashes = await hash_answers([e.answer for e in entries])
-        result = await journeys.send(
+        result = await journeys.submit(
             workflow_id,
             OnboardingWorkflow.set_recovery_answers,
             SetRecoveryAnswersInput(
@@ -296,7 +289,7 @@ async def recovery_email_submit(
     workflow_id: PostedJourney,
     form: Annotated[RecoveryEmailForm, Form()],
 ) -> Response:
-    result = await journeys.send(
+    result = await journeys.submit(
         workflow_id,
         OnboardingWorkflow.set_recovery_email,
         SetRecoveryEmailInput(form.email.strip()),

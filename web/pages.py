@@ -7,13 +7,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from db.models import UserAccount
 from db.queries import account_for
 from i18n import LANGUAGES, format_when, translations
+from web.deps import DbEngine
 from web.journeys import journey_id_of
 from web.session import csrf_token, signed_in_journey
 from workflows import rules
@@ -22,14 +23,12 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["format_urn"] = rules.format_urn
 
 
-async def signed_in_account(request: Request) -> None:
+async def signed_in_account(request: Request, engine: DbEngine) -> None:
     """Loads the signed-in user's account, if any, for the header of every page."""
     workflow_id = signed_in_journey(request)
     if workflow_id is None:
         return
-    request.state.account = await asyncio.to_thread(
-        account_for, request.app.state.engine, journey_id_of(workflow_id)
-    )
+    request.state.account = await asyncio.to_thread(account_for, engine, journey_id_of(workflow_id))
 
 
 def current_account(request: Request) -> UserAccount | None:
@@ -37,11 +36,10 @@ def current_account(request: Request) -> UserAccount | None:
     return account
 
 
-def language(lang: str) -> str:
-    """The path's language, or 404."""
-    if lang not in LANGUAGES:
-        raise HTTPException(404)
-    return lang
+def page_language(request: Request) -> str:
+    """The language of the page asked for, even when no route matched it."""
+    lang = request.path_params.get("lang") or request.url.path.strip("/").split("/")[0]
+    return lang if lang in LANGUAGES else "en"
 
 
 def translator(lang: str) -> Any:

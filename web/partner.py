@@ -9,26 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated, Any
+from typing import Any
 
 import httpx2
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import APIRouter, Depends, HTTPException, Request
 from joserfc.errors import JoseError
+from sqlalchemy import Engine
 from starlette.responses import Response
 
 from db.queries import partner_journey
+from i18n import LANGUAGES
 from settings import Settings
-from web.journeys import (
-    JourneyService,
-    StepRefused,
-    goto,
-    goto_step,
-    new_workflow_id,
-    workflow_id_for,
-)
-from web.pages import language, render, signed_in_account
-from web.session import check_csrf, sign_in, signed_in_journey
+from web.deps import DbEngine, JourneyService, Lang, PartnerClient
+from web.guards import choose_login, goto, goto_step, of_browser
+from web.journeys import Journeys, new_workflow_id, workflow_id_for
+from web.pages import render, signed_in_account
+from web.session import SessionKey, check_csrf, held, sign_in, signed_in_journey
+from web.temporal import StepRefused
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     PARTNER_LINKED,
@@ -40,7 +38,6 @@ from workflows.types import (
 
 log = logging.getLogger("cers.partner")
 router = APIRouter(dependencies=[Depends(check_csrf), Depends(signed_in_account)])
-Lang = Annotated[str, Depends(language)]
 
 
 # What Authlib raises when the callback's state is not one this browser's session holds: a
@@ -75,17 +72,18 @@ def problem(request: Request, lang: str, kind: str, status: int) -> Response:
 
 
 @router.post("/{lang}/login/sign-in-partner", name="choose_partner")
-async def choose_partner(request: Request, lang: Lang, journeys: JourneyService) -> Response:
+async def choose_partner(
+    request: Request, lang: Lang, journeys: JourneyService, partner: PartnerClient
+) -> Response:
     """The choice is recorded on the journey, then the browser goes to the Sign-In Partner.
     Someone already signed in keeps their journey: what comes back is checked against it."""
     if not signed_in_journey(request):
-        step = await journeys.choose_login(request, LoginMethod.SIGN_IN_PARTNER, lang)
+        step = await choose_login(request, journeys, LoginMethod.SIGN_IN_PARTNER, lang)
         if step is not Step.PARTNER_SIGN_IN:
             return goto_step(request, lang, step)
-    partner = request.app.state.partner
     if partner is None:
         return goto(request, lang, "partner")
-    request.session["partner_lang"] = lang
+    request.session[SessionKey.PARTNER_LANG] = lang
     try:
         response: Response = await partner.authorize_redirect(
             request, str(request.url_for("partner_callback")), ui_locales=lang
@@ -97,17 +95,17 @@ async def choose_partner(request: Request, lang: Lang, journeys: JourneyService)
 
 
 @router.get("/{lang}/sign-in-partner", name="partner")
-async def partner_page(request: Request, lang: Lang) -> Response:
+async def partner_page(request: Request, lang: Lang, partner: PartnerClient) -> Response:
     """Where a journey at the Sign-In Partner step stands when no partner is configured."""
-    configured = request.app.state.partner is not None
-    return render(request, "cers/partner.html", lang=lang, configured=configured)
+    return render(request, "cers/partner.html", lang=lang, configured=partner is not None)
 
 
 @router.get("/partner/callback", name="partner_callback")
-async def partner_callback(request: Request, journeys: JourneyService) -> Response:
-    lang = request.session.get("partner_lang")
-    lang = lang if lang in ("en", "fr") else "en"
-    partner = request.app.state.partner
+async def partner_callback(
+    request: Request, journeys: JourneyService, engine: DbEngine, partner: PartnerClient
+) -> Response:
+    lang = held(request, SessionKey.PARTNER_LANG)
+    lang = lang if lang in LANGUAGES else "en"
     if partner is None:
         raise HTTPException(404)
     try:
@@ -130,15 +128,14 @@ async def partner_callback(request: Request, journeys: JourneyService) -> Respon
     if not isinstance(subject, str) or not subject:
         return problem(request, lang, "refused", 400)
     issuer = str(partner.server_metadata["issuer"])
-    return await arrive(request, lang, journeys, issuer, subject)
+    return await arrive(request, lang, journeys, engine, issuer, subject)
 
 
 async def arrive(
-    request: Request, lang: str, journeys: JourneyService, issuer: str, subject: str
+    request: Request, lang: str, journeys: Journeys, engine: Engine, issuer: str, subject: str
 ) -> Response:
     """A known pairwise id opens its journey; an unknown one starts a journey, unless someone
     signed in came back with it: they are not merged, and the attempt is kept."""
-    engine = request.app.state.engine
     known = await asyncio.to_thread(partner_journey, engine, issuer, subject)
     if known:
         sign_in(request, workflow_id_for(known))
@@ -155,7 +152,7 @@ async def arrive(
             status_code=409,
             default_access=attempt.default_access.value,
         )
-    current = await journeys.of_browser(request)
+    current = await of_browser(request, journeys)
     if current is not None and current.state.step is Step.PARTNER_SIGN_IN:
         workflow_id = current.workflow_id
     else:

@@ -10,51 +10,41 @@ import asyncio
 import hashlib
 import hmac
 import random
-import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.responses import Response
+from temporalio.workflow import UpdateMethodMultiParam
 
 from db.queries import gckey_for, issued_gckey, recovery_answers, reset_code
-from settings import Settings
+from web.deps import AppSettings, DbEngine, Lang, ResetService
 from web.gckey import PasswordForm, password_problems
-from web.journeys import (
-    AppSettings,
-    GoTo,
-    JourneyClosed,
-    JourneyService,
-    Rejected,
-    StepRefused,
-    goto,
-)
-from web.pages import language, render, signed_in_account
-from web.session import check_csrf
+from web.guards import GoTo, goto, held_or_go
+from web.pages import render, signed_in_account
+from web.resets import Resets
+from web.session import SessionKey, check_csrf, held
+from web.temporal import JourneyClosed, Rejected, StepRefused
 from workflows import rules
 from workflows.hashing import HASHER, hash_password, verify_secret
 from workflows.reset import PasswordResetWorkflow
 from workflows.reset_types import (
     ChooseResetWayInput,
-    PasswordResetWorkflowInput,
     RecordVerificationInput,
     ResetState,
     ResetStep,
     ResetWay,
     SetNewPasswordInput,
 )
-from workflows.types import (
-    PASSWORD_RESET_ID_PREFIX,
-)
 
 router = APIRouter(
     prefix="/{lang}/gckey/forgot-password",
     dependencies=[Depends(check_csrf), Depends(signed_in_account)],
 )
-Lang = Annotated[str, Depends(language)]
+A = TypeVar("A")
+R = TypeVar("R")
 _DUMMY_HASH = HASHER.hash("not-a-code-or-answer-of-anyone")
 NO_MATCH = rules.N_("The information you entered does not match our records.")
 STEP_PAGES = {
@@ -112,17 +102,14 @@ def verified(
 
 def reset_workflow_id(request: Request) -> str:
     """The reset this browser is going through."""
-    workflow_id = request.session.get("reset")
-    if not isinstance(workflow_id, str):
-        raise GoTo("forgot_password")
-    return workflow_id
+    return held_or_go(request, SessionKey.RESET, "forgot_password")
 
 
 ResetId = Annotated[str, Depends(reset_workflow_id)]
 
 
-async def reset_state(journeys: JourneyService, workflow_id: ResetId) -> ResetState:
-    state: ResetState | None = await journeys.query(workflow_id, PasswordResetWorkflow.reset)
+async def reset_state(resets: ResetService, workflow_id: ResetId) -> ResetState:
+    state = await resets.state(workflow_id)
     if state is None:
         raise GoTo("forgot_password")
     return state
@@ -149,6 +136,8 @@ async def username_submit(
     request: Request,
     lang: Lang,
     settings: AppSettings,
+    engine: DbEngine,
+    resets: ResetService,
     form: Annotated[UsernameForm, Form()],
 ) -> Response:
     username = rules.normalize_username(form.username)
@@ -164,36 +153,14 @@ async def username_submit(
         )
     journey_id, questions = await asyncio.to_thread(
         reset_subject,
-        request.app.state.engine,
+        engine,
         settings.secret_key.get_secret_value(),
         username,
         settings.recovery_question_count,
     )
-    await start_reset(request, settings, journey_id, questions, lang)
+    request.session[SessionKey.RESET] = await resets.start(journey_id, questions, lang)
+    request.session[SessionKey.RESET_JOURNEY] = journey_id
     return goto(request, lang, "reset_way")
-
-
-async def start_reset(
-    request: Request, settings: Settings, journey_id: str, questions: list[str], lang: str
-) -> None:
-    reset_id = str(uuid.uuid4())
-    workflow_id = PASSWORD_RESET_ID_PREFIX + reset_id
-    await request.app.state.client.start_workflow(
-        PasswordResetWorkflow.run,
-        PasswordResetWorkflowInput(
-            reset_id=reset_id,
-            journey_id=journey_id,
-            question_ids=questions,
-            language=lang,
-            max_failures=settings.reset_max_failures,
-            expire_after_seconds=round(settings.reset_expire_after_minutes * 60),
-        ),
-        id=workflow_id,
-        task_queue=settings.task_queue,
-        rpc_timeout=timedelta(seconds=settings.temporal_rpc_timeout_seconds),
-    )
-    request.session["reset"] = workflow_id
-    request.session["reset_journey"] = journey_id
 
 
 @router.get("/way", name="reset_way")
@@ -207,7 +174,7 @@ async def way_page(
 async def way_submit(
     request: Request,
     lang: Lang,
-    journeys: JourneyService,
+    resets: ResetService,
     workflow_id: ResetId,
     form: Annotated[WayForm, Form()],
 ) -> Response:
@@ -215,7 +182,7 @@ async def way_submit(
         errors = {"way": [rules.N_("Choose how you will confirm it is you.")]}
         return render(request, "gckey/reset/way.html", lang=lang, status_code=400, errors=errors)
     await send(
-        journeys,
+        resets,
         workflow_id,
         PasswordResetWorkflow.choose_way,
         ChooseResetWayInput(ResetWay(form.way)),
@@ -249,7 +216,8 @@ async def verify_form(
 async def verify_submit(
     request: Request,
     lang: Lang,
-    journeys: JourneyService,
+    resets: ResetService,
+    engine: DbEngine,
     workflow_id: ResetId,
     state: Annotated[ResetState, Depends(at(ResetStep.VERIFY))],
     form: Annotated[VerifyForm, Form()],
@@ -259,14 +227,14 @@ async def verify_submit(
     answers = dict(zip(asked, (form.answer + [""] * len(asked))[: len(asked)], strict=True))
     passed = await asyncio.to_thread(
         verified,
-        request.app.state.engine,
+        engine,
         state.reset_id,
-        str(request.session.get("reset_journey", "")),
+        held(request, SessionKey.RESET_JOURNEY) or "",
         code,
         answers,
     )
     result = await send(
-        journeys,
+        resets,
         workflow_id,
         PasswordResetWorkflow.record_verification,
         RecordVerificationInput(passed),
@@ -295,8 +263,8 @@ def new_password_page(
     )
 
 
-def reset_username(request: Request) -> str:
-    gckey = gckey_for(request.app.state.engine, str(request.session.get("reset_journey", "")))
+def reset_username(request: Request, engine: DbEngine) -> str:
+    gckey = gckey_for(engine, held(request, SessionKey.RESET_JOURNEY) or "")
     return gckey.username if gckey else ""
 
 
@@ -304,9 +272,10 @@ def reset_username(request: Request) -> str:
 async def new_password_form(
     request: Request,
     lang: Lang,
+    engine: DbEngine,
     _: Annotated[ResetState, Depends(at(ResetStep.NEW_PASSWORD))],
 ) -> Response:
-    username = await asyncio.to_thread(reset_username, request)
+    username = await asyncio.to_thread(reset_username, request, engine)
     return new_password_page(request, lang, rules.password_checks("", username, ""), {}, username)
 
 
@@ -314,20 +283,23 @@ async def new_password_form(
 async def new_password_submit(
     request: Request,
     lang: Lang,
-    journeys: JourneyService,
+    resets: ResetService,
+    engine: DbEngine,
     workflow_id: ResetId,
     _: Annotated[ResetState, Depends(at(ResetStep.NEW_PASSWORD))],
     form: Annotated[PasswordForm, Form()],
 ) -> Response:
-    username = await asyncio.to_thread(reset_username, request)
+    username = await asyncio.to_thread(reset_username, request, engine)
     checks, errors = password_problems(form, username)
     if not errors:
-        result = await send(
-            journeys,
-            workflow_id,
-            PasswordResetWorkflow.set_new_password,
-            SetNewPasswordInput(await hash_password(form.password)),
-        )
+        try:
+            result = await resets.submit(
+                workflow_id,
+                PasswordResetWorkflow.set_new_password,
+                SetNewPasswordInput(await hash_password(form.password)),
+            )
+        except (StepRefused, JourneyClosed) as err:
+            raise GoTo("reset_way") from err
         if not isinstance(result, Rejected):
             return goto(request, lang, "reset_done")
         errors = result.errors
@@ -338,8 +310,8 @@ async def new_password_submit(
 async def done_page(
     request: Request, lang: Lang, _: Annotated[ResetState, Depends(at(ResetStep.DONE))]
 ) -> Response:
-    request.session.pop("reset", None)
-    request.session.pop("reset_journey", None)
+    request.session.pop(SessionKey.RESET, None)
+    request.session.pop(SessionKey.RESET_JOURNEY, None)
     return render(request, "gckey/reset/done.html", lang=lang)
 
 
@@ -352,9 +324,14 @@ async def ended_page(
     return render(request, "gckey/reset/ended.html", lang=lang, state=state, status_code=410)
 
 
-async def send(journeys: JourneyService, workflow_id: ResetId, update: Any, arg: Any) -> Any:
+async def send(
+    resets: Resets,
+    workflow_id: str,
+    update: UpdateMethodMultiParam[[PasswordResetWorkflow, A], R],
+    arg: A,
+) -> R:
     """One step of the reset; a reset that moved on or ended shows where it stands."""
     try:
-        return await journeys.send(workflow_id, update, arg)
+        return await resets.send(workflow_id, update, arg)
     except (StepRefused, JourneyClosed) as err:
         raise GoTo("reset_way") from err

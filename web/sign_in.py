@@ -4,8 +4,6 @@ the journey (failures, locks, expiry)."""
 from __future__ import annotations
 
 import asyncio
-import statistics
-from collections import deque
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -15,9 +13,14 @@ from starlette.responses import Response
 
 from db.models import GCKey
 from db.queries import issued_gckey
-from web.journeys import JourneyClosed, Journeys, JourneyService, goto, workflow_id_for
-from web.pages import language, render, signed_in_account
-from web.session import check_csrf, sign_in
+from settings import Settings
+from web.deps import AppSettings, DbEngine, JourneyService, Lang, Pace
+from web.guards import goto
+from web.journeys import Journeys, workflow_id_for
+from web.pace import SignInPace
+from web.pages import render, signed_in_account
+from web.session import SessionKey, check_csrf, sign_in
+from web.temporal import JourneyClosed
 from workflows import rules
 from workflows.hashing import HASHER, verify_secret
 from workflows.onboarding import OnboardingWorkflow
@@ -26,7 +29,6 @@ from workflows.types import RecordSignInInput, SignInOutcome
 router = APIRouter(
     prefix="/{lang}/gckey", dependencies=[Depends(check_csrf), Depends(signed_in_account)]
 )
-Lang = Annotated[str, Depends(language)]
 
 # Verifying against this when the username is unknown makes both failures cost the same.
 _DUMMY_HASH = HASHER.hash("not-a-password-of-anyone")
@@ -46,22 +48,12 @@ def check_credentials(engine: Engine, username: str, password: str) -> tuple[GCK
     return gckey, verify_secret(hashed, password) and gckey is not None
 
 
-class SignInPace:
-    """A known username's verdict costs a Temporal round trip that an unknown one doesn't
-    make; the unknown one waits about as long, so the two can't be told apart by time."""
-
-    def __init__(self) -> None:
-        self._recent: deque[float] = deque([0.01], maxlen=50)
-
-    def record(self, seconds: float) -> None:
-        self._recent.append(seconds)
-
-    async def pad(self) -> None:
-        await asyncio.sleep(statistics.median(self._recent))
-
-
 def sign_in_page(
-    request: Request, lang: str, username: str = "", errors: dict[str, list[str]] | None = None
+    request: Request,
+    lang: str,
+    settings: Settings,
+    username: str = "",
+    errors: dict[str, list[str]] | None = None,
 ) -> Response:
     return render(
         request,
@@ -70,24 +62,28 @@ def sign_in_page(
         status_code=400 if errors else 200,
         username=username,
         errors=errors or {},
-        timed_out=bool(request.session.pop("timed_out", False)),
-        settings=request.app.state.settings,
+        timed_out=bool(request.session.pop(SessionKey.TIMED_OUT, False)),
+        settings=settings,
     )
 
 
 @router.get("/sign-in", name="gckey_sign_in")
-async def sign_in_form(request: Request, lang: Lang) -> Response:
-    return sign_in_page(request, lang)
+async def sign_in_form(request: Request, lang: Lang, settings: AppSettings) -> Response:
+    return sign_in_page(request, lang, settings)
 
 
 @router.post("/sign-in")
 async def sign_in_submit(
-    request: Request, lang: Lang, journeys: JourneyService, form: Annotated[SignInForm, Form()]
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    engine: DbEngine,
+    pace: Pace,
+    form: Annotated[SignInForm, Form()],
 ) -> Response:
     gckey, matched = await asyncio.to_thread(
-        check_credentials, request.app.state.engine, form.username, form.password
+        check_credentials, engine, form.username, form.password
     )
-    pace: SignInPace = request.app.state.sign_in_pace
     outcome = await record_sign_in(journeys, pace, gckey, matched)
     if outcome is SignInOutcome.SIGNED_IN and gckey is not None:
         sign_in(request, workflow_id_for(gckey.journey_id))
@@ -102,7 +98,9 @@ async def sign_in_submit(
         return render(
             request, "gckey/expired.html", lang=lang, status_code=403, settings=journeys.settings
         )
-    return sign_in_page(request, lang, form.username, {"sign_in": [SIGN_IN_FAILED]})
+    return sign_in_page(
+        request, lang, journeys.settings, form.username, {"sign_in": [SIGN_IN_FAILED]}
+    )
 
 
 async def record_sign_in(

@@ -18,14 +18,13 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from db.staff import StaffRole
-from web.pages import render, templates
+from web.pages import page_language, render, templates
 from web.staff.access import (
     AnyStaff,
     RoleCheck,
     SignedInStaff,
     StaffForbidden,
     SupportStaff,
-    require_staff,
 )
 
 __all__ = [
@@ -36,13 +35,11 @@ __all__ = [
     "StaffRole",
     "SupportStaff",
     "add_staff_area",
-    "require_staff",
 ]
 
 
 def add_staff_area(app: FastAPI) -> None:
     """Its routes and its 403 page, on the app web/app.py builds."""
-    from web.app import page_language
     from web.staff import access, actions, journeys, words
 
     templates.env.globals["staff_words"] = words

@@ -9,9 +9,6 @@ whatever an exporter had in the cookie, and an exporter's sign-in clears the sta
 from __future__ import annotations
 
 import asyncio
-import secrets
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -22,17 +19,14 @@ from starlette.responses import Response
 
 from db.models import StaffMember
 from db.staff import StaffRole, staff_member, staff_member_named
-from web.journeys import GoTo, goto
-from web.pages import language, render
-from web.session import check_csrf
+from web.deps import DbEngine, Lang
+from web.guards import GoTo, goto
+from web.pages import render
+from web.session import EXPORTER_KEYS, SessionKey, check_csrf, fresh_session
 from workflows import rules
 from workflows.hashing import HASHER, verify_secret
 
 router = APIRouter(prefix="/{lang}/staff", dependencies=[Depends(check_csrf)])
-Lang = Annotated[str, Depends(language)]
-
-STAFF_KEY = "staff"
-EXPORTER_KEYS = ("auth", "journey")  # web/session.py
 # Verifying against this when the username is unknown makes both failures cost the same.
 _DUMMY_HASH = HASHER.hash("not-the-password-of-any-staff-member")
 SIGN_IN_FAILED = rules.N_("The username or password you entered is incorrect.")
@@ -59,26 +53,22 @@ class RoleCheck:
     def __init__(self, *roles: StaffRole) -> None:
         self.roles = frozenset(roles)
 
-    async def __call__(self, request: Request) -> SignedInStaff:
+    async def __call__(self, request: Request, engine: DbEngine) -> SignedInStaff:
         session = request.session
-        held = session.get(STAFF_KEY)
+        held = session.get(SessionKey.STAFF)
         if any(key in session for key in EXPORTER_KEYS):
             raise StaffForbidden
         if not isinstance(held, dict) or not isinstance(held.get("id"), int):
             raise GoTo("staff_sign_in")
-        row = await asyncio.to_thread(staff_member, request.app.state.engine, held["id"])
+        row = await asyncio.to_thread(staff_member, engine, held["id"])
         if row is None or row.disabled_at is not None or row.id is None:
-            session.pop(STAFF_KEY, None)
+            session.pop(SessionKey.STAFF, None)
             raise GoTo("staff_sign_in")
         staff = SignedInStaff(row.id, row.username, row.display_name, StaffRole(row.role))
         request.state.staff = staff  # for the header, on the 403 page too
         if staff.role not in self.roles:
             raise StaffForbidden
         return staff
-
-
-def require_staff(*roles: StaffRole) -> Callable[[Request], Awaitable[SignedInStaff]]:
-    return RoleCheck(*roles)
 
 
 AnyStaff = Annotated[SignedInStaff, Depends(RoleCheck(StaffRole.SUPPORT, StaffRole.AUDITOR))]
@@ -96,13 +86,7 @@ def opened_staff_account(engine: Engine, username: str, password: str) -> StaffM
 
 def sign_in_staff(request: Request, member: StaffMember) -> None:
     """A fresh session: nothing an exporter (or anyone) had in this cookie carries over."""
-    seen = request.session.get("seen", int(time.time()))
-    request.session.clear()
-    request.session.update(
-        {STAFF_KEY: {"id": member.id, "role": member.role}},
-        seen=seen,
-        csrf=secrets.token_urlsafe(32),
-    )
+    fresh_session(request, {SessionKey.STAFF: {"id": member.id, "role": member.role}})
 
 
 class StaffSignInForm(BaseModel):
@@ -112,7 +96,7 @@ class StaffSignInForm(BaseModel):
 
 @router.get("/sign-in", name="staff_sign_in")
 async def sign_in_page(request: Request, lang: Lang) -> Response:
-    timed_out = bool(request.session.pop("timed_out", False))
+    timed_out = bool(request.session.pop(SessionKey.TIMED_OUT, False))
     return render(
         request, "staff/sign_in.html", lang=lang, username="", errors={}, timed_out=timed_out
     )
@@ -120,11 +104,9 @@ async def sign_in_page(request: Request, lang: Lang) -> Response:
 
 @router.post("/sign-in")
 async def sign_in_submit(
-    request: Request, lang: Lang, form: Annotated[StaffSignInForm, Form()]
+    request: Request, lang: Lang, engine: DbEngine, form: Annotated[StaffSignInForm, Form()]
 ) -> Response:
-    member = await asyncio.to_thread(
-        opened_staff_account, request.app.state.engine, form.username, form.password
-    )
+    member = await asyncio.to_thread(opened_staff_account, engine, form.username, form.password)
     if member is None:
         return render(
             request,

@@ -14,11 +14,13 @@ from pydantic import BaseModel
 from starlette.responses import RedirectResponse, Response
 
 from db.audit import record_audit
-from web.journeys import JourneyClosed, JourneyService, Rejected, StepRefused, workflow_id_for
-from web.pages import language, render
+from web.deps import DbEngine, JourneyService, Lang
+from web.journeys import workflow_id_for
+from web.pages import render
 from web.session import check_csrf
 from web.staff.access import SignedInStaff, SupportStaff
 from web.staff.journeys import journey_path
+from web.temporal import JourneyClosed, Rejected, StepRefused
 from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
 from workflows.support import OPEN_STEPS
@@ -32,7 +34,6 @@ from workflows.types import (
 )
 
 router = APIRouter(prefix="/{lang}/staff", dependencies=[Depends(check_csrf)])
-Lang = Annotated[str, Depends(language)]
 
 
 class ActionForm(BaseModel):
@@ -101,6 +102,7 @@ async def act(
     request: Request,
     lang: Lang,
     journeys: JourneyService,
+    engine: DbEngine,
     staff: SupportStaff,
     journey_id: str,
     name: str,
@@ -113,7 +115,7 @@ async def act(
     message = action.message(staff, form)
     errors: dict[str, list[str]] = {}
     try:
-        result = await journeys.send(workflow_id_for(journey_id), action.update, message)
+        result = await journeys.submit(workflow_id_for(journey_id), action.update, message)
     except StepRefused:
         errors = {"action": [REFUSED]}
     except JourneyClosed:
@@ -125,7 +127,7 @@ async def act(
     outcome = "refused" if errors else "done"
     await asyncio.to_thread(
         record_audit,
-        request.app.state.engine,
+        engine,
         staff,
         name,
         journey_id,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from sqlalchemy import Engine
 from starlette.responses import Response
 from starlette.routing import NoMatchFound
 
@@ -20,8 +21,8 @@ from db.queries import (
     journeys_for_urn,
     journeys_for_username,
 )
-from web.journeys import AppSettings
-from web.pages import language, render
+from web.deps import AppSettings, DbEngine, JourneyService, Lang
+from web.pages import render
 from web.staff import words
 from web.staff.access import AnyStaff
 from web.staff.reading import Filters, StaffReader
@@ -30,14 +31,13 @@ from workflows.search import JourneyStatus
 from workflows.types import LoginMethod, Step
 
 router = APIRouter(prefix="/{lang}/staff")
-Lang = Annotated[str, Depends(language)]
 
 NO_MATCH = rules.N_("No journey has this username, e-mail address or URN.")
 ENTER_SEARCH = rules.N_("Enter a username, an e-mail address or a URN.")
 
 
-def get_reader(request: Request) -> StaffReader:
-    return StaffReader(request.app.state.client, request.app.state.settings)
+def get_reader(journeys: JourneyService) -> StaffReader:
+    return StaffReader(journeys)
 
 
 Reader = Annotated[StaffReader, Depends(get_reader)]
@@ -89,9 +89,8 @@ async def journey_list(
     )
 
 
-def find_journeys(request: Request, text: str) -> list[str]:
+def find_journeys(engine: Engine, text: str) -> list[str]:
     """A URN (ten digits with its check digit), an e-mail address, or a GCKey username."""
-    engine = request.app.state.engine
     if rules.is_urn(text):
         return journeys_for_urn(engine, text)
     if "@" in text:
@@ -100,16 +99,16 @@ def find_journeys(request: Request, text: str) -> list[str]:
 
 
 @router.get("/search", name="staff_search")
-async def search(request: Request, lang: Lang, staff: AnyStaff, q: str = "") -> Response:
+async def search(
+    request: Request, lang: Lang, staff: AnyStaff, engine: DbEngine, q: str = ""
+) -> Response:
     text = q.strip()
-    found = await asyncio.to_thread(find_journeys, request, text) if text else []
+    found = await asyncio.to_thread(find_journeys, engine, text) if text else []
     if len(found) == 1:
         url = request.url_for("staff_journey", lang=lang, journey_id=found[0])
         return Response(status_code=303, headers={"Location": str(url)})
     if found:  # one e-mail address on several journeys
-        people = await asyncio.to_thread(
-            lambda: [(j, account_for(request.app.state.engine, j)) for j in found]
-        )
+        people = await asyncio.to_thread(lambda: [(j, account_for(engine, j)) for j in found])
         return render(request, "staff/search.html", lang=lang, staff=staff, q=text, found=people)
     return render(
         request,
@@ -133,10 +132,9 @@ def journey_path(journey_id: str) -> str:
 
 @router.get("/journeys/{journey_id}", name="staff_journey")
 async def journey_page(
-    request: Request, lang: Lang, staff: AnyStaff, reader: Reader, journey_id: str
+    request: Request, lang: Lang, staff: AnyStaff, reader: Reader, engine: DbEngine, journey_id: str
 ) -> Response:
     journey_id = journey_path(journey_id)
-    engine = request.app.state.engine
     row, (gckey, account, entries) = await asyncio.gather(
         reader.journey(journey_id, now()),
         asyncio.to_thread(

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from temporalio.api.workflow.v1 import PendingActivityInfo
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.common import TypedSearchAttributes
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
-from settings import Settings
-from web.journeys import Journeys, TemporalUnavailable, journey_id_of, workflow_id_for
+from web.journeys import Journeys, journey_id_of, workflow_id_for
 from web.staff.stuck import PendingActivity, Stuck, last_progress_of, stuck_reasons
+from web.temporal import TemporalUnavailable
 from workflows import search
 from workflows.onboarding import OnboardingWorkflow
 from workflows.rules import N_
@@ -154,13 +154,12 @@ def row_from(
 
 
 class StaffReader:
-    """The staff pages' reads from Temporal; each call has the site's deadline."""
+    """The staff pages' reads, through the journey gateway (which owns the deadlines)."""
 
-    def __init__(self, client: Client, settings: Settings) -> None:
-        self.client = client
-        self.settings = settings
-        self.timeout = timedelta(seconds=settings.temporal_rpc_timeout_seconds)
-        self.stuck_after = timedelta(hours=settings.stuck_after_hours)
+    def __init__(self, journeys: Journeys) -> None:
+        self.journeys = journeys
+        self.settings = journeys.settings
+        self.stuck_after = timedelta(hours=self.settings.stuck_after_hours)
 
     async def page(self, filters: Filters, token: str, now: datetime) -> ListPage:
         query = filters.query(self.settings.task_queue, now)
@@ -177,30 +176,20 @@ class StaffReader:
     async def _fetch(
         self, query: str, token: bytes | None
     ) -> tuple[list[JourneyRow], bytes | None]:
-        try:
-            listing = self.client.list_workflows(
-                query, page_size=PAGE_SIZE, next_page_token=token, rpc_timeout=self.timeout
-            )
-            await listing.fetch_next_page()
-        except RPCError as err:
-            raise unavailable_or(err) from err
+        listed, next_token = await self.journeys.list_page(query, PAGE_SIZE, token)
         found = [
             row_from(
                 w.id, w.run_id, w.status, w.start_time, w.close_time, w.typed_search_attributes
             )
-            for w in listing.current_page or []
+            for w in listed
         ]
-        return found, listing.next_page_token or None
+        return found, next_token
 
     async def journey(self, journey_id: str, now: datetime) -> JourneyRow | None:
         """One journey's description and state; None if Temporal does not know it."""
-        handle = self.client.get_workflow_handle(workflow_id_for(journey_id))
-        try:
-            described = await handle.describe(rpc_timeout=self.timeout)
-        except RPCError as err:
-            if err.status is RPCStatusCode.NOT_FOUND:
-                return None
-            raise unavailable_or(err) from err
+        described = await self.journeys.describe(journey_id)
+        if described is None:
+            return None
         row = row_from(
             described.id,
             described.run_id,
@@ -218,19 +207,22 @@ class StaffReader:
     ) -> None:
         """Adds the pending activities and the journey's state, then works out if it is
         stuck. A journey that cannot answer in time is shown without them."""
-        handle = self.client.get_workflow_handle(workflow_id_for(row.journey_id))
         if not described:
             try:
-                description = await handle.describe(rpc_timeout=self.timeout)
-                row.pending = pending_of(description.raw_description.pending_activities)
-            except RPCError:
+                description = await self.journeys.describe(row.journey_id)
+                row.pending = (
+                    pending_of(description.raw_description.pending_activities)
+                    if description
+                    else []
+                )
+            except (TemporalUnavailable, RPCError):
                 row.pending = []
         if row.running or described:
             # A list asks only running journeys: a closed one is replayed to answer.
-            journeys = Journeys(self.client, self.settings)
-            journeys.timeout = timedelta(seconds=query_seconds)
             try:
-                row.state = await journeys.state(workflow_id_for(row.journey_id))
+                row.state = await self.journeys.state(
+                    workflow_id_for(row.journey_id), timedelta(seconds=query_seconds)
+                )
             except (TemporalUnavailable, RPCError, WorkflowQueryFailedError):
                 row.state = None
         if row.last_progress is None:
@@ -261,9 +253,3 @@ def pending_of(infos: Iterable[PendingActivityInfo]) -> list[PendingActivity]:
         failure = info.last_failure.message if info.HasField("last_failure") else ""
         pending.append(PendingActivity(info.activity_type.name, info.attempt, failure, next_at))
     return pending
-
-
-def unavailable_or(err: RPCError) -> Exception:
-    if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE):
-        return TemporalUnavailable()
-    return err

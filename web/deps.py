@@ -1,0 +1,76 @@
+"""The site's typed dependencies: the one way a route reaches the settings, the database, the
+Temporal gateways, the Sign-In Partner client and the page's language. Only this module reads
+``app.state``; the app sets it once, in its lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import Engine
+from temporalio.client import Client
+
+from i18n import LANGUAGES
+from settings import Settings
+from web.journeys import Journeys
+from web.pace import SignInPace
+from web.resets import Resets
+
+
+@dataclass
+class Services:
+    """What the app holds for its routes, made once per process."""
+
+    settings: Settings
+    engine: Engine
+    client: Client
+    partner: Any | None  # Authlib's registered OpenID Connect client; None: no partner
+    pace: SignInPace
+    journeys: Journeys
+    resets: Resets
+
+
+def services(request: Request) -> Services:
+    held: Services = request.app.state.services
+    return held
+
+
+def get_settings(request: Request) -> Settings:
+    return services(request).settings
+
+
+def get_engine(request: Request) -> Engine:
+    return services(request).engine
+
+
+def get_journeys(request: Request) -> Journeys:
+    return services(request).journeys
+
+
+def get_resets(request: Request) -> Resets:
+    return services(request).resets
+
+
+def get_partner(request: Request) -> Any | None:
+    return services(request).partner
+
+
+def get_pace(request: Request) -> SignInPace:
+    return services(request).pace
+
+
+def language(lang: str) -> str:
+    """The path's language, or 404."""
+    if lang not in LANGUAGES:
+        raise HTTPException(404)
+    return lang
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+DbEngine = Annotated[Engine, Depends(get_engine)]
+JourneyService = Annotated[Journeys, Depends(get_journeys)]
+ResetService = Annotated[Resets, Depends(get_resets)]
+PartnerClient = Annotated[Any | None, Depends(get_partner)]
+Pace = Annotated[SignInPace, Depends(get_pace)]
+Lang = Annotated[str, Depends(language)]

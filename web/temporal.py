@@ -1,0 +1,126 @@
+"""What every gateway to Temporal shares: the site's deadline on each call, the one mapping of
+a Temporal that does not answer to the "service unavailable" page, and a refused update
+turned into form errors or a typed refusal."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Generic, TypeVar
+
+from temporalio.client import (
+    Client,
+    RPCTimeoutOrCancelledError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
+
+from settings import Settings
+from workflows.types import INVALID_INPUT
+
+W = TypeVar("W")  # the workflow class a gateway talks to
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+class TemporalUnavailable(Exception):
+    """Temporal did not answer in time; nothing the user sent is lost, they may try again."""
+
+
+@dataclass
+class Rejected:
+    """A rule was broken: form field -> messages (English msgids, translated by the page)."""
+
+    errors: dict[str, list[str]]
+
+
+class StepRefused(Exception):
+    """The workflow refused the message: ``kind`` is its ApplicationError type."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class JourneyClosed(Exception):
+    """The workflow has ended; nothing more can be sent to it."""
+
+
+def is_unavailable(err: BaseException) -> bool:
+    if isinstance(err, RPCTimeoutOrCancelledError | WorkflowUpdateRPCTimeoutOrCancelledError):
+        return True
+    if isinstance(err, TimeoutError):
+        return True
+    return isinstance(err, RPCError) and err.status in (
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.UNAVAILABLE,
+    )
+
+
+@asynccontextmanager
+async def deadline() -> AsyncIterator[None]:
+    """The one place a Temporal that does not answer becomes TemporalUnavailable."""
+    try:
+        yield
+    except Exception as err:
+        if is_unavailable(err):
+            raise TemporalUnavailable from err
+        raise
+
+
+def not_found(err: BaseException) -> bool:
+    return isinstance(err, RPCError) and err.status is RPCStatusCode.NOT_FOUND
+
+
+class Gateway(Generic[W]):
+    """Calls to one kind of workflow, each with the site's deadline."""
+
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.timeout = timedelta(seconds=settings.temporal_rpc_timeout_seconds)
+
+    async def submit(
+        self, workflow_id: str, update: UpdateMethodMultiParam[[W, A], R], arg: A
+    ) -> R | Rejected:
+        """A form step: its result, or a Rejected carrying the field messages. A refusal by
+        the workflow raises StepRefused; a closed workflow, JourneyClosed."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            async with deadline():
+                result: R = await handle.execute_update(update, arg, rpc_timeout=self.timeout)
+                return result
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError):
+                if cause.type == INVALID_INPUT and cause.details:
+                    return Rejected(dict(cause.details[0]))
+                raise StepRefused(cause.type or "") from err
+            raise
+        except RPCError as err:
+            if not_found(err):
+                raise JourneyClosed from err
+            raise
+
+    async def send(self, workflow_id: str, update: UpdateMethodMultiParam[[W, A], R], arg: A) -> R:
+        """An update that has no form behind it: a rejected input is a refusal too."""
+        result = await self.submit(workflow_id, update, arg)
+        if isinstance(result, Rejected):
+            raise StepRefused(INVALID_INPUT)
+        return result
+
+    async def _query(self, workflow_id: str, query: Any, timeout: timedelta | None) -> Any:
+        """What the workflow's query answers, or None when there is no such workflow."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            async with deadline():
+                return await handle.query(query, rpc_timeout=timeout or self.timeout)
+        except RPCError as err:
+            if not_found(err):
+                return None
+            raise
