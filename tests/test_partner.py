@@ -111,7 +111,7 @@ async def test_a_gckey_user_coming_back_through_a_partner_is_not_merged(
     client: Client, partner_settings: Settings, new_worker: NewWorker
 ) -> None:
     settings = partner_settings
-    username = f"Gck{uuid.uuid4().hex[:8]}"
+    username = f"Gck{uuid.uuid4().hex[:7]}"  # 8 hex characters may all be digits (7 at most)
     async with new_worker(client, settings), browser(settings, client) as b:
         await b.submit(await sign_up(b, "en", username), "issued")  # signs in
         workflow_id = b.session()["auth"]

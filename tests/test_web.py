@@ -57,7 +57,7 @@ async def test_whole_journey_in_english(
     database_url: str,
 ) -> None:
     settings.database_url = database_url  # SQLite by default; PostgreSQL as in production
-    username = f"Exp{uuid.uuid4().hex[:8]}"
+    username = f"Exp{uuid.uuid4().hex[:7]}"  # 8 hex characters may all be digits (7 at most)
     address = f"{uuid.uuid4().hex[:8]}@example.ca"
     async with new_worker(client, settings), browser(settings, client) as b:
         page = await sign_up(b, "en", username)
