@@ -22,7 +22,7 @@ from db.staff import StaffRole, staff_member, staff_member_named
 from web.deps import DbEngine, Lang
 from web.guards import GoTo, goto
 from web.pages import render
-from web.session import EXPORTER_KEYS, SessionKey, check_csrf, fresh_session
+from web.session import EXPORTER_KEYS, SessionKey, check_csrf, fresh_session, sign_out
 from workflows import rules
 from workflows.hashing import HASHER, verify_secret
 
@@ -122,8 +122,8 @@ async def sign_in_submit(
 
 
 @router.post("/sign-out", name="staff_sign_out")
-async def sign_out(request: Request, lang: Lang, staff: AnyStaff) -> Response:
-    request.session.clear()
+async def sign_out_submit(request: Request, lang: Lang, staff: AnyStaff) -> Response:
+    sign_out(request)
     return goto(request, lang, "staff_signed_out")
 
 
