@@ -11,6 +11,7 @@ from sqlmodel import Session, col, delete, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.normalize import username_key
 from db.models import GCKey, PartnerIdentity, RecoveryAnswerRow, UserAccount
 from workflows import rules
 from workflows.types import (
@@ -45,7 +46,7 @@ class AccountActivities:
     def _reserve_username(
         self, input: ReserveUsernameInput, now: datetime
     ) -> ReserveUsernameResult:
-        key = rules.username_key(input.username)
+        key = username_key(input.username)
         with Session(self._engine) as session:
             holder = session.exec(select(GCKey).where(GCKey.username_key == key)).first()
             if holder is not None and holder.journey_id != input.journey_id:

@@ -8,9 +8,9 @@ from email.message import EmailMessage
 from temporalio import activity
 
 from activities.email import EmailSender, EmailTemplates
+from core.links import ConfirmationLink, ResumeLink, make_resume_token, make_token
 from i18n import format_when
 from workflows import rules
-from workflows.links import ConfirmationLink, ResumeLink, make_resume_token, make_token
 from workflows.types import (
     EmailKind,
     SendConfirmationEmailInput,

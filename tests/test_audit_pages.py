@@ -13,6 +13,7 @@ import httpx
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from core.hashing import hash_secret
 from db.engine import make_engine
 from db.staff import StaffRole, create_staff_member
 from settings import Settings
@@ -27,7 +28,6 @@ from tests.web_helpers import Browser, Page
 from web.app import create_app
 from web.audit import replay_workflows
 from web.journeys import journey_id_of
-from workflows.hashing import hash_secret
 from workflows.registry import WORKFLOWS
 
 STAFF_PASSWORD = "Staff-Passw0rd-for-tests"

@@ -18,10 +18,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.accounts import AccountActivities
+from core.hashing import hash_secret, verify_secret
+from core.normalize import normalize_answer
 from db.engine import MIGRATIONS, make_engine, migrate
 from db.models import GCKey, RecoveryAnswerRow, UserAccount
 from workflows import rules
-from workflows.hashing import hash_secret, verify_secret
 from workflows.types import (
     USERNAME_TAKEN,
     CreateUserAccountInput,
@@ -60,7 +61,7 @@ async def reserve(accounts: AccountActivities, journey_id: str, username: str) -
 def answers(*texts: str, hint: str = "hint") -> list[RecoveryAnswer]:
     questions = ["first_pet", "first_school", "childhood_street"]
     return [
-        RecoveryAnswer(q, hash_secret(rules.normalize_answer(t)), f"{hint} {i}")
+        RecoveryAnswer(q, hash_secret(normalize_answer(t)), f"{hint} {i}")
         for i, (q, t) in enumerate(zip(questions, texts, strict=True))
     ]
 
@@ -159,7 +160,7 @@ async def test_issue_gckey_stores_the_hashes_once(
     ]
     typed = ["Rex", "Byng", "Elm"]
     assert all(
-        verify_secret(r.answer_hash, rules.normalize_answer(a))
+        verify_secret(r.answer_hash, normalize_answer(a))
         for r, a in zip(stored, typed, strict=True)
     )
 

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from core.hashing import hash_answers, hash_password
+from core.normalize import normalize_username
 from web.journeys import (
     AppSettings,
     AtStep,
@@ -23,7 +25,6 @@ from web.journeys import (
 from web.pages import language, render, signed_in_account
 from web.session import check_csrf, sign_in
 from workflows import rules
-from workflows.hashing import hash_answers, hash_password
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     AnswerTermsInput,
@@ -142,7 +143,7 @@ async def username_submit(
     result = await journeys.send(
         workflow_id,
         OnboardingWorkflow.choose_username,
-        ChooseUsernameInput(rules.normalize_username(form.username)),
+        ChooseUsernameInput(normalize_username(form.username)),
     )
     if isinstance(result, Rejected):
         return render(

@@ -25,8 +25,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.links import ConfirmationLink, read_token
 from settings import Settings
-from workflows.links import ConfirmationLink, read_token
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     INVALID_INPUT,

@@ -20,6 +20,8 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.responses import Response
 
+from core.hashing import HASHER, hash_password, verify_secret
+from core.normalize import normalize_answer, normalize_username, username_key
 from db.queries import gckey_for, issued_gckey, recovery_answers, reset_code
 from settings import Settings
 from web.gckey import PasswordForm, password_problems
@@ -35,7 +37,6 @@ from web.journeys import (
 from web.pages import language, render, signed_in_account
 from web.session import check_csrf
 from workflows import rules
-from workflows.hashing import HASHER, hash_password, verify_secret
 from workflows.reset import PasswordResetWorkflow
 from workflows.reset_types import (
     ChooseResetWayInput,
@@ -89,7 +90,7 @@ def reset_subject(engine: Engine, secret: str, username: str, count: int) -> tup
         return gckey.journey_id, [
             row.question_id for row in recovery_answers(engine, gckey.journey_id)
         ]
-    seed = hmac.new(secret.encode(), rules.username_key(username).encode(), hashlib.sha256)
+    seed = hmac.new(secret.encode(), username_key(username).encode(), hashlib.sha256)
     decoys = random.Random(seed.digest()).sample(sorted(rules.RECOVERY_QUESTIONS), count)
     return "", decoys
 
@@ -106,7 +107,7 @@ def verified(
         ok = verify_secret(code_hash, code.strip()) and sent is not None and ok
     for question_id, answer in answers.items():
         answer_hash = stored.get(question_id, _DUMMY_HASH)
-        ok = verify_secret(answer_hash, rules.normalize_answer(answer)) and ok
+        ok = verify_secret(answer_hash, normalize_answer(answer)) and ok
     return ok
 
 
@@ -151,7 +152,7 @@ async def username_submit(
     settings: AppSettings,
     form: Annotated[UsernameForm, Form()],
 ) -> Response:
-    username = rules.normalize_username(form.username)
+    username = normalize_username(form.username)
     if not username:
         errors = {"username": [rules.N_("Enter your GCKey username.")]}
         return render(

@@ -13,13 +13,13 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.responses import Response
 
+from core.hashing import HASHER, verify_secret
 from db.models import GCKey
 from db.queries import issued_gckey
 from web.journeys import JourneyClosed, Journeys, JourneyService, goto, workflow_id_for
 from web.pages import language, render, signed_in_account
 from web.session import check_csrf, sign_in
 from workflows import rules
-from workflows.hashing import HASHER, verify_secret
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import RecordSignInInput, SignInOutcome
 

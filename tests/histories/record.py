@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.hashing import hash_password
 from tests.journeys import (
     ANSWERS,
     Journey,
@@ -29,7 +30,6 @@ from tests.journeys import (
 )
 from tests.stack import Stack, local_stack
 from web.journeys import Journeys, new_workflow_id
-from workflows.hashing import hash_password
 from workflows.onboarding import OnboardingWorkflow
 from workflows.reset import PasswordResetWorkflow
 from workflows.reset_types import (

@@ -20,13 +20,14 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.responses import Response
 
+from core.hashing import HASHER, verify_secret
+from core.normalize import normalize_username
 from db.models import StaffMember
 from db.staff import StaffRole, staff_member, staff_member_named
 from web.journeys import GoTo, goto
 from web.pages import language, render
 from web.session import check_csrf
 from workflows import rules
-from workflows.hashing import HASHER, verify_secret
 
 router = APIRouter(prefix="/{lang}/staff", dependencies=[Depends(check_csrf)])
 Lang = Annotated[str, Depends(language)]
@@ -88,7 +89,7 @@ SupportStaff = Annotated[SignedInStaff, Depends(RoleCheck(StaffRole.SUPPORT))]
 def opened_staff_account(engine: Engine, username: str, password: str) -> StaffMember | None:
     """The active staff account these credentials open, if any. An unknown or disabled
     username costs the same argon2id check as a wrong password."""
-    member = staff_member_named(engine, rules.normalize_username(username.strip()))
+    member = staff_member_named(engine, normalize_username(username.strip()))
     usable = member is not None and member.disabled_at is None
     hashed = member.password_hash if member is not None and usable else _DUMMY_HASH
     return member if verify_secret(hashed, password) and usable else None
