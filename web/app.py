@@ -18,6 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 from temporalio.client import Client
 
+from core.languages import ENGLISH, LANGUAGES, supported_language
 from db.engine import make_engine
 from settings import Settings, get_settings
 from web import cers, dev, gckey, partner, reset, sign_in
@@ -33,7 +34,7 @@ log = logging.getLogger("cers.web")
 def page_language(request: Request) -> str:
     """The language of the page asked for, even when no route matched it."""
     lang = request.path_params.get("lang") or request.url.path.strip("/").split("/")[0]
-    return lang if lang in ("en", "fr") else "en"
+    return supported_language(lang)
 
 
 def create_app(
@@ -73,7 +74,7 @@ def create_app(
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.url.path.startswith(("/en/", "/fr/")):
+        if request.url.path.startswith(tuple(f"/{lang}/" for lang in LANGUAGES)):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
@@ -92,11 +93,11 @@ def create_app(
 
     @app.get("/", name="splash")
     async def splash(request: Request) -> Response:
-        return render(request, "splash.html", lang="en")
+        return render(request, "splash.html", lang=ENGLISH)
 
     @app.get("/{lang}", name="home")
     async def home(request: Request, lang: str) -> Response:
-        if lang not in ("en", "fr"):
+        if lang not in LANGUAGES:
             raise StarletteHTTPException(404)
         return RedirectResponse(request.url_for("login", lang=lang), status_code=303)
 

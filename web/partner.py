@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from joserfc.errors import JoseError
 from starlette.responses import Response
 
+from core.languages import supported_language
 from db.queries import partner_journey
 from settings import Settings
 from web.journeys import (
@@ -105,8 +106,7 @@ async def partner_page(request: Request, lang: Lang) -> Response:
 
 @router.get("/partner/callback", name="partner_callback")
 async def partner_callback(request: Request, journeys: JourneyService) -> Response:
-    lang = request.session.get("partner_lang")
-    lang = lang if lang in ("en", "fr") else "en"
+    lang = supported_language(request.session.get("partner_lang"))
     partner = request.app.state.partner
     if partner is None:
         raise HTTPException(404)

@@ -13,6 +13,7 @@ from temporalio.workflow import ActivityHandle
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from activities.notify import NotificationActivities
+    from core.languages import LANGUAGES
     from workflows import rules
     from workflows.access import AccessRules
     from workflows.journey import (
@@ -212,7 +213,7 @@ class OnboardingWorkflow(AccessRules, SupportActions):
 
     @begin.validator
     def _validate_begin(self, input: BeginInput) -> None:
-        if input.language not in rules.LANGUAGES:
+        if input.language not in LANGUAGES:
             raise invalid({"language": [rules.N_("Choose English or French.")]})
 
     # GCKey Sign Up, steps 1 to 5.

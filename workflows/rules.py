@@ -16,6 +16,7 @@ import zoneinfo
 from dataclasses import dataclass
 from functools import cache
 
+from core.languages import LANGUAGES
 from core.normalize import normalize_answer, normalize_username
 
 
@@ -164,7 +165,6 @@ def recovery_errors(
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@(?:[^@\s.]+\.)+[^@\s.]{2,}$")
 TELEPHONE_PATTERN = re.compile(r"^\+?[0-9 ().-]{7,20}$")
 NAME_MAX = 50
-LANGUAGES = ("en", "fr")
 CANADIAN_TIME_ZONES = (
     "America/St_Johns",
     "America/Halifax",
