@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.support import SupportActions
     from workflows.types import (
+        FINISHED_STEPS,
         LINK_EXPIRED,
         LINK_REPLACED,
         USERNAME_TAKEN,
@@ -104,7 +105,7 @@ class OnboardingWorkflow(AccessRules, SupportActions):
         await workflow.wait_condition(lambda: self._begun)
         # GCKey sign-up (steps 1 to 5) or the Sign-In Partner, then Create User Account.
         await workflow.wait_condition(
-            lambda: state.step in (Step.CONFIRM_EMAIL, Step.PORTAL, Step.DECLINED, Step.CANCELLED)
+            lambda: state.step is Step.CONFIRM_EMAIL or state.step in FINISHED_STEPS
         )
         if state.step is Step.CONFIRM_EMAIL:
             await self._wait_for_confirmation()

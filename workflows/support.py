@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import rules
     from workflows.journey import MAIL_CALL, JourneyCore, invalid, wrong_step
     from workflows.types import (
+        OPEN_STEPS,
         ConfirmationStatus,
         ExtendDeadlineInput,
         ExtendDeadlineResult,
@@ -24,16 +25,6 @@ with workflow.unsafe.imports_passed_through():
         SupportActionResult,
     )
 
-OPEN_STEPS = (
-    Step.PARTNER_SIGN_IN,
-    Step.TERMS,
-    Step.USERNAME,
-    Step.PASSWORD,
-    Step.RECOVERY_ANSWERS,
-    Step.RECOVERY_EMAIL,
-    Step.CREATE_ACCOUNT,
-    Step.CONFIRM_EMAIL,
-)
 MAX_EXTENSION_HOURS = 30 * 24
 
 

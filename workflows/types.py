@@ -35,6 +35,13 @@ class Step(StrEnum):
     CANCELLED = "cancelled"
 
 
+# Where the journey's steps are over: nobody is expected to move it on. (A journey at the
+# portal stays open as the record of its access, but no step is left to take.)
+FINISHED_STEPS = frozenset({Step.PORTAL, Step.DECLINED, Step.GCKEY_EXPIRED, Step.CANCELLED})
+# Where a person still has a step to take, so support may help them on or cancel.
+OPEN_STEPS = frozenset(Step) - FINISHED_STEPS
+
+
 class SignInOutcome(StrEnum):
     SIGNED_IN = "signed_in"
     FAILED = "failed"

@@ -21,8 +21,8 @@ from web.staff.access import SignedInStaff, SupportStaff
 from web.staff.journeys import journey_path
 from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
-from workflows.support import OPEN_STEPS
 from workflows.types import (
+    OPEN_STEPS,
     ConfirmationStatus,
     ExtendDeadlineInput,
     JourneyState,
