@@ -37,10 +37,10 @@ from web.journeys import (
 from web.pages import language, render, signed_in_account
 from web.session import check_csrf
 from workflows import rules
+from workflows.inputs import password_reset_input
 from workflows.reset import PasswordResetWorkflow
 from workflows.reset_types import (
     ChooseResetWayInput,
-    PasswordResetWorkflowInput,
     RecordVerificationInput,
     ResetState,
     ResetStep,
@@ -181,13 +181,12 @@ async def start_reset(
     workflow_id = PASSWORD_RESET_ID_PREFIX + reset_id
     await request.app.state.client.start_workflow(
         PasswordResetWorkflow.run,
-        PasswordResetWorkflowInput(
+        password_reset_input(
+            settings,
             reset_id=reset_id,
             journey_id=journey_id,
             question_ids=questions,
             language=lang,
-            max_failures=settings.reset_max_failures,
-            expire_after_seconds=round(settings.reset_expire_after_minutes * 60),
         ),
         id=workflow_id,
         task_queue=settings.task_queue,

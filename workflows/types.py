@@ -77,13 +77,18 @@ PARTNER_LINKED = "PartnerIdentityLinked"  # details[0] is the journey already ho
 
 @dataclass
 class OnboardingInput:
+    """Made from the Settings by workflows.inputs.onboarding_input, the one place that reads
+    them. The first fields have been in every input ever recorded, so they need no default."""
+
     journey_id: str
-    terms_version: str = "2024-07"
-    recovery_question_count: int = 3
-    reminder_after_seconds: int = 24 * 3600
-    expire_after_seconds: int = 72 * 3600
-    # The rules of signing in: consecutive failures lock the GCKey for a while, and a GCKey
-    # unused for two years expires.
+    terms_version: str
+    recovery_question_count: int
+    reminder_after_seconds: int
+    expire_after_seconds: int
+    # The rules of signing in (consecutive failures lock the GCKey for a while; a GCKey unused
+    # for two years expires) came later. A journey started before them gets these defaults
+    # each time its history is decoded, so they are the service's values when the rules came,
+    # fixed: read from Settings, a changed setting would change recorded journeys on replay.
     lock_after_failures: int = 5
     lock_seconds: int = 20 * 60
     gckey_expire_after_seconds: int = 730 * 24 * 3600
