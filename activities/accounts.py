@@ -15,6 +15,8 @@ from core.normalize import username_key
 from db.models import GCKey, PartnerIdentity, RecoveryAnswerRow, UserAccount
 from workflows import rules
 from workflows.types import (
+    NO_GCKEY,
+    NO_USERNAME,
     PARTNER_LINKED,
     USERNAME_TAKEN,
     CreateUserAccountInput,
@@ -70,9 +72,7 @@ class AccountActivities:
         with Session(self._engine) as session:
             row = session.get(GCKey, input.journey_id)
             if row is None:
-                raise ApplicationError(
-                    "no username reserved", type="NoUsername", non_retryable=True
-                )
+                raise ApplicationError("no username reserved", type=NO_USERNAME, non_retryable=True)
             if row.issued_at is not None:
                 return IssueGCKeyResult(issued_at=row.issued_at)
             row.password_hash = input.password_hash
@@ -205,7 +205,7 @@ class AccountActivities:
         with Session(self._engine) as session:
             row = session.get(GCKey, input.journey_id)
             if row is None or row.issued_at is None or row.expired_at is not None:
-                raise ApplicationError("no GCKey to change", type="NoGCKey", non_retryable=True)
+                raise ApplicationError("no GCKey to change", type=NO_GCKEY, non_retryable=True)
             if row.password_changed_at != input.changed_at:
                 row.password_hash = input.password_hash
                 row.password_changed_at = input.changed_at

@@ -24,6 +24,7 @@ from db.engine import MIGRATIONS, make_engine, migrate
 from db.models import GCKey, RecoveryAnswerRow, UserAccount
 from workflows import rules
 from workflows.types import (
+    NO_USERNAME,
     USERNAME_TAKEN,
     CreateUserAccountInput,
     IssueGCKeyInput,
@@ -170,7 +171,7 @@ async def test_issue_gckey_needs_a_reserved_username(accounts: AccountActivities
         await ActivityEnvironment().run(
             accounts.issue_gckey, issue_input("journey-z", hash_secret("x"), [], ISSUED)
         )
-    assert raised.value.type == "NoUsername" and raised.value.non_retryable
+    assert raised.value.type == NO_USERNAME and raised.value.non_retryable
 
 
 async def test_create_user_account_keeps_one_urn_per_journey(

@@ -73,6 +73,8 @@ LINK_EXPIRED = "ConfirmationLinkExpired"
 LINK_REPLACED = "ConfirmationLinkReplaced"
 WRONG_STEP = "WrongStep"
 PARTNER_LINKED = "PartnerIdentityLinked"  # details[0] is the journey already holding it
+NO_USERNAME = "NoUsername"  # a GCKey issued for a journey that reserved no username
+NO_GCKEY = "NoGCKey"  # a new password for a GCKey never issued, or expired
 
 
 @dataclass
