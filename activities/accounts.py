@@ -19,8 +19,6 @@ from workflows.types import (
     NO_USERNAME,
     PARTNER_LINKED,
     USERNAME_TAKEN,
-    CreateUserAccountInput,
-    CreateUserAccountResult,
     ExpireGCKeyInput,
     ExpireGCKeyResult,
     IssueGCKeyInput,
@@ -31,8 +29,10 @@ from workflows.types import (
     MarkEmailConfirmedResult,
     ReserveUsernameInput,
     ReserveUsernameResult,
-    SetGCKeyPasswordInput,
-    SetGCKeyPasswordResult,
+    StoreGCKeyPasswordInput,
+    StoreGCKeyPasswordResult,
+    StoreUserAccountInput,
+    StoreUserAccountResult,
 )
 
 
@@ -99,12 +99,13 @@ class AccountActivities:
             session.commit()
         return IssueGCKeyResult(issued_at=input.issued_at)
 
-    @activity.defn
-    async def create_user_account(self, input: CreateUserAccountInput) -> CreateUserAccountResult:
+    # Stores what the create_account update took; history knows it by its deployed name.
+    @activity.defn(name="create_user_account")
+    async def store_user_account(self, input: StoreUserAccountInput) -> StoreUserAccountResult:
         """Creates the account and assigns its URN; a retry returns the same URN."""
-        return await asyncio.to_thread(self._create_user_account, input)
+        return await asyncio.to_thread(self._store_user_account, input)
 
-    def _create_user_account(self, input: CreateUserAccountInput) -> CreateUserAccountResult:
+    def _store_user_account(self, input: StoreUserAccountInput) -> StoreUserAccountResult:
         with Session(self._engine) as session:
             row = session.exec(
                 select(UserAccount).where(UserAccount.journey_id == input.journey_id)
@@ -128,7 +129,7 @@ class AccountActivities:
                 row.urn = rules.urn_for(row.id)
                 session.commit()
             assert row.urn is not None
-            return CreateUserAccountResult(urn=row.urn)
+            return StoreUserAccountResult(urn=row.urn)
 
     @activity.defn
     async def mark_email_confirmed(
@@ -197,11 +198,14 @@ class AccountActivities:
                 session.commit()
             return ExpireGCKeyResult(expired_at=row.expired_at or input.expired_at)
 
-    @activity.defn
-    async def set_gckey_password(self, input: SetGCKeyPasswordInput) -> SetGCKeyPasswordResult:
-        return await asyncio.to_thread(self._set_gckey_password, input)
+    # Stores what the set_new_password update took; history knows it by its deployed name.
+    @activity.defn(name="set_gckey_password")
+    async def store_gckey_password(
+        self, input: StoreGCKeyPasswordInput
+    ) -> StoreGCKeyPasswordResult:
+        return await asyncio.to_thread(self._store_gckey_password, input)
 
-    def _set_gckey_password(self, input: SetGCKeyPasswordInput) -> SetGCKeyPasswordResult:
+    def _store_gckey_password(self, input: StoreGCKeyPasswordInput) -> StoreGCKeyPasswordResult:
         with Session(self._engine) as session:
             row = session.get(GCKey, input.journey_id)
             if row is None or row.issued_at is None or row.expired_at is not None:
@@ -211,7 +215,7 @@ class AccountActivities:
                 row.password_changed_at = input.changed_at
                 session.add(row)
                 session.commit()
-        return SetGCKeyPasswordResult(changed_at=input.changed_at)
+        return StoreGCKeyPasswordResult(changed_at=input.changed_at)
 
 
 def _taken() -> ApplicationError:

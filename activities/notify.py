@@ -39,8 +39,10 @@ class NotificationActivities:
         activity.logger.info("sent %s e-mail, link %d", input.kind.value, input.link_number)
         return SendConfirmationEmailResult(message_id=message_id)
 
-    @activity.defn
-    async def send_resume_link(self, input: SendResumeEmailInput) -> SendResumeEmailResult:
+    # Sends what the send_resume_link update asked for; history knows it by its deployed name,
+    # the update's own.
+    @activity.defn(name="send_resume_link")
+    async def send_resume_email(self, input: SendResumeEmailInput) -> SendResumeEmailResult:
         """Support's link back to a journey where it stopped."""
         lang = supported_language(input.language)
         token = make_resume_token(

@@ -80,7 +80,7 @@ SAYS: dict[str, str] = {
     "send_resume_link": N_("Link to resume the journey sent."),
     "unlock_gckey": N_("GCKey unlocked."),
     "cancel": N_("Journey cancelled."),
-    # Local activities: the durable facts the steps produced.
+    # Local activities, by the names history records: the durable facts the steps produced.
     "local:issue_gckey": N_("GCKey issued."),
     "local:create_user_account": N_("CERS user account created, URN %(urn)s."),
     "local:link_partner_identity": N_("Sign-In Partner identity kept for this journey."),

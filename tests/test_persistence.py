@@ -26,13 +26,13 @@ from workflows import rules
 from workflows.types import (
     NO_USERNAME,
     USERNAME_TAKEN,
-    CreateUserAccountInput,
     IssueGCKeyInput,
     LoginMethod,
     MarkEmailConfirmedInput,
     Profile,
     RecoveryAnswer,
     ReserveUsernameInput,
+    StoreUserAccountInput,
 )
 
 ISSUED = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
@@ -81,8 +81,8 @@ def issue_input(
     )
 
 
-def account_input(journey_id: str, at: datetime = ISSUED) -> CreateUserAccountInput:
-    return CreateUserAccountInput(
+def account_input(journey_id: str, at: datetime = ISSUED) -> StoreUserAccountInput:
+    return StoreUserAccountInput(
         journey_id=journey_id,
         login_method=LoginMethod.GCKEY,
         profile=Profile(" Marie ", "Tremblay", "marie@example.ca", "", "America/Toronto", "fr"),
@@ -174,13 +174,13 @@ async def test_issue_gckey_needs_a_reserved_username(accounts: AccountActivities
     assert raised.value.type == NO_USERNAME and raised.value.non_retryable
 
 
-async def test_create_user_account_keeps_one_urn_per_journey(
+async def test_store_user_account_keeps_one_urn_per_journey(
     accounts: AccountActivities, engine: Engine
 ) -> None:
     env = ActivityEnvironment()
-    a = await env.run(accounts.create_user_account, account_input("journey-a"))
-    a_again = await env.run(accounts.create_user_account, account_input("journey-a", LATER))
-    b = await env.run(accounts.create_user_account, account_input("journey-b"))
+    a = await env.run(accounts.store_user_account, account_input("journey-a"))
+    a_again = await env.run(accounts.store_user_account, account_input("journey-a", LATER))
+    b = await env.run(accounts.store_user_account, account_input("journey-b"))
 
     assert a.urn == a_again.urn != b.urn
     assert rules.is_urn(a.urn) and rules.is_urn(b.urn)
@@ -192,7 +192,7 @@ async def test_create_user_account_keeps_one_urn_per_journey(
 
 async def test_email_confirmed_once(accounts: AccountActivities, engine: Engine) -> None:
     env = ActivityEnvironment()
-    await env.run(accounts.create_user_account, account_input("journey-a"))
+    await env.run(accounts.store_user_account, account_input("journey-a"))
 
     first = await env.run(
         accounts.mark_email_confirmed, MarkEmailConfirmedInput("journey-a", ISSUED)

@@ -41,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
         ConfirmEmailResult,
         CreateAccountInput,
         CreateAccountResult,
-        CreateUserAccountInput,
         EmailKind,
         IssueGCKeyInput,
         JourneyState,
@@ -62,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         SetRecoveryEmailInput,
         SetRecoveryEmailResult,
         Step,
+        StoreUserAccountInput,
     )
 
 
@@ -343,8 +343,8 @@ class OnboardingWorkflow(AccessRules, SupportActions):
             state = self._state
             now = workflow.now()
             result = await workflow.execute_local_activity_method(
-                AccountActivities.create_user_account,
-                CreateUserAccountInput(
+                AccountActivities.store_user_account,
+                StoreUserAccountInput(
                     journey_id=state.journey_id,
                     login_method=state.login_method,
                     profile=input.profile,

@@ -88,7 +88,7 @@ class SupportActions(JourneyCore):
         state.resume_links_sent += 1
         to = input.email or self._known_address()
         sending = workflow.start_activity_method(
-            NotificationActivities.send_resume_link,
+            NotificationActivities.send_resume_email,
             SendResumeEmailInput(
                 journey_id=state.journey_id,
                 resume_link_number=state.resume_links_sent,

@@ -347,7 +347,8 @@ class SendResumeLinkResult:
     resume_link_number: int
 
 
-# Activities
+# Activities: one message pair each, named for the activity method (a few are recorded in
+# history under an earlier name, kept in their @activity.defn), never for an update.
 
 
 @dataclass
@@ -381,7 +382,7 @@ class IssueGCKeyResult:
 
 
 @dataclass
-class CreateUserAccountInput:
+class StoreUserAccountInput:
     journey_id: str
     login_method: LoginMethod
     profile: Profile
@@ -389,7 +390,7 @@ class CreateUserAccountInput:
 
 
 @dataclass
-class CreateUserAccountResult:
+class StoreUserAccountResult:
     urn: str
 
 
@@ -460,12 +461,12 @@ class SendResumeEmailResult:
 
 
 @dataclass
-class SetGCKeyPasswordInput:
+class StoreGCKeyPasswordInput:
     journey_id: str
     password_hash: str
     changed_at: datetime
 
 
 @dataclass
-class SetGCKeyPasswordResult:
+class StoreGCKeyPasswordResult:
     changed_at: datetime
