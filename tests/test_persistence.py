@@ -73,7 +73,6 @@ def issue_input(
     return IssueGCKeyInput(
         journey_id=journey_id,
         login_method=LoginMethod.GCKEY,
-        username="Exporter01",
         password_hash=password_hash,
         recovery_answers=recovery,
         recovery_email="marie@example.ca",

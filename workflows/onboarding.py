@@ -311,7 +311,6 @@ class OnboardingWorkflow(AccessRules, SupportActions):
                 IssueGCKeyInput(
                     journey_id=state.journey_id,
                     login_method=state.login_method,
-                    username=state.username,
                     password_hash=self._password_hash,
                     recovery_answers=self._recovery_answers,
                     recovery_email=input.email,

@@ -366,7 +366,6 @@ class ReserveUsernameResult:
 class IssueGCKeyInput:
     journey_id: str
     login_method: LoginMethod
-    username: str
     password_hash: str
     recovery_answers: list[RecoveryAnswer]
     recovery_email: str

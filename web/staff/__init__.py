@@ -25,7 +25,6 @@ from web.staff.access import (
     SignedInStaff,
     StaffForbidden,
     SupportStaff,
-    require_staff,
 )
 
 __all__ = [
@@ -36,7 +35,6 @@ __all__ = [
     "StaffRole",
     "SupportStaff",
     "add_staff_area",
-    "require_staff",
 ]
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -76,10 +75,6 @@ class RoleCheck:
         if staff.role not in self.roles:
             raise StaffForbidden
         return staff
-
-
-def require_staff(*roles: StaffRole) -> Callable[[Request], Awaitable[SignedInStaff]]:
-    return RoleCheck(*roles)
 
 
 AnyStaff = Annotated[SignedInStaff, Depends(RoleCheck(StaffRole.SUPPORT, StaffRole.AUDITOR))]
