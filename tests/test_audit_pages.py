@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from core.hashing import hash_secret
 from db.engine import make_engine
 from db.staff import StaffRole, create_staff_member
 from settings import Settings
@@ -25,7 +26,6 @@ from tests.test_replay import ChangedOnboardingWorkflow
 from tests.web_helpers import Browser, Page, browser
 from web.audit import replay_workflows
 from web.journeys import journey_id_of
-from workflows.hashing import hash_secret
 from workflows.registry import WORKFLOWS
 
 STAFF_PASSWORD = "Staff-Passw0rd-for-tests"

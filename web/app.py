@@ -21,9 +21,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from temporalio.client import Client
 
+from core.languages import ENGLISH, LANGUAGES
 from db.engine import make_engine
 from db.sessions import purge_sessions
-from i18n import LANGUAGES
 from settings import Settings, get_settings
 from web import cers, dev, gckey, partner, reset, sign_in
 from web.audit import router as audit_router
@@ -86,7 +86,7 @@ def create_app(
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.url.path.startswith(("/en/", "/fr/")):
+        if request.url.path.startswith(tuple(f"/{lang}/" for lang in LANGUAGES)):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
@@ -103,7 +103,7 @@ def create_app(
 
     @app.get("/", name="splash")
     async def splash(request: Request) -> Response:
-        return render(request, "splash.html", lang="en")
+        return render(request, "splash.html", lang=ENGLISH)
 
     @app.get("/{lang}", name="home")
     async def home(request: Request, lang: str) -> Response:

@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from i18n import LANGUAGES
+from core.languages import LANGUAGES
 from settings import Settings
 from web.journeys import Journeys
 from web.pace import SignInPace

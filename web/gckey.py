@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from core.hashing import hash_answers, hash_password
+from core.normalize import normalize_username
 from web.deps import AppSettings, JourneyService, Lang, Now
 from web.guards import Issued, PostedJourney, at_step, choose_login, goto, goto_step
 from web.journeys import AtStep
@@ -16,7 +18,6 @@ from web.pages import render, signed_in_account
 from web.session import SessionKey, check_csrf, sign_in
 from web.temporal import Rejected
 from workflows import rules
-from workflows.hashing import hash_answers, hash_password
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     AnswerTermsInput,
@@ -135,7 +136,7 @@ async def username_submit(
     result = await journeys.submit(
         workflow_id,
         OnboardingWorkflow.choose_username,
-        ChooseUsernameInput(rules.normalize_username(form.username)),
+        ChooseUsernameInput(normalize_username(form.username)),
     )
     if isinstance(result, Rejected):
         return render(
