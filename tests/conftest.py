@@ -27,6 +27,8 @@ from worker import running_worker
 from workflows import search
 
 pytest_plugins = ["tests.broker_process"]
+# Asserts moved out of test modules into these still say what differed when they fail.
+pytest.register_assert_rewrite("tests.i18n_helpers", "tests.web_helpers")
 
 T = TypeVar("T")
 

@@ -19,9 +19,9 @@ from db.staff import StaffRole
 from i18n import gettext
 from settings import Settings
 from staff.cli import create as create_staff
+from tests.browser_steps import arrive
 from tests.conftest import MailCatcher
 from tests.journeys import begin
-from tests.test_browser import arrive
 from web.journeys import journey_id_of
 
 pytest_plugins = ["tests.browser_helpers"]  # chromium, site, page

@@ -12,6 +12,7 @@ from typing import Literal
 from playwright.async_api import Locator, Page, expect
 
 from i18n import gettext
+from tests.browser_steps import arrive
 from tests.conftest import MailCatcher
 from workflows import rules
 
@@ -20,12 +21,6 @@ pytest_plugins = ["tests.browser_helpers"]  # chromium, site, page
 SCREENS = Path("/tmp/screens")
 PASSWORD = "Toujours7Vrai"
 fr = partial(gettext, "fr")
-
-
-async def arrive(page: Page, heading: str) -> None:
-    """The next page is shown, and its script has run."""
-    await expect(page.locator("h1")).to_have_text(heading)
-    await page.wait_for_load_state()
 
 
 async def tab_to(page: Page, target: Locator, limit: int = 40) -> None:

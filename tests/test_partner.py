@@ -16,8 +16,7 @@ from db.models import PartnerIdentity, UserAccount
 from settings import Settings
 from tests.broker_process import Broker, cancel_sign_in, decline_terms, fresh_login, sign_in
 from tests.conftest import MailCatcher, NewWorker
-from tests.test_web import sign_up
-from tests.web_helpers import Browser, Page, browser
+from tests.web_helpers import Browser, Page, browser, sign_up
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import LoginMethod, Step
 

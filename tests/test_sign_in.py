@@ -17,6 +17,7 @@ from db.models import GCKey
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, history_bytes
 from tests.journeys import (
+    PASSWORD,
     begin,
     new_address,
     new_username,
@@ -24,9 +25,8 @@ from tests.journeys import (
     terminate_if_running,
     to_portal,
 )
-from tests.test_web import ANSWERS, PASSWORD
-from tests.test_web import sign_up as web_walk_sign_up
-from tests.web_helpers import Browser, Page, browser
+from tests.web_helpers import ANSWERS, Browser, Page, browser
+from tests.web_helpers import sign_up as web_walk_sign_up
 from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import RecordSignInInput, SignInOutcome, Step

@@ -29,8 +29,9 @@ from db.staff import StaffRole, staff_member_named
 from settings import Settings
 from staff.cli import Refused, create, main
 from tests.conftest import MailCatcher, NewWorker, until
+from tests.i18n_helpers import EnglishFinder
 from tests.journeys import begin, sign_up
-from tests.test_i18n import EnglishFinder
+from tests.staff_helpers import STAFF_PASSWORD, Staff, staff_sign_in
 from tests.web_helpers import Browser, Page, browser
 from web.app import create_app
 from web.journeys import journey_id_of, workflow_id_for
@@ -42,33 +43,14 @@ from workflows.search import JourneyStatus
 from workflows.types import CreateAccountInput, JourneyState, LoginMethod, Profile, Step
 
 ROOT = Path(__file__).resolve().parent.parent
-STAFF_PASSWORD = "Harbour7Gull"
 
 
 # -- Staff accounts -----------------------------------------------------------------------
 
 
-class Staff:
-    """A support and an auditor account in the settings' database."""
-
-    def __init__(self, settings: Settings) -> None:
-        engine = make_engine(settings.sqlalchemy_url)
-        tag = uuid.uuid4().hex[:6]
-        self.support = f"ana-{tag}"
-        self.auditor = f"ben-{tag}"
-        create(engine, self.support, StaffRole.SUPPORT, STAFF_PASSWORD, STAFF_PASSWORD, "Ana L")
-        create(engine, self.auditor, StaffRole.AUDITOR, STAFF_PASSWORD, STAFF_PASSWORD, "Ben A")
-        engine.dispose()
-
-
 @pytest.fixture
 def staff(settings: Settings) -> Staff:
     return Staff(settings)
-
-
-async def staff_sign_in(b: Browser, username: str, lang: str = "en") -> Page:
-    page = await b.get(f"/{lang}/staff/sign-in")
-    return await b.submit(page, "staff/sign-in", {"username": username, "password": STAFF_PASSWORD})
 
 
 def test_the_staff_command_creates_lists_and_disables(

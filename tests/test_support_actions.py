@@ -15,10 +15,9 @@ from db.audit import audit_entries
 from db.engine import make_engine
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, history_bytes, until
-from tests.journeys import begin, create_account, new_address, sign_up
-from tests.test_staff import Staff, staff_sign_in
-from tests.test_web import PASSWORD, link_in
-from tests.web_helpers import Browser, Page, browser
+from tests.journeys import PASSWORD, begin, create_account, new_address, sign_up
+from tests.staff_helpers import Staff, staff_sign_in
+from tests.web_helpers import Browser, Page, browser, link_in
 from web.journeys import journey_id_of
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import ConfirmationStatus, RecordSignInInput, Step

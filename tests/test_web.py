@@ -12,41 +12,10 @@ from db.engine import make_engine
 from db.queries import issued_gckey
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, history_bytes, until
-from tests.web_helpers import Browser, Page, browser
+from tests.journeys import PASSWORD
+from tests.web_helpers import Browser, Page, browser, link_in, sign_up
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import LoginMethod
-
-PASSWORD = "Quoll7Mynx"  # no 3-character run of it can occur in a test username
-
-
-def link_in(message_text: str) -> str:
-    match = re.search(r"http://testserver(/\w\w/confirm/\S+)", message_text)
-    assert match, message_text
-    return match.group(1)
-
-
-# Recovery question -> answer, as the web tests give them.
-ANSWERS = {
-    "first_pet": "Rex the dog",
-    "first_school": "Lord Byng",
-    "childhood_street": "Elm Street",
-}
-
-
-async def sign_up(b: Browser, lang: str, username: str, email: str = "") -> Page:
-    """GCKey Sign Up over the site, to "Your GCKey has been issued"."""
-    page = await b.get(f"/{lang}/login")
-    page = await b.get(f"/{lang}/gckey/sign-in")
-    page = await b.submit(page, "sign-up")
-    page = await b.submit(page, "terms", {"decision": "accept"})
-    page = await b.submit(page, "username", {"username": username})
-    page = await b.submit(page, "password", {"password": PASSWORD, "confirmation": PASSWORD})
-    page = await b.submit(
-        page,
-        "recovery",
-        {"question": list(ANSWERS), "answer": list(ANSWERS.values()), "hint": ["", "", ""]},
-    )
-    return await b.submit(page, "recovery-email", {"email": email})
 
 
 async def test_whole_journey_in_english(

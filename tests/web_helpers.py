@@ -1,9 +1,11 @@
-"""A browser-like client for the site: follows redirects, reads forms from the parsed HTML."""
+"""A browser-like client for the site (follows redirects, reads forms from the parsed HTML), and
+the walks through the site that more than one test module takes."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,6 +16,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from temporalio.client import Client
 
 from settings import Settings
+from tests.journeys import PASSWORD
 from web.app import create_app
 
 
@@ -88,3 +91,33 @@ async def browser(
             transport=transport, base_url="http://testserver", follow_redirects=True
         ) as http:
             yield Browser(http)
+
+
+def link_in(message_text: str) -> str:
+    match = re.search(r"http://testserver(/\w\w/confirm/\S+)", message_text)
+    assert match, message_text
+    return match.group(1)
+
+
+# Recovery question -> answer, as the web tests give them.
+ANSWERS = {
+    "first_pet": "Rex the dog",
+    "first_school": "Lord Byng",
+    "childhood_street": "Elm Street",
+}
+
+
+async def sign_up(b: Browser, lang: str, username: str, email: str = "") -> Page:
+    """GCKey Sign Up over the site, to "Your GCKey has been issued"."""
+    page = await b.get(f"/{lang}/login")
+    page = await b.get(f"/{lang}/gckey/sign-in")
+    page = await b.submit(page, "sign-up")
+    page = await b.submit(page, "terms", {"decision": "accept"})
+    page = await b.submit(page, "username", {"username": username})
+    page = await b.submit(page, "password", {"password": PASSWORD, "confirmation": PASSWORD})
+    page = await b.submit(
+        page,
+        "recovery",
+        {"question": list(ANSWERS), "answer": list(ANSWERS.values()), "hint": ["", "", ""]},
+    )
+    return await b.submit(page, "recovery-email", {"email": email})
