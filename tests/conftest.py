@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from pydantic import SecretStr
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
@@ -60,7 +62,9 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     await environment.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=environment.client.namespace,
-            search_attributes={key.name: key.indexed_value_type for key in search.ALL},
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in search.ALL
+            },
         )
     )
     yield environment
@@ -85,6 +89,13 @@ class MailCatcher(MailServer):
     async def wait_for(self, address: str, count: int = 1) -> list[EmailMessage]:
         await until(lambda: len(self.to(address)) >= count, what=f"{count} e-mail(s) to {address}")
         return self.to(address)
+
+
+def text_of(message: EmailMessage) -> str:
+    """The plain-text body, as a person's mail program shows it."""
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
 
 
 @pytest.fixture(scope="session")
@@ -162,7 +173,7 @@ def settings(tmp_path: Path, smtp: MailCatcher) -> Settings:
         task_queue=f"tq-{uuid.uuid4()}",
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
-        secret_key="test-secret-key-that-is-long-enough-000",  # type: ignore[arg-type]
+        secret_key=SecretStr("test-secret-key-that-is-long-enough-000"),
         public_url="http://testserver",
     )
     migrate(s.sqlalchemy_url)

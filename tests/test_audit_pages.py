@@ -55,7 +55,7 @@ async def staff_browser(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://testserver", follow_redirects=True
         ) as http:
-            b = Browser(http)
+            b = Browser(http, app)
             page = await b.get("/en/staff/sign-in")
             await b.submit(page, "sign-in", {"username": username, "password": STAFF_PASSWORD})
             yield b

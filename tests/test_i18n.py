@@ -16,9 +16,9 @@ from temporalio.client import Client
 
 from i18n import LOCALES, gettext
 from settings import Settings
-from tests.conftest import MailCatcher, NewWorker
+from tests.conftest import MailCatcher, NewWorker, text_of
 from tests.i18n_helpers import PLACEHOLDER, SAME_IN_FRENCH, EnglishFinder, msgids
-from tests.web_helpers import Page, browser
+from tests.web_helpers import Page, browser, element
 
 ROOT = Path(__file__).resolve().parent.parent
 PYBABEL = Path(sysconfig.get_path("scripts")) / "pybabel"
@@ -100,9 +100,9 @@ async def test_a_french_journey_shows_no_english(
     seen: list[str] = []
 
     def french_only(page: Page) -> Page:
-        assert page.html.css_first("html").attributes.get("lang") == "fr"
+        assert element(page.html, "html").attributes.get("lang") == "fr"
         assert finder.in_page(page) == [], page.url
-        seen.append(page.html.css_first("h1").text(strip=True))
+        seen.append(element(page.html, "h1").text(strip=True))
         return page
 
     username = f"Élan{uuid.uuid4().hex[:6]}"
@@ -153,7 +153,7 @@ async def test_a_french_journey_shows_no_english(
         page = french_only(await b.submit(page, "account", account))
         (message,) = await smtp.wait_for(address)
         assert message["Subject"] == "Confirmez votre adresse courriel pour le SCDE"
-        text = message.get_body(preferencelist=("plain",)).get_content()
+        text = text_of(message)
         assert finder.in_lines(text.splitlines()) == []
         assert "numéro de référence de l'utilisateur (NRU)" in text
         link = re.search(r"http://testserver(/fr/confirm/\S+)", text)

@@ -4,11 +4,12 @@ first visit, second visit, the default-access rule, and every way the partner ca
 from __future__ import annotations
 
 import uuid
+from typing import TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from pydantic import SecretStr
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 from temporalio.client import Client
 
 from db.engine import make_engine
@@ -43,7 +44,10 @@ async def back_from_partner(b: Browser, callback: str) -> Page:
     return await b.get(callback)
 
 
-def rows(settings: Settings, model: type) -> list:  # type: ignore[type-arg]
+Row = TypeVar("Row", bound=SQLModel)
+
+
+def rows(settings: Settings, model: type[Row]) -> list[Row]:
     engine = make_engine(settings.sqlalchemy_url)
     try:
         with Session(engine) as session:

@@ -12,12 +12,21 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
+from selectolax.lexbor import LexborNode
 from temporalio.client import Client
 
 from settings import Settings
 from tests.journeys import PASSWORD
 from web.app import create_app
+
+
+def element(html: HTMLParser | LexborNode, selector: str) -> LexborNode:
+    """The first node ``selector`` matches, which the test expects to be there."""
+    node = html.css_first(selector)
+    assert node is not None, f"no {selector}"
+    return node
 
 
 class Page:
@@ -55,8 +64,9 @@ class Page:
 
 
 class Browser:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, app: FastAPI) -> None:
         self.http = http
+        self.app = app  # the site it talks to, for a test that swaps one of its parts
 
     def session(self) -> dict[str, Any]:
         """What this browser's signed cookie holds (read, not trusted: tests only)."""
@@ -90,7 +100,7 @@ async def browser(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://testserver", follow_redirects=True
         ) as http:
-            yield Browser(http)
+            yield Browser(http, app)
 
 
 def link_in(message_text: str) -> str:

@@ -27,6 +27,7 @@ from tests.journeys import (
     at_portal,
     choose_credentials,
     create_account,
+    journey_handle,
 )
 from web.journeys import Journeys, new_workflow_id
 from workflows.hashing import hash_password
@@ -209,7 +210,7 @@ async def main(names: list[str]) -> None:
             settings = stack.settings.model_copy(update=path.settings)
             workflow_id = new_workflow_id()
             await Journeys(stack.client, settings).begin(workflow_id, path.method, "fr")
-            handle = stack.client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+            handle = journey_handle(stack.client, workflow_id)
             await path.walk(handle, Stack(stack.client, settings))
             history = await handle.fetch_history()
             (HERE / f"{name}.json").write_text(history.to_json())
