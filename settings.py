@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -11,7 +12,10 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.crypto import BadKeyRing, KeyRing
+
 SECRET_KEY_FILE = "secret-key"  # in DATA_DIR: development's own key, made on first run
+PAYLOAD_KEYS_FILE = "payload-keys"  # in DATA_DIR: development's own key ring, likewise
 
 
 class Settings(BaseSettings):
@@ -66,6 +70,15 @@ class Settings(BaseSettings):
 
     archive_every_seconds: int = 60  # how often closed journeys are swept into the archive
 
+    # Encrypts every payload in Temporal (core/crypto.py): ``id:base64-32-bytes`` keys, comma
+    # separated, the first encrypts and all decrypt. Empty in development: a ring kept in
+    # DATA_DIR. PAYLOAD_ACCEPT_PLAINTEXT opens the cut-over window (README), never left open.
+    payload_keys: SecretStr = SecretStr("")
+    payload_accept_plaintext: bool = False
+    # The Temporal Web UI's origin, the one site allowed to call the codec endpoints (with the
+    # staff member's cookie). Empty: none.
+    temporal_ui_origin: str = ""
+
     @model_validator(mode="after")
     def _secret_key(self) -> Settings:
         key = self.secret_key.get_secret_value()
@@ -76,6 +89,23 @@ class Settings(BaseSettings):
                 f"SECRET_KEY must be set to 32 or more random characters in {self.environment}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _payload_keys(self) -> Settings:
+        text = self.payload_keys.get_secret_value()
+        if not text.strip() and self.environment == "development":
+            self.payload_keys = SecretStr(development_payload_keys(self.data_dir))
+        elif not text.strip():
+            raise ValueError(f"PAYLOAD_KEYS must be set to a key ring in {self.environment}")
+        try:
+            key_ring(self.payload_keys.get_secret_value())
+        except BadKeyRing as err:
+            raise ValueError(f"PAYLOAD_KEYS: {err}") from None
+        return self
+
+    @property
+    def payload_ring(self) -> KeyRing:
+        return key_ring(self.payload_keys.get_secret_value())
 
     @property
     def secure_cookies(self) -> bool:
@@ -107,16 +137,33 @@ def weak(key: str) -> bool:
     return len(key) < 32 or len(set(key)) < 12 or key in PUBLISHED_KEYS
 
 
+@cache
+def key_ring(text: str) -> KeyRing:
+    """The ring PAYLOAD_KEYS writes, parsed once per process."""
+    return KeyRing.parse(text)
+
+
 def development_secret_key(data_dir: Path) -> str:
-    """The development instance's own key, made once and readable by its owner only. Made
-    aside and linked into place, so two processes starting together read the same key."""
-    path = data_dir / SECRET_KEY_FILE
+    return development_file(data_dir, SECRET_KEY_FILE, lambda: secrets.token_urlsafe(48))
+
+
+def development_payload_keys(data_dir: Path) -> str:
+    """A ring of one random key; a rotation puts a new key in front of it."""
+    return development_file(
+        data_dir, PAYLOAD_KEYS_FILE, lambda: KeyRing.new_key_text(f"dev-{secrets.token_hex(3)}")
+    )
+
+
+def development_file(data_dir: Path, name: str, make: Callable[[], str]) -> str:
+    """The development instance's own secret, made once and readable by its owner only. Made
+    aside and linked into place, so two processes starting together read the same one."""
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        draft = data_dir / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        draft = data_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_urlsafe(48))
+            file.write(make())
         try:
             os.link(draft, path)
         except FileExistsError:

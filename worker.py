@@ -28,10 +28,11 @@ from activities.archive import ArchiveActivities
 from activities.email import EmailSender, SmtpSender
 from activities.notify import NotificationActivities
 from activities.reset import PasswordResetActivities
+from core.temporal import data_converter, history_converter
 from db.engine import make_engine, migrate
 from settings import Settings, get_settings
 from workflows.archive import ArchiveWorkflow
-from workflows.archive_types import ArchiveClosedInput, archive_schedule_id
+from workflows.archive_types import archive_schedule_id
 from workflows.registry import WORKFLOWS
 
 log = logging.getLogger("cers.worker")
@@ -70,7 +71,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
         mail_from=settings.mail_from,
     )
     resets = PasswordResetActivities(engine, sender, mail_from=settings.mail_from)
-    archives = ArchiveActivities(client, engine)
+    archives = ArchiveActivities(client, engine, history_converter(settings.payload_ring))
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -100,11 +101,11 @@ async def ensure_archive_schedule(client: Client, settings: Settings) -> None:
     task queue; a later start brings it to the settings' interval."""
     schedule_id = archive_schedule_id(settings.task_queue)
     schedule = Schedule(
+        # No argument: a payload the schedule holds is encrypted for the schedule's id, not
+        # for the id of each run it starts, so the worker would refuse it (core/crypto.py).
+        # The sweep reads its task queue from where it runs.
         action=ScheduleActionStartWorkflow(
-            ArchiveWorkflow.run,
-            ArchiveClosedInput(task_queue=settings.task_queue),
-            id=schedule_id,
-            task_queue=settings.task_queue,
+            ArchiveWorkflow.run, id=schedule_id, task_queue=settings.task_queue
         ),
         spec=ScheduleSpec(
             intervals=[
@@ -123,8 +124,14 @@ async def ensure_archive_schedule(client: Client, settings: Settings) -> None:
 
 
 async def connect(settings: Settings) -> Client:
+    """A client whose payloads are encrypted with the settings' key ring, and that refuses
+    any it receives that are not (unless the cut-over window is open)."""
     return await Client.connect(
-        settings.temporal_address or "127.0.0.1:7233", namespace=settings.temporal_namespace
+        settings.temporal_address or "127.0.0.1:7233",
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(
+            settings.payload_ring, accept_plaintext=settings.payload_accept_plaintext
+        ),
     )
 
 

@@ -13,9 +13,10 @@ from sqlmodel import Session, col, func, select
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
-from temporalio.converter import default
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.crypto import PayloadRefused
 from db.models import JourneyArchive
 from workflows.archive_types import (
     JOURNEY_WORKFLOW_TYPE,
@@ -74,9 +75,10 @@ class NotClosedYet(Exception):
 
 
 class ArchiveActivities:
-    def __init__(self, client: Client, engine: Engine) -> None:
+    def __init__(self, client: Client, engine: Engine, reader: DataConverter) -> None:
         self._client = client
         self._engine = engine
+        self._reader = reader  # reads the journey id out of the (encrypted) history
 
     @activity.defn
     async def closed_journeys(self, input: ClosedJourneysInput) -> ClosedJourneysResult:
@@ -126,7 +128,7 @@ class ArchiveActivities:
         row = JourneyArchive(
             workflow_id=input.workflow_id,
             run_id=input.run_id,
-            journey_id=journey_id_in(history),
+            journey_id=await journey_id_in(history, self._reader),
             status=CLOSING[last.event_type],
             closed_at=last.event_time.ToDatetime(tzinfo=UTC),
             archived_at=datetime.now(UTC),
@@ -148,12 +150,13 @@ class ArchiveActivities:
         return True
 
 
-def journey_id_in(history: WorkflowHistory) -> str:
-    """The journey id the workflow was started with (its input), else the workflow id."""
+async def journey_id_in(history: WorkflowHistory, reader: DataConverter) -> str:
+    """The journey id the workflow was started with (its input), else the workflow id. The
+    history stays as Temporal holds it, encrypted; only this one value is read out of it."""
     started = history.events[0].workflow_execution_started_event_attributes
     try:
-        (value,) = default().payload_converter.from_payloads(list(started.input.payloads))[:1]
-    except (ValueError, TypeError):
+        (value,) = (await reader.decode(list(started.input.payloads)))[:1]
+    except (ValueError, TypeError, PayloadRefused):
         return history.workflow_id
     journey_id = value.get("journey_id") if isinstance(value, dict) else None
     return str(journey_id) if journey_id else history.workflow_id

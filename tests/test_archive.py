@@ -14,6 +14,7 @@ from activities.archive import ArchiveActivities
 from audit.__main__ import replay_command
 from audit.sources import Source, read_journey
 from audit.timeline import build_timeline
+from core.crypto import EncryptionCodec
 from db.engine import make_engine
 from settings import Settings
 from tests.archive_helpers import (
@@ -68,11 +69,12 @@ async def test_closed_journeys_are_archived_once_and_read_after_temporal_drops_t
         await delete_from_temporal(client, declined)
         engine = make_engine(settings.sqlalchemy_url)
         try:
-            journey = await read_journey(client, engine, declined)
+            reader = EncryptionCodec(settings.payload_ring, accept_plaintext=True)
+            journey = await read_journey(client, engine, declined, reader)
         finally:
             engine.dispose()
         assert [run.source for run in journey.runs] == [Source.ARCHIVE]
-        said = [e.says.render(lambda m: m) for e in build_timeline(journey.latest.history)]
+        said = [e.says.render(lambda m: m) for e in build_timeline(journey.latest.shown)]
         assert said[-1] == "Journey ended: the terms and conditions were declined."
 
         for args in (["--workflow-id", declined], ["--from-archive", "--workflow-id", declined]):
@@ -104,7 +106,7 @@ async def test_a_journey_deleted_before_its_sweep_is_skipped_not_retried_forever
 ) -> None:
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        activities = ArchiveActivities(client, engine)
+        activities = ArchiveActivities(client, engine, client.data_converter)
         gone = ArchiveJourneyInput(workflow_id=f"onboarding-{uuid.uuid4()}", run_id="")
         result = await ActivityEnvironment().run(activities.archive_journey, gone)
     finally:

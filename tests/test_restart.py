@@ -45,6 +45,7 @@ def worker_environment(client: Client, settings: Settings) -> dict[str, str]:
         "SMTP_HOST": settings.smtp_host,
         "SMTP_PORT": str(settings.smtp_port),
         "SECRET_KEY": settings.secret_key.get_secret_value(),
+        "PAYLOAD_KEYS": settings.payload_keys.get_secret_value(),
         "PUBLIC_URL": settings.public_url,
     }
 

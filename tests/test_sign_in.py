@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from db.engine import make_engine
 from db.models import GCKey
 from settings import Settings
-from tests.conftest import MailCatcher, NewWorker, history_bytes
+from tests.conftest import MailCatcher, NewWorker, decoded_bytes
 from tests.journeys import (
     PASSWORD,
     begin,
@@ -111,7 +111,9 @@ async def test_failures_lock_the_gckey_and_a_new_password_ends_the_lock(
         workflow_id = b.session()["auth"]
         state = await client.get_workflow_handle(workflow_id).query(OnboardingWorkflow.journey)
         assert state.locks == 1 and state.locked_until is None and state.password_reset_at
-        history = history_bytes(await client.get_workflow_handle(workflow_id).fetch_history())
+        history = await decoded_bytes(
+            await client.get_workflow_handle(workflow_id).fetch_history(), settings.payload_ring
+        )
         assert history.count(b"record_sign_in") >= 6
         for secret in (PASSWORD, NEW_PASSWORD, "Wrong7Password", *ANSWERS.values()):
             assert secret.encode() not in history
@@ -157,7 +159,10 @@ async def test_forgot_password_with_the_emailed_code_and_one_answer(
         assert page.h1 in ("Welcome to CERS", "CERS portal")
     resets = [w async for w in client.list_workflows("WorkflowType = 'PasswordResetWorkflow'")]
     histories = [
-        history_bytes(await client.get_workflow_handle(w.id).fetch_history()) for w in resets
+        await decoded_bytes(
+            await client.get_workflow_handle(w.id).fetch_history(), settings.payload_ring
+        )
+        for w in resets
     ]
     assert histories and any(b"email_code" in h for h in histories)
     for history in histories:

@@ -24,6 +24,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import Worker
 
+from core.crypto import KeyRing
 from core.hashing import verify_secret
 from db.audit import audit_entries, record_audit
 from db.engine import make_engine
@@ -208,6 +209,7 @@ def staff_routes() -> list[tuple[str, str, frozenset[StaffRole] | None]]:
         Settings(
             environment="test",
             secret_key=SecretStr(secrets.token_urlsafe(32)),
+            payload_keys=SecretStr(KeyRing.new_key_text("routes")),
             database_url="sqlite:///:memory:",
         )
     )

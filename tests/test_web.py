@@ -11,7 +11,7 @@ from temporalio.client import Client
 from db.engine import make_engine
 from db.queries import issued_gckey
 from settings import Settings
-from tests.conftest import MailCatcher, NewWorker, history_bytes, text_of, until
+from tests.conftest import MailCatcher, NewWorker, decoded_bytes, text_of, until
 from tests.journeys import PASSWORD
 from tests.web_helpers import Browser, Page, browser, element, link_in, sign_up
 from workflows.onboarding import OnboardingWorkflow
@@ -260,7 +260,8 @@ async def test_sign_in_partner_choice_is_recorded_and_gckey_stays_open(
         assert state.login_method is LoginMethod.GCKEY
         history = await client.get_workflow_handle(workflow_id).fetch_history()
         first_choice = b'"login_method":"sign_in_partner"'
-        assert history_bytes(history).count(first_choice) == 1  # the first choice, as sent
+        decoded = await decoded_bytes(history, settings.payload_ring)
+        assert decoded.count(first_choice) == 1  # the first choice, as sent
 
 
 async def test_pages_are_not_cached_and_leak_no_referrer(

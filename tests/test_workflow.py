@@ -10,7 +10,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from settings import Settings
-from tests.conftest import MailCatcher, NewWorker, history_bytes, until
+from tests.conftest import MailCatcher, NewWorker, decoded_bytes, history_bytes, until
 from tests.journeys import ANSWERS, PASSWORD, at_portal, begin, journey_handle, sign_up
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
@@ -44,8 +44,10 @@ async def test_whole_journey_keeps_no_secret_in_history(
         assert state.urn == created.urn
         assert state.confirmation is ConfirmationStatus.CONFIRMED
 
-        history = history_bytes(await handle.fetch_history())
-        assert b"Tremblay" in history  # payloads are searchable as sent
+        raw = await handle.fetch_history()
+        assert b"Tremblay" not in history_bytes(raw)  # Temporal holds it encrypted
+        history = await decoded_bytes(raw, settings.payload_ring)
+        assert b"Tremblay" in history  # payloads are searchable once decoded
         assert history.count(b"$argon2id$") == 1 + len(ANSWERS)  # the hashes did arrive
         for secret in [PASSWORD, *ANSWERS, *(a.casefold() for a in ANSWERS)]:
             assert secret.encode() not in history
@@ -131,5 +133,5 @@ async def test_invalid_username_is_rejected_before_history(
             )
         assert isinstance(raised.value.cause, ApplicationError)
         assert raised.value.cause.details[0]["username"] == ["Between 8 and 16 characters"]
-        history = history_bytes(await handle.fetch_history())
+        history = await decoded_bytes(await handle.fetch_history(), settings.payload_ring)
         assert b'"short"' not in history

@@ -29,10 +29,12 @@ ONE_RUN = RetryPolicy(maximum_attempts=5)
 
 @workflow.defn
 class ArchiveWorkflow:
-    """Archives up to ``batch`` closed journeys of one task queue. No messages."""
+    """Archives up to ``batch`` closed journeys of one task queue. No messages. The schedule
+    starts it without input (worker.py says why): the task queue is then its own."""
 
     @workflow.run
-    async def run(self, input: ArchiveClosedInput) -> ArchiveClosedResult:
+    async def run(self, input: ArchiveClosedInput | None = None) -> ArchiveClosedResult:
+        input = input or ArchiveClosedInput(task_queue=workflow.info().task_queue)
         closed = await workflow.execute_activity_method(
             ArchiveActivities.closed_journeys,
             ClosedJourneysInput(task_queue=input.task_queue, limit=input.batch),
