@@ -11,6 +11,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from audit.sources import RunHistory, Source, from_json
+from core.crypto import KeyRing
+from core.temporal import history_converter
 from workflows.registry import WORKFLOWS
 
 
@@ -32,9 +34,11 @@ class ReplayOutcome:
 
 
 async def replay(
-    runs: Iterable[RunHistory], workflows: Sequence[type] = WORKFLOWS
+    runs: Iterable[RunHistory], ring: KeyRing, workflows: Sequence[type] = WORKFLOWS
 ) -> list[ReplayOutcome]:
-    """Every run replayed with ``workflows`` (today's code unless a test says otherwise)."""
+    """Every run replayed with ``workflows`` (today's code unless a test says otherwise). The
+    ring decrypts what Temporal or the archive holds; plain histories, recorded before
+    encryption or exported from a journey's page, replay as they are."""
     by_history = {id(run.history): run for run in runs}
 
     async def histories() -> AsyncIterator[WorkflowHistory]:
@@ -42,7 +46,7 @@ async def replay(
             yield run.history
 
     outcomes = []
-    replayer = Replayer(workflows=workflows)
+    replayer = Replayer(workflows=workflows, data_converter=history_converter(ring))
     async with replayer.workflow_replay_iterator(histories()) as results:
         async for result in results:
             run = by_history[id(result.history)]

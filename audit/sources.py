@@ -16,9 +16,12 @@ from sqlalchemy import Engine
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.archive import canonical_json
+from audit.readable import readable
+from core.temporal import decode_in_place
 from db.queries import archived_run
 
 # A chain longer than this is not a journey this service makes; stop rather than loop.
@@ -37,16 +40,30 @@ class HistoryNotFound(Exception):
 
 @dataclass
 class RunHistory:
-    """One run's history and its raw JSON export, exactly as served and checksummed."""
+    """One run's history as Temporal or the archive holds it (encrypted) and its JSON; once
+    ``make_readable`` has run, the decoded, redacted copy people see and its export."""
 
     history: WorkflowHistory
     run_id: str
     source: Source
     json: str
+    readable: WorkflowHistory | None = None
+    export: str = ""  # the readable copy as JSON: what history.json serves
+
+    async def make_readable(self, codec: PayloadCodec) -> None:
+        self.readable = await readable(self.history, codec)
+        self.export = canonical_json(self.readable)
+
+    @property
+    def shown(self) -> WorkflowHistory:
+        assert self.readable is not None, "made readable before it is shown"
+        return self.readable
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.json.encode()).hexdigest()
+        """Of the export, exactly as served: the filed timeline names it."""
+        assert self.readable is not None, "made readable before it is exported"
+        return hashlib.sha256(self.export.encode()).hexdigest()
 
     @property
     def previous_run_id(self) -> str:
@@ -93,14 +110,19 @@ async def read_run(client: Client, engine: Engine, workflow_id: str, run_id: str
     return from_json(workflow_id, row.history_json, Source.ARCHIVE)
 
 
-async def read_journey(client: Client, engine: Engine, workflow_id: str) -> JourneyHistory:
-    """The journey's runs, the latest from Temporal's description when it still has it."""
+async def read_journey(
+    client: Client, engine: Engine, workflow_id: str, codec: PayloadCodec | None = None
+) -> JourneyHistory:
+    """The journey's runs, the latest from Temporal's description when it still has it. With
+    a ``codec`` (the key ring's, reading) every run is also made readable for people."""
     running = False
     pending: Sequence[PendingActivityInfo] = []
     try:
         description = await client.get_workflow_handle(workflow_id).describe()
         latest = await read_run(client, engine, workflow_id, description.run_id)
         info = description.raw_description
+        if codec is not None:
+            await decode_in_place(info, codec)
         running = info.workflow_execution_info.status == (
             WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
         )
@@ -112,4 +134,7 @@ async def read_journey(client: Client, engine: Engine, workflow_id: str) -> Jour
     runs = [latest]
     while runs[0].previous_run_id and len(runs) < MAX_RUNS:
         runs.insert(0, await read_run(client, engine, workflow_id, runs[0].previous_run_id))
+    if codec is not None:
+        for run in runs:
+            await run.make_readable(codec)
     return JourneyHistory(workflow_id, runs, running, pending)

@@ -12,6 +12,9 @@ from contextlib import asynccontextmanager
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from activities.archive import canonical_json
+from audit.readable import readable
+from core.crypto import EncryptionCodec
 from core.hashing import hash_secret
 from db.engine import make_engine
 from db.staff import StaffRole, create_staff_member
@@ -104,7 +107,11 @@ async def test_the_timeline_of_a_finished_journey_in_english_and_french(
         assert "argon2" not in french.response.text
 
 
-async def test_the_raw_history_round_trips_and_the_document_carries_its_checksum(
+# "binary/encrypted" as the JSON of a history writes metadata (base64).
+ENCRYPTED_JSON = '"YmluYXJ5L2VuY3J5cHRlZA=="'
+
+
+async def test_the_history_export_is_decoded_replays_and_the_document_carries_its_checksum(
     client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
 ) -> None:
     async with new_worker(client, settings), staff_browser(settings, client) as b:
@@ -114,8 +121,14 @@ async def test_the_raw_history_round_trips_and_the_document_carries_its_checksum
         assert export.status_code == 200
         assert export.headers["content-disposition"].startswith("attachment; filename=")
         history = WorkflowHistory.from_json(workflow_id, export.text)
+        # Temporal holds it encrypted; the export is the same events, decoded.
         fetched = await client.get_workflow_handle(workflow_id).fetch_history()
-        assert history.events == fetched.events
+        assert [e.event_id for e in history.events] == [e.event_id for e in fetched.events]
+        started = fetched.events[0].workflow_execution_started_event_attributes
+        assert started.input.payloads[0].metadata["encoding"] == b"binary/encrypted"
+        exported = history.events[0].workflow_execution_started_event_attributes
+        assert exported.input.payloads[0].metadata["encoding"] == b"json/plain"
+        # A downloaded export replays as it is, with no key at all.
         result = await Replayer(workflows=WORKFLOWS).replay_workflow(history)
         assert result.replay_failure is None
 
@@ -161,6 +174,11 @@ async def test_a_journey_temporal_has_dropped_is_read_and_replayed_from_the_arch
         assert "read from the archive: Temporal no longer has it." in page.text("main")
         assert timeline_rows(page)[-1] == "Journey ended: the terms and conditions were declined."
         export = await b.http.get(url.replace("/timeline", "/history.json"))
-        assert export.text == archived(settings)[workflow_id].history_json
+        # The archive keeps the history encrypted; the export is decoded from it.
+        kept = archived(settings)[workflow_id].history_json
+        assert ENCRYPTED_JSON in kept and ENCRYPTED_JSON not in export.text
+        reader = EncryptionCodec(settings.payload_ring, accept_plaintext=True)
+        decoded = await readable(WorkflowHistory.from_json(workflow_id, kept), reader)
+        assert export.text == canonical_json(decoded)
         page = await b.submit(page, "replay")
         assert page.text("#replay-title").startswith("Replay passed")

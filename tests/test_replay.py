@@ -19,6 +19,7 @@ from audit.replay import read_files, replay
 from db.engine import make_engine
 from settings import Settings
 from tests.changed_workflow import ChangedOnboardingWorkflow
+from tests.conftest import TEST_RING
 from worker import build_worker, smtp_sender
 from workflows.registry import WORKFLOWS
 
@@ -62,7 +63,7 @@ def test_every_path_of_the_journey_has_a_history() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path) -> None:
-    (outcome,) = await replay(read_files([path]))
+    (outcome,) = await replay(read_files([path]), TEST_RING)
     assert outcome.passed, outcome.error
     assert outcome.workflow_id.startswith(("onboarding-", "password-reset-"))
 
@@ -85,7 +86,7 @@ async def test_a_changed_workflow_fails_replay_with_the_non_determinism() -> Non
         if run.history.events[0].workflow_execution_started_event_attributes.workflow_type.name
         == "OnboardingWorkflow"
     ]
-    outcomes = await replay(journeys, [ChangedOnboardingWorkflow])
+    outcomes = await replay(journeys, TEST_RING, [ChangedOnboardingWorkflow])
     assert outcomes and not any(o.passed for o in outcomes)
     for outcome in outcomes:
         assert outcome.error.startswith("NondeterminismError: ")

@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from audit.sources import JourneyHistory, read_journey
 from audit.timeline import build_timeline
+from core.crypto import EncryptionCodec
 from db.engine import make_engine
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, until
@@ -37,11 +38,12 @@ async def refusing(smtp: MailCatcher) -> AsyncIterator[None]:
 async def told(client: Client, settings: Settings, workflow_id: str) -> list[str]:
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        journey: JourneyHistory = await read_journey(client, engine, workflow_id)
+        reader = EncryptionCodec(settings.payload_ring, accept_plaintext=True)
+        journey: JourneyHistory = await read_journey(client, engine, workflow_id, reader)
     finally:
         engine.dispose()
     pending = journey.pending if journey.running else ()
-    return [e.says.render(lambda m: m) for e in build_timeline(journey.latest.history, pending)]
+    return [e.says.render(lambda m: m) for e in build_timeline(journey.latest.shown, pending)]
 
 
 async def test_a_refused_e_mail_and_the_reminder_in_the_timeline(

@@ -18,7 +18,7 @@ from audit.replay import ReplayOutcome, replay
 from audit.sources import HistoryNotFound, JourneyHistory, RunHistory
 from audit.timeline import Entry, build_timeline
 from i18n import DEFAULT_ZONE, translations
-from web.deps import DbEngine, JourneyService, Lang
+from web.deps import AppSettings, DbEngine, JourneyService, Lang
 from web.pages import render, templates, translator
 from web.session import check_csrf
 from web.staff import AnyStaff, SignedInStaff
@@ -79,7 +79,7 @@ def lines(journey: JourneyHistory, lang: str) -> list[Line]:
     entries: list[Entry] = []
     for run in journey.runs:
         pending = journey.pending if run is journey.latest and journey.running else ()
-        entries += build_timeline(run.history, pending)
+        entries += build_timeline(run.shown, pending)
     return [
         Line(iso(e.at), moment(e.at, lang), e.says.render(gettext), e.event_id) for e in entries
     ]
@@ -130,8 +130,9 @@ async def replay_journey(
     staff: AnyStaff,
     journey: Journey,
     workflows: ReplayWorkflows,
+    settings: AppSettings,
 ) -> Response:
-    outcomes = await replay(journey.runs, workflows)
+    outcomes = await replay(journey.runs, settings.payload_ring, workflows)
     return timeline_page(request, lang, journey_id, staff, journey, outcomes)
 
 
@@ -139,11 +140,12 @@ async def replay_journey(
 async def history_json(
     lang: Lang, journey_id: str, staff: AnyStaff, journey: Journey, run: str = ""
 ) -> Response:
-    """The raw history of one run (the latest unless named), exactly as it was read."""
+    """One run's history (the latest unless named), decoded with the key ring and its hashes
+    redacted: the export whose SHA-256 the filed timeline names."""
     chosen = run_named(journey, run)
     filename = f"{journey.workflow_id}-{chosen.run_id}.json"
     return Response(
-        chosen.json,
+        chosen.export,
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -154,7 +156,7 @@ async def timeline_document(
     request: Request, lang: Lang, journey_id: str, staff: AnyStaff, journey: Journey
 ) -> Response:
     """One self-contained page to print or file: every entry, who made it and when, and the
-    SHA-256 of each run's raw history so the filed copy can be matched to the export."""
+    SHA-256 of each run's export (hashes redacted) so the filed copy can be matched to it."""
     generated_at = datetime.now(UTC)
     response = templates.TemplateResponse(
         request,

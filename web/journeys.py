@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 from temporalio.client import (
+    Client,
     WithStartWorkflowOperation,
     WorkflowExecution,
     WorkflowExecutionDescription,
@@ -19,6 +20,9 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from audit.sources import JourneyHistory, read_journey
+from core.crypto import EncryptionCodec
+from core.temporal import decode_in_place
+from settings import Settings
 from web.temporal import Gateway, deadline, not_found
 from workflows.inputs import onboarding_input
 from workflows.onboarding import OnboardingWorkflow
@@ -54,7 +58,12 @@ class AtStep:
 
 
 class Journeys(Gateway[OnboardingWorkflow]):
-    """The site's one way to the onboarding workflow; every call has the site's deadline."""
+    """The site's one way to the onboarding workflow; every call has the site's deadline.
+    What staff read (descriptions, histories) is decoded with the key ring for them."""
+
+    def __init__(self, client: Client, settings: Settings) -> None:
+        super().__init__(client, settings)
+        self.reader = EncryptionCodec(settings.payload_ring, accept_plaintext=True)
 
     async def begin(self, workflow_id: str, method: LoginMethod, lang: str) -> Step:
         """The login choice starts the journey (update-with-start; a repeat finds the same one)."""
@@ -97,11 +106,14 @@ class Journeys(Gateway[OnboardingWorkflow]):
         handle = self.client.get_workflow_handle(workflow_id_for(journey_id))
         try:
             async with deadline():
-                return await handle.describe(rpc_timeout=self.timeout)
+                described = await handle.describe(rpc_timeout=self.timeout)
         except RPCError as err:
             if not_found(err):
                 return None
             raise
+        # Pending activities' last failures (and any payload) as staff read them.
+        await decode_in_place(described.raw_description, self.reader)
+        return described
 
     async def list_page(
         self, query: str, page_size: int, token: bytes | None
@@ -118,4 +130,4 @@ class Journeys(Gateway[OnboardingWorkflow]):
         """Every run of the journey, from Temporal or else the archive (HistoryNotFound if
         neither has it). Reading several runs may take a few round trips."""
         async with deadline(), asyncio.timeout(self.timeout.total_seconds() * 3):
-            return await read_journey(self.client, engine, workflow_id_for(journey_id))
+            return await read_journey(self.client, engine, workflow_id_for(journey_id), self.reader)

@@ -8,6 +8,9 @@ expired_then_new_link) is kept as recorded then: it proves the old branch of
 
 Run it when a path is added, never to paper over a replay failure: a history that no longer
 replays means the workflow change needs `workflow.patched(...)`.
+
+The stack encrypts every payload with a key ring of its own, gone when it stops; a history is
+written decoded, its hashes redacted (audit/readable.py), so it replays in CI with no key.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from temporalio.client import WorkflowHistory
+
+from audit.readable import readable
+from core.crypto import EncryptionCodec
 from core.hashing import hash_password
 from devstack.stack import Stack, local_stack
 from tests.journeys import (
@@ -118,7 +125,7 @@ async def signed_in_locked_and_reset(handle: Journey, stack: Stack) -> None:
         SetNewPasswordInput(await hash_password("Wombat5Kiwi")),
     )
     await reset.result()
-    (HERE / "password_reset.json").write_text((await reset.fetch_history()).to_json())
+    (HERE / "password_reset.json").write_text(await kept(stack, await reset.fetch_history()))
     assert ANSWERS  # the answers were hashed before they reached the journey
 
 
@@ -173,6 +180,12 @@ async def helped_by_support(handle: Journey, stack: Stack) -> None:
     await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(True))
 
 
+async def kept(stack: Stack, history: WorkflowHistory) -> str:
+    """The history as committed: decoded with the stack's ring, hashes redacted."""
+    reader = EncryptionCodec(stack.settings.payload_ring, accept_plaintext=True)
+    return (await readable(history, reader)).to_json()
+
+
 @dataclass
 class Recording:
     walk: Callable[[Journey, Stack], Awaitable[None]]
@@ -214,7 +227,7 @@ async def main(names: list[str]) -> None:
             handle = journey_handle(stack.client, workflow_id)
             await path.walk(handle, Stack(stack.client, settings))
             history = await handle.fetch_history()
-            (HERE / f"{name}.json").write_text(history.to_json())
+            (HERE / f"{name}.json").write_text(await kept(stack, history))
             log.info("recorded %s: %d events", name, len(history.events))
 
 
