@@ -16,6 +16,7 @@ from activities.archive import canonical_json
 from audit.readable import readable
 from core.crypto import EncryptionCodec
 from core.hashing import hash_secret
+from core.temporal import payloads_in
 from db.engine import make_engine
 from db.staff import StaffRole, create_staff_member
 from settings import Settings
@@ -182,3 +183,26 @@ async def test_a_journey_temporal_has_dropped_is_read_and_replayed_from_the_arch
         assert export.text == canonical_json(decoded)
         page = await b.submit(page, "replay")
         assert page.text("#replay-title").startswith("Replay passed")
+
+
+async def test_no_hash_reaches_the_export_or_the_document(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    """A journey whose history carries the password and recovery answer hashes (encrypted in
+    Temporal): the auditor's export and filed document show neither, and say so."""
+    async with new_worker(client, settings), staff_browser(settings, client) as b:
+        journey_id, username = await finished_journey(client, settings, smtp)
+        export = await b.http.get(f"/en/staff/journeys/{journey_id}/history.json")
+        history = WorkflowHistory.from_json(f"onboarding-{journey_id}", export.text)
+        said = b" ".join(p.data for e in history.events for p in payloads_in(e))
+        assert username.encode() in said  # decoded for staff
+        assert b'"password_hash":"[redacted]"' in said
+        assert b'"answer_hash":"[redacted]"' in said
+        assert b"argon2" not in said and "argon2" not in export.text
+        assert (await Replayer(workflows=WORKFLOWS).replay_workflow(history)).replay_failure is None
+        document = Page(await b.http.get(f"/en/staff/journeys/{journey_id}/timeline.html"))
+        assert "Hashes redacted" in document.text("dl")
+        assert document.text(".checksum") == hashlib.sha256(export.content).hexdigest()
+        assert "argon2" not in document.response.text
+        french = Page(await b.http.get(f"/fr/staff/journeys/{journey_id}/timeline.html"))
+        assert "Hachages caviardés" in french.text("dl")
