@@ -119,6 +119,12 @@ SAYS: dict[str, str] = {
     "cancelled": N_("Journey cancelled."),
     "timed_out": N_("Journey timed out."),
     "continued_as_new": N_("Journey continued in a new run."),
+    # The worker could not go on (a payload not encrypted with the service's keys, a bug);
+    # it retries until that is dealt with, and Temporal records only the first failure.
+    "worker_failed": N_("The worker refused to go on, and keeps retrying: %(failure)s"),
+    "move_to_encrypted_history": N_(
+        "Moved onto encrypted history, at the request of %(operator)s."
+    ),
 }
 
 # Told when the table has nothing more specific.

@@ -16,6 +16,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.common.v1 import Payloads
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflow.v1 import PendingActivityInfo
@@ -30,6 +31,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 REMINDER = "reminder"
 EMAIL_ACTIVITY = "send_confirmation_email"
 LINK_TIMER_SLACK = timedelta(minutes=1)
+WORKER_FAILED = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE
 
 
 @dataclass(frozen=True)
@@ -313,6 +315,13 @@ class _Reader:
 
     def on_workflow_execution_timed_out(self, event: HistoryEvent) -> None:
         self.add(event, Msg(m.SAYS["timed_out"]))
+
+    def on_workflow_task_failed(self, event: HistoryEvent) -> None:
+        attrs = event.workflow_task_failed_event_attributes
+        # Temporal itself fails a task now and then (a message arriving as it completed, a
+        # reset); only a failure the worker reported is news.
+        if attrs.cause == WORKER_FAILED:
+            self.add(event, Msg(m.SAYS["worker_failed"], {"failure": failure_text(attrs.failure)}))
 
     def on_workflow_execution_continued_as_new(self, event: HistoryEvent) -> None:
         self.add(event, Msg(m.SAYS["continued_as_new"]))

@@ -4,10 +4,11 @@ turned into form errors or a typed refusal."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from temporalio.client import (
@@ -77,6 +78,16 @@ def not_found(err: BaseException) -> bool:
     return isinstance(err, RPCError) and err.status is RPCStatusCode.NOT_FOUND
 
 
+@dataclass(frozen=True)
+class Failing:
+    """A running workflow whose workflow task keeps failing: the worker refuses it."""
+
+    workflow_id: str
+    workflow_type: str
+    started_at: datetime | None
+    attempt: int
+
+
 class Gateway(Generic[W]):
     """Calls to one kind of workflow, each with the site's deadline."""
 
@@ -113,6 +124,33 @@ class Gateway(Generic[W]):
         if isinstance(result, Rejected):
             raise StepRefused(INVALID_INPUT)
         return result
+
+    async def failing(self, query: str, limit: int = 100) -> list[Failing]:
+        """The running workflows ``query`` finds (at most ``limit``) whose workflow task has
+        failed and is being retried; visibility cannot tell, so each is described."""
+        async with deadline():
+            found = [
+                execution
+                async for execution in self.client.list_workflows(
+                    query, limit=limit, rpc_timeout=self.timeout
+                )
+            ]
+
+        async def attempt(workflow_id: str, run_id: str) -> int:
+            handle = self.client.get_workflow_handle(workflow_id, run_id=run_id)
+            try:
+                async with deadline():
+                    described = await handle.describe(rpc_timeout=self.timeout)
+            except RPCError:
+                return 0
+            return described.raw_description.pending_workflow_task.attempt
+
+        attempts = await asyncio.gather(*(attempt(e.id, e.run_id) for e in found))
+        return [
+            Failing(e.id, e.workflow_type, e.start_time, n)
+            for e, n in zip(found, attempts, strict=True)
+            if n > 1
+        ]
 
     async def _query(self, workflow_id: str, query: Any, timeout: timedelta | None) -> Any:
         """What the workflow's query answers, or None when there is no such workflow."""

@@ -40,7 +40,7 @@ __all__ = [
 
 def add_staff_area(app: FastAPI) -> None:
     """Its routes and its 403 page, on the app web/app.py builds."""
-    from web.staff import access, actions, journeys, words
+    from web.staff import access, actions, journeys, refused, words
 
     templates.env.globals["staff_words"] = words
     templates.env.globals["staff_actions"] = actions.ACTIONS
@@ -48,6 +48,7 @@ def add_staff_area(app: FastAPI) -> None:
     app.include_router(access.router)
     app.include_router(journeys.router)
     app.include_router(actions.router)
+    app.include_router(refused.router)
 
     @app.exception_handler(StaffForbidden)
     async def forbidden(request: Request, exc: StaffForbidden) -> Response:

@@ -109,6 +109,7 @@ class JourneyRow:
     last_progress: datetime | None
     deadline: datetime | None
     pending: list[PendingActivity] = field(default_factory=list)
+    workflow_task_attempt: int = 0  # of the workflow task Temporal is waiting on, if any
     state: JourneyState | None = None
     stuck: list[Stuck] = field(default_factory=list)
 
@@ -199,6 +200,7 @@ class StaffReader:
             described.typed_search_attributes,
         )
         row.pending = pending_of(described.raw_description.pending_activities)
+        row.workflow_task_attempt = described.raw_description.pending_workflow_task.attempt
         await self.complete(row, now, self.settings.temporal_rpc_timeout_seconds, described=True)
         return row
 
@@ -210,11 +212,9 @@ class StaffReader:
         if not described:
             try:
                 description = await self.journeys.describe(row.journey_id)
-                row.pending = (
-                    pending_of(description.raw_description.pending_activities)
-                    if description
-                    else []
-                )
+                raw = description.raw_description if description else None
+                row.pending = pending_of(raw.pending_activities) if raw else []
+                row.workflow_task_attempt = raw.pending_workflow_task.attempt if raw else 0
             except (TemporalUnavailable, RPCError):
                 row.pending = []
         if row.running or described:
@@ -239,6 +239,7 @@ class StaffReader:
             pending=row.pending,
             state=row.state,
             deadline=row.deadline,
+            workflow_task_attempt=row.workflow_task_attempt,
         )
 
 

@@ -6,7 +6,10 @@ A running journey is stuck when any of these holds:
   - an activity is retrying (attempt 2 or more: the mail server refuses mail, the database is
     down): the pending activity's type, attempt count and last failure are shown;
   - its confirmation e-mail's link has expired and nobody has asked for a new one;
-  - its GCKey is locked after failed sign-ins.
+  - its GCKey is locked after failed sign-ins;
+  - its workflow task keeps failing (attempt 2 or more): the worker refuses something sent to
+    it, such as a message not encrypted with the service's keys (core/crypto.py), and nothing
+    the journey does moves on until that is dealt with; its timeline says what was refused.
 """
 
 from __future__ import annotations
@@ -56,6 +59,10 @@ NO_PROGRESS = N_("No progress for more than %(hours)s hours")
 RETRYING = N_("%(activity)s is retrying: attempt %(attempt)s, last failure: %(failure)s")
 LINK_EXPIRED = N_("The confirmation link has expired and no new one was asked for")
 GCKEY_LOCKED = N_("The GCKey is locked after failed sign-ins, until %(until)s")
+WORKER_REFUSES = N_(
+    "The worker refuses what was last sent to this journey and keeps retrying "
+    "(attempt %(attempt)s); the timeline says why"
+)
 
 
 def is_open(step: str | None, status: str | None) -> bool:
@@ -91,10 +98,13 @@ def stuck_reasons(
     pending: list[PendingActivity],
     state: JourneyState | None,
     deadline: datetime | None = None,
+    workflow_task_attempt: int = 0,
 ) -> list[Stuck]:
     if not running:
         return []
     reasons: list[Stuck] = []
+    if workflow_task_attempt > 1:
+        reasons.append(Stuck("worker_refuses", WORKER_REFUSES, {"attempt": workflow_task_attempt}))
     open_journey = is_open(step, status)
     if open_journey and last_progress is not None and now - last_progress > stuck_after:
         hours = round(stuck_after.total_seconds() / 3600, 1)
