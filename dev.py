@@ -38,6 +38,8 @@ HOST = "127.0.0.1"
 TEMPORAL_PORT = 7233
 TEMPORAL_UI_PORT = 8233
 WEB_PORT = 8000
+TEMPORAL_UI_ORIGIN = f"http://{HOST}:{TEMPORAL_UI_PORT}"
+CODEC_ENDPOINT = f"http://{HOST}:{WEB_PORT}/codec"  # web/codec.py
 BROKER_PORT = 9400
 # The stand-in Sign-In Partner (broker/) and the site share these development-only values.
 PARTNER_ISSUER = f"http://{HOST}:{BROKER_PORT}"
@@ -180,6 +182,8 @@ def run() -> int:
     embedded_broker = not os.environ.get("PARTNER_ISSUER")
     if embedded_temporal:
         env["TEMPORAL_ADDRESS"] = f"{HOST}:{TEMPORAL_PORT}"
+        # Its Web UI calls the site's codec endpoints with a staff member's cookie.
+        env.setdefault("TEMPORAL_UI_ORIGIN", TEMPORAL_UI_ORIGIN)
     # SMTP_HOST stays unset for the embedded catcher: the worker then sends to 127.0.0.1 and
     # the web shows the development mailbox (settings.dev_mail_enabled).
     if embedded_broker:
@@ -227,6 +231,7 @@ def run() -> int:
         log.info("site             http://%s:%s/", HOST, WEB_PORT)
         if embedded_temporal:
             log.info("Temporal Web UI  http://%s:%s/", HOST, TEMPORAL_UI_PORT)
+            log.info("                 (ciphertext; decoded for staff signed in: README)")
         if settings.dev_mail_enabled:
             log.info("dev mailbox      http://%s:%s/en/dev/mail", HOST, WEB_PORT)
         if embedded_broker:
@@ -253,6 +258,7 @@ def temporal_command(settings: Settings) -> list[str]:
         str(Path(sysconfig.get_path("scripts")) / "temporal"),
         *("server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.sqlite3")),
         *("--ip", HOST, "--port", str(TEMPORAL_PORT), "--ui-port", str(TEMPORAL_UI_PORT)),
+        *("--ui-codec-endpoint", CODEC_ENDPOINT),
         *("--log-level", "warn"),
         *search.dev_server_args(),  # the staff journey list filters on them
     ]

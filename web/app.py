@@ -22,11 +22,13 @@ from starlette.responses import Response
 from temporalio.client import Client
 
 from core.languages import ENGLISH, LANGUAGES
+from core.temporal import data_converter
 from db.engine import make_engine
 from db.sessions import purge_sessions
 from settings import Settings, get_settings
 from web import cers, dev, gckey, partner, reset, sign_in
 from web.audit import router as audit_router
+from web.codec import add_codec
 from web.deps import Services
 from web.guards import GoTo, goto
 from web.journeys import Journeys
@@ -52,7 +54,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         connected = client or await Client.connect(
-            settings.temporal_address or "127.0.0.1:7233", namespace=settings.temporal_namespace
+            settings.temporal_address or "127.0.0.1:7233",
+            namespace=settings.temporal_namespace,
+            data_converter=data_converter(
+                settings.payload_ring, accept_plaintext=settings.payload_accept_plaintext
+            ),
         )
         app.state.services = Services(
             settings=settings,
@@ -91,6 +97,7 @@ def create_app(
         return response
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    add_codec(app, settings.temporal_ui_origin)
     app.include_router(sign_in.router)
     app.include_router(gckey.router)
     app.include_router(cers.router)
