@@ -4,15 +4,18 @@
     python -m audit replay --closed-after 2026-11-01T00:00Z --closed-before 2026-12-01T00:00Z
     python -m audit replay --from-archive [--workflow-id ID ... | --closed-after ...]
     python -m audit replay --history-file tests/histories/*.json
+    python -m audit cut-over [--check]
 
-Prints one line per run, PASS or FAIL with the replayer's exact message; exits 1 if any fail.
-Temporal and the database come from the same settings as the worker.
+Replay prints one line per run, PASS or FAIL with the replayer's exact message; exits 1 if any
+fail. Cut-over moves the journeys still on a plain history onto an encrypted one (audit/
+cutover.py). Temporal and the database come from the same settings as the worker.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,6 +26,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from activities.archive import closed_window_query
+from audit.cutover import cut_over
 from audit.replay import read_files, replay
 from audit.sources import RunHistory, Source, from_json, read_journey, read_run
 from db.engine import make_engine
@@ -46,6 +50,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--closed-before", type=moment, metavar="ISO")
     r.add_argument("--from-archive", action="store_true", help="read the archive, not Temporal")
     r.add_argument("--history-file", nargs="+", default=[], type=Path, metavar="PATH")
+    c = commands.add_parser("cut-over", help="move running journeys onto encrypted history")
+    c.add_argument("--check", action="store_true", help="only say what is still plain")
     return p
 
 
@@ -85,6 +91,10 @@ async def replay_command(
 ) -> int:
     """Runs the command; ``client`` may be None when the arguments need no Temporal."""
     args = parser().parse_args(argv)
+    if args.command == "cut-over":
+        client = client or await connect(settings)
+        operator = getpass.getuser()
+        return await cut_over(client, settings.task_queue, out, check=args.check, operator=operator)
     window = args.closed_after is not None or args.closed_before is not None
     if not (args.workflow_id or args.history_file or args.from_archive or window):
         parser().error(
@@ -94,7 +104,7 @@ async def replay_command(
         client = await connect(settings)
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        outcomes = await replay(await histories(args, client, engine))
+        outcomes = await replay(await histories(args, client, engine), settings.payload_ring)
     finally:
         engine.dispose()
     for outcome in outcomes:

@@ -5,7 +5,6 @@ of a GCKey left unused."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -58,7 +57,7 @@ class AccessRules(JourneyCore):
                 await self._expire_gckey()
                 return
         await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(replace(self._input, carried=state))
+        workflow.continue_as_new(self._carried())
 
     def _long(self) -> bool:
         return workflow.info().is_continue_as_new_suggested()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         ConfirmationStatus,
         JourneyState,
         OnboardingInput,
+        RecoveryAnswer,
         Step,
     )
 
@@ -83,6 +85,23 @@ class JourneyCore:
     _lock: asyncio.Lock
     _deadline_changes: int
     _sending: list[ActivityHandle[Any]]  # e-mail on its way; the journey ends only after it
+    _password_hash: str  # held from the password step until the GCKey is issued
+    _recovery_answers: list[RecoveryAnswer]  # likewise
+    _sent_link: int
+    _reminded_link: int
+
+    def _carried(self) -> OnboardingInput:
+        """The input a continued run starts from: all the journey knows, and the hashes only
+        while the GCKey they are for is yet to be issued."""
+        pending = self._state.gckey_issued_at is None
+        return replace(
+            self._input,
+            carried=self._state,
+            carried_password_hash=self._password_hash if pending else "",
+            carried_recovery_answers=list(self._recovery_answers) if pending else [],
+            carried_link_sent=self._sent_link,
+            carried_link_reminded=self._reminded_link,
+        )
 
     def _expect(self, *steps: Step) -> None:
         if self._state.step not in steps:

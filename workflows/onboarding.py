@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         business_error,
         invalid,
     )
+    from workflows.moving import MovesToEncryptedHistory
     from workflows.support import SupportActions
     from workflows.types import (
         FINISHED_STEPS,
@@ -66,7 +67,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn
-class OnboardingWorkflow(AccessRules, SupportActions):
+class OnboardingWorkflow(AccessRules, SupportActions, MovesToEncryptedHistory):
     """The CERS onboarding journey, one execution per journey, id ``onboarding-<uuid>``.
 
     Updates, in the order a person meets them:
@@ -80,7 +81,8 @@ class OnboardingWorkflow(AccessRules, SupportActions):
       Support staff (workflows/support.py), each with staff member and reason:
       resend_confirmation, extend_deadline, send_resume_link, unlock_gckey, cancel.
     Query: journey (the whole JourneyState; never a hash).
-    Signals: password_reset (from PasswordResetWorkflow: the new password is stored).
+    Signals: password_reset (from PasswordResetWorkflow: the new password is stored);
+      move_to_encrypted_history (the cut-over to encrypted payloads, workflows/moving.py).
     Passwords and recovery answers arrive as argon2id hashes; the plaintext never enters history.
     After the portal the journey stays open as the record of the access it gave; a GCKey unused
     for the expiry period expires and the journey ends there.
@@ -93,8 +95,11 @@ class OnboardingWorkflow(AccessRules, SupportActions):
             journey_id=input.journey_id, started_at=workflow.now()
         )
         self._begun = input.carried is not None
-        self._password_hash = ""
-        self._recovery_answers: list[RecoveryAnswer] = []
+        self._password_hash = input.carried_password_hash
+        self._recovery_answers: list[RecoveryAnswer] = list(input.carried_recovery_answers)
+        # Which link's confirmation e-mail, and which link's reminder, have gone out.
+        self._sent_link = input.carried_link_sent
+        self._reminded_link = input.carried_link_reminded
         self._lock = asyncio.Lock()
         self._sending: list[ActivityHandle[Any]] = []
         self._deadline_changes = 0
@@ -127,22 +132,20 @@ class OnboardingWorkflow(AccessRules, SupportActions):
         """Sends the link, reminds, expires it, and sends a new one on request. E-mail goes out
         beside the timers: a mail server that is down delays the e-mail, not the expiry."""
         state = self._state
-        sent_link = 0
-        reminded_link = 0
         while (
             state.confirmation is not ConfirmationStatus.CONFIRMED
             and state.step is not Step.CANCELLED
         ):
             link = state.link_number
-            if sent_link != link:
-                sent_link = link
+            if self._sent_link != link:
+                self._sent_link = link
                 self._sending.append(self._send(EmailKind.CONFIRMATION))
                 continue
             assert state.link_sent_at and state.link_expires_at
             remind_at = state.link_sent_at + timedelta(seconds=self._input.reminder_after_seconds)
-            if reminded_link != link and remind_at < state.link_expires_at:
+            if self._reminded_link != link and remind_at < state.link_expires_at:
                 if not await self._sleep_until(remind_at, link):
-                    reminded_link = link
+                    self._reminded_link = link
                     state.reminders_sent += 1
                     self._sending.append(self._send(EmailKind.REMINDER))
                 continue

@@ -96,6 +96,20 @@ class OnboardingInput:
     gckey_expire_after_seconds: int = 730 * 24 * 3600
     # A journey that has run long continues as new with what it knows.
     carried: JourneyState | None = None
+    # A journey moved onto encrypted history (the cut-over, workflows/moving.py) continues
+    # as new mid-way, so it also carries what a step in progress holds: the hashes waiting
+    # for the GCKey to be issued, and which link's e-mail and reminder already went.
+    carried_password_hash: str = ""
+    carried_recovery_answers: list[RecoveryAnswer] = field(default_factory=list)
+    carried_link_sent: int = 0
+    carried_link_reminded: int = 0
+
+
+@dataclass
+class MoveToEncryptedHistoryInput:
+    """Sent by ``python -m audit cut-over``; who ran it stands in history."""
+
+    operator: str = ""
 
 
 @dataclass
