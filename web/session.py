@@ -104,5 +104,6 @@ async def check_csrf(request: Request) -> None:
     token = request.session.get(SessionKey.CSRF)
     if not isinstance(sent, str) or not isinstance(token, str):
         raise HTTPException(403)
-    if not hmac.compare_digest(sent, token):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    if not hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), token.encode()):
         raise HTTPException(403)
