@@ -4,11 +4,15 @@ normal 403, 400 or 404 page in the page's language."""
 
 from __future__ import annotations
 
+import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from settings import Settings
 from tests.conftest import NewWorker
+from tests.test_staff import Staff, staff_sign_in
 from tests.web_helpers import Page, browser
+from web.journeys import Journeys, ListPageGone
 
 
 async def test_a_csrf_token_with_non_ascii_characters_gets_the_expired_form_page(
@@ -22,3 +26,47 @@ async def test_a_csrf_token_with_non_ascii_characters_gets_the_expired_form_page
             assert page.status == 403
             assert page.h1 == "Ce formulaire a expiré"
         assert "journey" not in b.session()  # nothing was started
+
+
+async def test_a_forged_page_of_the_staff_list_gets_a_page_that_starts_it_again(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    """``?page=AAAA`` went to Temporal as a page token: its visibility store failed and the
+    page answered 500 (after the client's retries)."""
+    staff = Staff(settings)
+    async with new_worker(client, settings), browser(settings, client) as b:
+        await staff_sign_in(b, staff.support)
+        for lang, says in (
+            (
+                "en",
+                "This page of the list is no longer available. Start again from the first page.",
+            ),
+            ("fr", "Cette page de la liste n'est plus disponible. Recommencez à la première page."),
+        ):
+            for token in ("AAAA", "AA==", "%FF", "W10.forged"):
+                page = await b.get(f"/{lang}/staff/journeys?step=terms&page={token}")
+                assert page.status == 400
+                assert page.text(".error-summary a") == says
+                link = page.html.css_first(".error-summary a").attributes["href"]
+                first = page.html.css_first(link or "")
+                assert first is not None and "page=" not in str(first.attributes["href"])
+                assert "step=terms" in str(first.attributes["href"])  # the filters are kept
+
+
+class RefusingVisibility:
+    """Unit test only: a Temporal whose visibility store refuses the page token, as a
+    production store (SQL or Elasticsearch) answers a token it cannot read."""
+
+    def list_workflows(self, *args: object, **kwargs: object) -> RefusingVisibility:
+        return self
+
+    async def fetch_next_page(self) -> None:
+        raise RPCError("invalid page token", RPCStatusCode.INVALID_ARGUMENT, b"")
+
+
+async def test_a_page_token_temporal_refuses_starts_the_list_again(settings: Settings) -> None:
+    journeys = Journeys(RefusingVisibility(), settings)  # type: ignore[arg-type]
+    with pytest.raises(ListPageGone):
+        await journeys.list_page("WorkflowType = 'OnboardingWorkflow'", 20, b"stale")
+    with pytest.raises(RPCError):  # without a token, the query itself is at fault: a 5xx
+        await journeys.list_page("WorkflowType = 'OnboardingWorkflow'", 20, None)
