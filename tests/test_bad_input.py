@@ -4,6 +4,8 @@ normal 403, 400 or 404 page in the page's language."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -70,3 +72,21 @@ async def test_a_page_token_temporal_refuses_starts_the_list_again(settings: Set
         await journeys.list_page("WorkflowType = 'OnboardingWorkflow'", 20, b"stale")
     with pytest.raises(RPCError):  # without a token, the query itself is at fault: a 5xx
         await journeys.list_page("WorkflowType = 'OnboardingWorkflow'", 20, None)
+
+
+async def test_a_field_that_cannot_be_read_gets_a_400_page_in_its_language(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    """A number that is not one got FastAPI's JSON 422, in English only."""
+    staff = Staff(settings)
+    async with new_worker(client, settings), browser(settings, client) as b:
+        await staff_sign_in(b, staff.support, "fr")
+        page = Page(
+            await b.http.post(
+                f"/fr/staff/journeys/{uuid.uuid4()}/actions/extend_deadline",
+                data={"csrf_token": b.session()["csrf"], "reason": "Absent", "hours": "douze"},
+            )
+        )
+        assert page.status == 400
+        assert page.response.headers["content-type"].startswith("text/html")
+        assert page.h1 == "Ce qui a été envoyé n'a pas pu être lu"

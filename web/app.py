@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -114,6 +115,14 @@ def create_app(
             lang=page_language(request),
             status_code=exc.status_code,
             status=exc.status_code,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def unreadable(request: Request, exc: RequestValidationError) -> Response:
+        # A form field that cannot be read as its type (a number that is not one): the 400
+        # page in the page's language, not FastAPI's JSON.
+        return render(
+            request, "error.html", lang=page_language(request), status_code=400, status=400
         )
 
     @app.exception_handler(StepRefused)
