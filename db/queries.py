@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from db.engine import storable
 from db.models import (
     GCKey,
     JourneyArchive,
@@ -19,6 +20,8 @@ from workflows.rules import username_key
 
 
 def issued_gckey(engine: Engine, username: str) -> GCKey | None:
+    if not storable(username):
+        return None
     with Session(engine) as session:
         return session.exec(
             select(GCKey).where(
@@ -67,6 +70,8 @@ def archived_closed_between(
 
 def journeys_for_username(engine: Engine, username: str) -> list[str]:
     """The journey that reserved this GCKey username (case and accents as GCKey compares)."""
+    if not storable(username):
+        return []
     with Session(engine) as session:
         return list(
             session.exec(
@@ -78,6 +83,8 @@ def journeys_for_username(engine: Engine, username: str) -> list[str]:
 def journeys_for_email(engine: Engine, email: str) -> list[str]:
     """Journeys whose CERS account or GCKey recovery e-mail is this address, in any case."""
     address = email.strip().lower()
+    if not storable(address):
+        return []
     with Session(engine) as session:
         accounts = session.exec(
             select(UserAccount.journey_id).where(func.lower(UserAccount.email) == address)

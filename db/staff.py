@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from db.engine import storable
 from db.models import StaffMember
 from workflows.rules import username_key
 
@@ -67,6 +68,8 @@ def staff_members(engine: Engine) -> list[StaffMember]:
 
 
 def staff_member_named(engine: Engine, username: str) -> StaffMember | None:
+    if not storable(username):
+        return None
     with Session(engine) as session:
         return session.exec(
             select(StaffMember).where(StaffMember.username_key == username_key(username))

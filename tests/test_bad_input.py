@@ -90,3 +90,40 @@ async def test_a_field_that_cannot_be_read_gets_a_400_page_in_its_language(
         assert page.status == 400
         assert page.response.headers["content-type"].startswith("text/html")
         assert page.h1 == "Ce qui a été envoyé n'a pas pu être lu"
+
+
+async def test_a_nul_in_what_is_looked_up_gets_the_page_anything_else_would_get(
+    client: Client, settings: Settings, new_worker: NewWorker, database_url: str
+) -> None:
+    """PostgreSQL refuses a NUL in a query's text: a username or search with one answered 500,
+    and so did the auditor's pages for a journey id with one."""
+    settings.database_url = database_url
+    staff = Staff(settings)
+    async with (
+        new_worker(client, settings),
+        browser(settings, client) as exporter,
+        browser(settings, client) as support,
+    ):
+        page = await exporter.get("/en/gckey/sign-in")
+        page = await exporter.submit(page, "sign-in", {"username": "a\x00b", "password": "x"})
+        assert page.status == 400
+        assert page.field_error("sign_in").endswith(
+            "The username or password you entered is incorrect."
+        )
+        page = await exporter.get("/en/gckey/forgot-password")
+        page = await exporter.submit(page, "forgot-password", {"username": "a\x00b"})
+        assert page.status == 200 and page.h1 != "Something went wrong"
+
+        page = await support.get("/en/staff/sign-in")
+        page = await support.submit(page, "sign-in", {"username": "ana\x00", "password": "x"})
+        assert page.status == 400
+        await staff_sign_in(support, staff.support)
+        page = await support.get("/en/staff/search?q=a%00b%40example.ca")
+        assert page.status == 400
+        assert page.field_error("q").endswith(
+            "No journey has this username, e-mail address or URN."
+        )
+        for path in ("timeline", "timeline.html", "history.json"):
+            page = await support.get(f"/en/staff/journeys/a%00b/{path}")
+            assert page.status == 404
+            assert page.h1 == "Page not found"

@@ -22,6 +22,7 @@ from web.deps import DbEngine, JourneyService, Lang
 from web.pages import render, templates, translator
 from web.session import check_csrf
 from web.staff import AnyStaff, SignedInStaff
+from web.staff.journeys import journey_path
 from workflows.registry import WORKFLOWS
 
 router = APIRouter(prefix="/{lang}/staff/journeys/{journey_id}")
@@ -36,9 +37,9 @@ async def journey_history(
     journeys: JourneyService, engine: DbEngine, journey_id: str
 ) -> JourneyHistory:
     """A dependency: every run of the journey, from Temporal or else the archive; 404 if
-    neither has it."""
+    neither has it, or if the id is not one the site makes."""
     try:
-        return await journeys.history(engine, journey_id)
+        return await journeys.history(engine, journey_path(journey_id))
     except HistoryNotFound as err:
         raise HTTPException(404) from err
 
