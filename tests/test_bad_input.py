@@ -10,11 +10,16 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from db.audit import audit_entries
+from db.engine import make_engine
 from settings import Settings
 from tests.conftest import NewWorker
+from tests.journeys import begin
 from tests.test_staff import Staff, staff_sign_in
 from tests.web_helpers import Page, browser
 from web.journeys import Journeys, ListPageGone
+from workflows.onboarding import OnboardingWorkflow
+from workflows.types import Step
 
 
 async def test_a_csrf_token_with_non_ascii_characters_gets_the_expired_form_page(
@@ -127,3 +132,26 @@ async def test_a_nul_in_what_is_looked_up_gets_the_page_anything_else_would_get(
             page = await support.get(f"/en/staff/journeys/a%00b/{path}")
             assert page.status == 404
             assert page.h1 == "Page not found"
+
+
+async def test_a_support_reason_longer_than_the_audit_log_holds_is_refused_on_its_field(
+    client: Client, settings: Settings, new_worker: NewWorker, database_url: str
+) -> None:
+    """The journey took a 600-character reason, then the audit log's 500-character column
+    (on PostgreSQL) refused it: the action was done and the page answered 500."""
+    settings.database_url = database_url
+    staff = Staff(settings)
+    async with new_worker(client, settings), browser(settings, client) as b:
+        workflow_id = await begin(client, settings)
+        await staff_sign_in(b, staff.support)
+        journey_id = workflow_id.removeprefix("onboarding-")
+        page = await b.get(f"/en/staff/journeys/{journey_id}")
+        page = await b.submit(page, "actions/cancel", {"reason": "Duplicate journey. " * 32})
+        assert page.status == 400
+        assert page.field_error("reason") == "Error: Use at most 500 characters."
+        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        assert (await handle.query(OnboardingWorkflow.journey)).step is Step.TERMS
+        engine = make_engine(settings.sqlalchemy_url)
+        (entry,) = audit_entries(engine, journey_id)
+        engine.dispose()
+        assert (entry.outcome, len(entry.reason)) == ("refused", 500)

@@ -35,6 +35,7 @@ OPEN_STEPS = (
     Step.CONFIRM_EMAIL,
 )
 MAX_EXTENSION_HOURS = 30 * 24
+REASON_MAX = 500
 
 
 def check_reason(input: SupportActionInput | ExtendDeadlineInput | SendResumeLinkInput) -> None:
@@ -42,6 +43,8 @@ def check_reason(input: SupportActionInput | ExtendDeadlineInput | SendResumeLin
         raise wrong_step("no staff member named")
     if len(input.reason.strip()) < 5:
         raise invalid({"reason": [rules.N_("Give the reason for this action.")]})
+    if len(input.reason.strip()) > REASON_MAX:  # the audit log keeps it whole
+        raise invalid({"reason": [rules.N_("Use at most 500 characters.")]})
 
 
 class SupportActions(JourneyCore):
