@@ -16,6 +16,7 @@ from settings import Settings
 from tests.conftest import NewWorker
 from tests.journeys import begin
 from tests.test_staff import Staff, staff_sign_in
+from tests.test_web import sign_up
 from tests.web_helpers import Page, browser
 from web.journeys import Journeys, ListPageGone
 from workflows.onboarding import OnboardingWorkflow
@@ -155,3 +156,60 @@ async def test_a_support_reason_longer_than_the_audit_log_holds_is_refused_on_it
         (entry,) = audit_entries(engine, journey_id)
         engine.dispose()
         assert (entry.outcome, len(entry.reason)) == ("refused", 500)
+
+
+# Addresses no mail server can take were accepted; the e-mail activity then retried forever.
+BAD_ADDRESSES = {
+    "<script>@x.ca": (
+        "Enter an e-mail address in the form name@example.ca.",
+        "Entrez une adresse courriel de la forme nom@exemple.ca.",
+    ),
+    "jean\x00@example.ca": (
+        "Remove the tab, line break or other invisible character from this field.",
+        "Retirez de ce champ la tabulation, le saut de ligne ou tout autre caractère invisible.",
+    ),
+    "élan@exemple.ca": (
+        "CERS cannot send e-mail to an address with accented or other non-English letters. "
+        "Use an address without them.",
+        "Le SCDE ne peut pas envoyer de courriel à une adresse qui contient des lettres "
+        "accentuées ou d'autres lettres non anglaises. Utilisez une adresse sans ces lettres.",
+    ),
+}
+
+
+async def test_every_address_field_refuses_what_no_mail_server_can_take(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    """The recovery e-mail, Create User Account's e-mail and support's resume link address:
+    the one rule, checked by the journey's validators (in Temporal's sandbox) and shown on
+    the field in the page's language."""
+    staff = Staff(settings)
+    async with (
+        new_worker(client, settings),
+        browser(settings, client) as b,
+        browser(settings, client) as support,
+    ):
+        page = await sign_up(b, "fr", f"Adr{uuid.uuid4().hex[:7]}", "<script>@x.ca")
+        for address, (_, french) in BAD_ADDRESSES.items():
+            page = await b.submit(page, "recovery-email", {"email": address})
+            assert page.status == 400
+            assert page.field_error("email") == f"Erreur : {french}"
+        page = await b.submit(page, "recovery-email", {"email": ""})  # still optional
+        page = await b.submit(page, "issued")
+        page = await b.get("/en/cers/account")
+        form = {"given_name": "Jean", "family_name": "Adresse", "time_zone": "America/Toronto"}
+        for address, (english, _) in BAD_ADDRESSES.items():
+            page = await b.submit(page, "account", {**form, "email": address, "language": "en"})
+            assert page.status == 400
+            assert page.field_error("email") == f"Error: {english}"
+
+        await staff_sign_in(support, staff.support)
+        journey_id = b.session_journey().removeprefix("onboarding-")
+        page = await support.get(f"/en/staff/journeys/{journey_id}")
+        page = await support.submit(
+            page,
+            "actions/send_resume_link",
+            {"email": "<script>@x.ca", "reason": "Asked for it by phone"},
+        )
+        assert page.status == 400
+        assert page.field_error("email") == f"Error: {BAD_ADDRESSES['<script>@x.ca'][0]}"
