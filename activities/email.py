@@ -9,8 +9,10 @@ from typing import Any, Protocol
 
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from temporalio.exceptions import ApplicationError
 
 from i18n import LANGUAGES, translations
+from workflows.types import MAIL_REFUSED
 
 TEMPLATES = Path(__file__).parent / "templates" / "email"
 
@@ -39,16 +41,44 @@ class SmtpSender:
     async def send(self, message: EmailMessage) -> str:
         if "Message-ID" not in message:
             message["Message-ID"] = make_msgid(domain="cers.example.ca")
-        await aiosmtplib.send(
-            message,
-            hostname=self._host,
-            port=self._port,
-            username=self._username,
-            password=self._password,
-            start_tls=self._starttls,
-            timeout=self._timeout,
-        )
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=self._host,
+                port=self._port,
+                username=self._username,
+                password=self._password,
+                start_tls=self._starttls,
+                timeout=self._timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as err:
+            lasting = [r for r in err.recipients if is_lasting(r.code)]
+            if lasting and len(lasting) == len(err.recipients):
+                raise refused(lasting[0]) from err
+            raise
+        except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError) as err:
+            if is_lasting(err.code):
+                raise refused(err) from err
+            raise
         return str(message["Message-ID"])
+
+
+def is_lasting(code: int) -> bool:
+    """An SMTP 5xx: the server will give the same answer however often it is asked. A 4xx,
+    a dropped connection or a timeout may pass, and the activity is retried."""
+    return 500 <= code < 600
+
+
+def refused(err: aiosmtplib.SMTPResponseException) -> ApplicationError:
+    """The refusal as a business error the journey records: the server's answer on one line
+    (it names the address, which the e-mail's own input already holds; nothing secret)."""
+    answer = " ".join(f"{err.code} {err.message}".split())[:300]
+    return ApplicationError(
+        f"the mail server refused the message: {answer}",
+        answer,
+        type=MAIL_REFUSED,
+        non_retryable=True,
+    )
 
 
 class EmailTemplates:

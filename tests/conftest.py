@@ -86,11 +86,23 @@ class MailCatcher:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.port = free_port()
-        self.refuse = False
+        self.refuse = False  # every message, for now: 451 on DATA
+        self.unknown: set[str] = set()  # these addresses, for good: 550 at RCPT
+        self.rejected: set[str] = set()  # a message to these, for good: 554 on DATA
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address in self.unknown:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self.refuse:
             return "451 4.3.0 Mail server temporarily unavailable"
+        if self.rejected & set(envelope.rcpt_tos):
+            return "554 5.7.1 Message rejected as spam"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)

@@ -66,6 +66,8 @@ LINK_EXPIRED = "ConfirmationLinkExpired"
 LINK_REPLACED = "ConfirmationLinkReplaced"
 WRONG_STEP = "WrongStep"
 PARTNER_LINKED = "PartnerIdentityLinked"  # details[0] is the journey already holding it
+# The mail server refused the message for good (an SMTP 5xx); details[0] is its answer.
+MAIL_REFUSED = "MailRefused"
 
 
 @dataclass
