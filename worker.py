@@ -84,6 +84,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
             accounts.issue_gckey,
             accounts.create_user_account,
             accounts.mark_email_confirmed,
+            accounts.store_account_email,
             accounts.link_partner_identity,
             accounts.expire_gckey,
             accounts.set_gckey_password,

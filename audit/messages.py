@@ -61,6 +61,9 @@ SAYS: dict[str, str] = {
     ),
     "confirm_email": N_("E-mail address confirmed with link %(link_number)s."),
     "request_new_link": N_("New confirmation link requested: link %(link_number)s."),
+    "change_email": N_(
+        "E-mail address changed to %(email)s after the mail server refused the old one."
+    ),
     "link_partner": N_("Signed in through a Sign-In Partner (%(issuer)s) for the first time."),
     "record_sign_in:signed_in": N_("Signed in with the GCKey."),
     "record_sign_in:failed": N_("GCKey sign-in refused: wrong username or password."),
@@ -84,6 +87,7 @@ SAYS: dict[str, str] = {
     "local:create_user_account": N_("CERS user account created, URN %(urn)s."),
     "local:link_partner_identity": N_("Sign-In Partner identity kept for this journey."),
     "local:expire_gckey": N_("GCKey expired after going unused."),
+    "local:store_account_email": N_("CERS user account e-mail address now %(email)s."),
     # Regular activities (their names may also be an update's, hence the prefix).
     "activity:send_confirmation_email:confirmation": N_(
         "Confirmation e-mail sent to %(to)s, link %(link_number)s."

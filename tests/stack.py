@@ -11,7 +11,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,19 @@ from workflows import search
 
 
 class AcceptAll:
+    """Takes every message, but for the addresses in ``unknown``: 550 at RCPT, for good."""
+
+    def __init__(self) -> None:
+        self.unknown: set[str] = set()
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address in self.unknown:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         return "250 OK"
 
@@ -34,6 +47,7 @@ class AcceptAll:
 class Stack:
     client: Client
     settings: Settings
+    mail: AcceptAll = field(default_factory=AcceptAll)
 
 
 @asynccontextmanager
@@ -46,7 +60,8 @@ async def local_stack() -> AsyncIterator[Stack]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    smtp = Controller(AcceptAll(), hostname="127.0.0.1", port=port)
+    mail = AcceptAll()
+    smtp = Controller(mail, hostname="127.0.0.1", port=port)
     smtp.start()
     try:
         with tempfile.TemporaryDirectory() as data:
@@ -60,7 +75,7 @@ async def local_stack() -> AsyncIterator[Stack]:
             )
             migrate(settings.sqlalchemy_url)
             async with running_worker(env.client, settings):
-                yield Stack(env.client, settings)
+                yield Stack(env.client, settings, mail)
     finally:
         smtp.stop()
         await env.shutdown()

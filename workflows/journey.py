@@ -48,6 +48,9 @@ MAIL_CALL: dict[str, Any] = {
 ACCESS_LIVES_ON = "access-lives-on-after-portal"
 # From SEARCH_ATTRIBUTES on, a journey tells Temporal's visibility where it stands.
 SEARCH_ATTRIBUTES = "search-attributes"
+# From MAIL_REFUSAL_KEPT on, the journey records an address the mail server refuses for good
+# (an SMTP 5xx, which the e-mail activity no longer retries) and sends no reminder to it.
+MAIL_REFUSAL_KEPT = "mail-refusal-kept"
 
 STATUS_OF_STEP = {
     Step.CONFIRM_EMAIL: search.JourneyStatus.AWAITING_CONFIRMATION,

@@ -12,13 +12,12 @@ from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
-    from activities.notify import NotificationActivities
     from workflows import rules
     from workflows.access import AccessRules
+    from workflows.delivery import MailDelivery
     from workflows.journey import (
         ACCESS_LIVES_ON,
         DB_CALL,
-        MAIL_CALL,
         business_error,
         invalid,
     )
@@ -51,8 +50,6 @@ with workflow.unsafe.imports_passed_through():
         RequestNewLinkInput,
         RequestNewLinkResult,
         ReserveUsernameInput,
-        SendConfirmationEmailInput,
-        SendConfirmationEmailResult,
         SetPasswordInput,
         SetPasswordResult,
         SetRecoveryAnswersInput,
@@ -64,13 +61,14 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn
-class OnboardingWorkflow(AccessRules, SupportActions):
+class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery):
     """The CERS onboarding journey, one execution per journey, id ``onboarding-<uuid>``.
 
     Updates, in the order a person meets them:
       begin (update-with-start: the login choice), answer_terms, choose_username,
       set_password, set_recovery_answers, set_recovery_email (issues the GCKey),
-      create_account (assigns the URN), confirm_email, request_new_link.
+      create_account (assigns the URN), confirm_email, request_new_link, change_email (only
+      once the mail server has refused the address for good: workflows/delivery.py).
       A Sign-In Partner journey: begin, then link_partner (the pairwise id), then create_account.
       Once a credential exists (workflows/access.py): record_sign_in (the site's verdict on a
       password; counts failures and locks), record_partner_attempt (an unknown Sign-In
@@ -95,6 +93,7 @@ class OnboardingWorkflow(AccessRules, SupportActions):
         self._recovery_answers: list[RecoveryAnswer] = []
         self._lock = asyncio.Lock()
         self._sending: list[ActivityHandle[Any]] = []
+        self._watching: list[asyncio.Task[None]] = []
         self._deadline_changes = 0
 
     @workflow.run
@@ -115,7 +114,7 @@ class OnboardingWorkflow(AccessRules, SupportActions):
                 sending.cancel()
         # Go on only once every e-mail has gone (or been cancelled): a journey that completes
         # while an activity result is arriving has its completion refused by the server.
-        await asyncio.gather(*self._sending, return_exceptions=True)
+        await asyncio.gather(*self._sending, *self._watching, return_exceptions=True)
         if state.step is Step.PORTAL and workflow.patched(ACCESS_LIVES_ON):
             await self._keep_access()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -141,8 +140,9 @@ class OnboardingWorkflow(AccessRules, SupportActions):
             if reminded_link != link and remind_at < state.link_expires_at:
                 if not await self._sleep_until(remind_at, link):
                     reminded_link = link
-                    state.reminders_sent += 1
-                    self._sending.append(self._send(EmailKind.REMINDER))
+                    if not self._address_refused():  # the server said no for good
+                        state.reminders_sent += 1
+                        self._sending.append(self._send(EmailKind.REMINDER))
                 continue
             if state.confirmation is ConfirmationStatus.PENDING:
                 if not await self._sleep_until(state.link_expires_at, link):
@@ -164,25 +164,6 @@ class OnboardingWorkflow(AccessRules, SupportActions):
         except TimeoutError:
             return False
         return True
-
-    def _send(self, kind: EmailKind) -> ActivityHandle[SendConfirmationEmailResult]:
-        state = self._state
-        assert state.profile and state.link_expires_at
-        return workflow.start_activity_method(
-            NotificationActivities.send_confirmation_email,
-            SendConfirmationEmailInput(
-                journey_id=state.journey_id,
-                kind=kind,
-                link_number=state.link_number,
-                to=state.profile.email,
-                given_name=state.profile.given_name,
-                language=state.profile.language,
-                urn=state.urn,
-                expires_at=state.link_expires_at,
-                time_zone=state.profile.time_zone,
-            ),
-            **MAIL_CALL,
-        )
 
     def _cancelled(self) -> bool:
         return self._state.step is Step.CANCELLED

@@ -110,6 +110,17 @@ class Profile:
 
 
 @dataclass
+class MailRefusal:
+    """The mail server's lasting refusal of an address (an SMTP 5xx): the address, the kind
+    of e-mail and what the server answered (no link, no secret)."""
+
+    address: str
+    kind: EmailKind
+    answer: str
+    at: datetime | None = None
+
+
+@dataclass
 class JourneyState:
     """Everything the journey knows, as the web shows it. No hash is ever kept here."""
 
@@ -150,6 +161,8 @@ class JourneyState:
     resume_links_sent: int = 0
     cancelled_at: datetime | None = None
     cancel_reason: str = ""
+    # The confirmation e-mail's address refused by the mail server; None once it is changed.
+    mail_refused: MailRefusal | None = None
 
 
 # One message pair per update, named for the step it performs.
@@ -246,6 +259,18 @@ class RequestNewLinkInput:
 
 @dataclass
 class RequestNewLinkResult:
+    link_number: int
+
+
+@dataclass
+class ChangeEmailInput:
+    """The address the confirmation e-mail goes to instead of one the mail server refused."""
+
+    email: str
+
+
+@dataclass
+class ChangeEmailResult:
     link_number: int
 
 
@@ -379,6 +404,17 @@ class CreateUserAccountInput:
 @dataclass
 class CreateUserAccountResult:
     urn: str
+
+
+@dataclass
+class StoreAccountEmailInput:
+    journey_id: str
+    email: str
+
+
+@dataclass
+class StoreAccountEmailResult:
+    email: str
 
 
 @dataclass

@@ -17,7 +17,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tests.journeys import (
@@ -42,6 +42,7 @@ from workflows.reset_types import (
 from workflows.types import (
     PASSWORD_RESET_ID_PREFIX,
     AnswerTermsInput,
+    ChangeEmailInput,
     ConfirmationStatus,
     ConfirmEmailInput,
     ExtendDeadlineInput,
@@ -171,6 +172,22 @@ async def helped_by_support(handle: Journey, stack: Stack) -> None:
     await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(True))
 
 
+async def mail_refused_then_changed(handle: Journey, stack: Stack) -> None:
+    """The mail server refuses the account's address for good (550); the person gives
+    another on the portal, and the new link confirms it."""
+    stack.mail.unknown.add("nobody@example.ca")
+    await choose_credentials(handle, f"Histo{uuid.uuid4().hex[:6]}")
+    await handle.execute_update(OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput(""))
+    await create_account(handle, "nobody@example.ca")
+    while (await handle.query(OnboardingWorkflow.journey)).mail_refused is None:
+        await asyncio.sleep(0.2)
+    await handle.execute_update(
+        OnboardingWorkflow.change_email, ChangeEmailInput("somebody@example.ca")
+    )
+    await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(2))
+    await at_portal(handle)
+
+
 @dataclass
 class Recording:
     walk: Callable[[Journey, Stack], Awaitable[None]]
@@ -199,6 +216,7 @@ PATHS: dict[str, Recording] = {
     "gckey_expired": Recording(gckey_expired, {"gckey_expire_after_days": 3 / 86400}),
     "cancelled_by_support": Recording(cancelled_by_support),
     "helped_by_support": Recording(helped_by_support),
+    "mail_refused_then_changed": Recording(mail_refused_then_changed),
 }
 
 
@@ -210,7 +228,7 @@ async def main(names: list[str]) -> None:
             workflow_id = new_workflow_id()
             await Journeys(stack.client, settings).begin(workflow_id, path.method, "fr")
             handle = stack.client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
-            await path.walk(handle, Stack(stack.client, settings))
+            await path.walk(handle, replace(stack, settings=settings))
             history = await handle.fetch_history()
             (HERE / f"{name}.json").write_text(history.to_json())
             log.info("recorded %s: %d events", name, len(history.events))
