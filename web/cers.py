@@ -13,7 +13,7 @@ from db.models import UserAccount
 from db.queries import account_for
 from web.deps import AppSettings, DbEngine, JourneyService, Lang
 from web.guards import LinkInToken, SignedIn, goto, goto_step, of_browser
-from web.journeys import journey_id_of, workflow_id_for
+from web.journeys import Journeys, journey_id_of, workflow_id_for
 from web.pages import current_account, render, signed_in_account
 from web.session import SessionKey, check_csrf, sign_out, signed_in_journey
 from web.temporal import JourneyClosed, Rejected, StepRefused
@@ -23,6 +23,7 @@ from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     LINK_EXPIRED,
     LINK_REPLACED,
+    ChangeEmailInput,
     ConfirmEmailInput,
     CreateAccountInput,
     Profile,
@@ -182,9 +183,26 @@ async def account_created(request: Request, lang: Lang, _: SignedIn) -> Response
     return render(request, "cers/account_created.html", lang=lang, account=account)
 
 
+class EmailForm(BaseModel):
+    email: str = ""
+
+
 @router.get("/portal", name="portal")
 async def portal(
     request: Request, lang: Lang, journeys: JourneyService, workflow_id: SignedIn
+) -> Response:
+    return await portal_page(request, lang, journeys, workflow_id)
+
+
+async def portal_page(
+    request: Request,
+    lang: str,
+    journeys: Journeys,
+    workflow_id: str,
+    *,
+    status: int = 200,
+    email: str = "",
+    errors: dict[str, list[str]] | None = None,
 ) -> Response:
     account = current_account(request)
     if account is None:
@@ -194,10 +212,36 @@ async def portal(
         request,
         "cers/portal.html",
         lang=lang,
+        status_code=status,
         account=account,
         state=state,
+        # The mail server refused the account's address for good: the person gives another.
+        refused=bool(state and state.mail_refused and state.mail_refused.address == account.email),
+        email=email,
+        errors=errors or {},
         sent=bool(request.session.pop(SessionKey.LINK_SENT, False)),
     )
+
+
+@router.post("/portal/email", name="change_email")
+async def change_email(
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    workflow_id: SignedIn,
+    form: Annotated[EmailForm, Form()],
+) -> Response:
+    """Another address, once the mail server has refused the account's: a new confirmation
+    link goes to it (a journey with no refused address answers WrongStep: back to the portal)."""
+    result = await journeys.submit(
+        workflow_id, OnboardingWorkflow.change_email, ChangeEmailInput(form.email.strip())
+    )
+    if isinstance(result, Rejected):
+        return await portal_page(
+            request, lang, journeys, workflow_id, status=400, email=form.email, errors=result.errors
+        )
+    request.session[SessionKey.LINK_SENT] = True
+    return goto(request, lang, "portal")
 
 
 @router.post("/portal/new-link", name="new_link")

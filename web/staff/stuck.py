@@ -6,7 +6,9 @@ A running journey is stuck when any of these holds:
   - an activity is retrying (attempt 2 or more: the mail server refuses mail, the database is
     down): the pending activity's type, attempt count and last failure are shown;
   - its confirmation e-mail's link has expired and nobody has asked for a new one;
-  - its GCKey is locked after failed sign-ins.
+  - its GCKey is locked after failed sign-ins;
+  - the mail server refused its confirmation e-mail's address for good (an SMTP 5xx): the
+    address and the server's answer are shown, until the person gives another address.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ NO_PROGRESS = N_("No progress for more than %(hours)s hours")
 RETRYING = N_("%(activity)s is retrying: attempt %(attempt)s, last failure: %(failure)s")
 LINK_EXPIRED = N_("The confirmation link has expired and no new one was asked for")
 GCKEY_LOCKED = N_("The GCKey is locked after failed sign-ins, until %(until)s")
+MAIL_REFUSED = N_("The mail server refused the address %(address)s: %(answer)s")
 
 
 def is_open(step: str | None, status: str | None) -> bool:
@@ -115,6 +118,10 @@ def stuck_reasons(
     locked_until: datetime | None = getattr(state, "locked_until", None)
     if locked_until is not None and locked_until > now:
         reasons.append(Stuck("gckey_locked", GCKEY_LOCKED, {"until": locked_until}))
+    refusal = state.mail_refused if state is not None else None
+    if refusal is not None:
+        values = {"address": refusal.address, "answer": refusal.answer}
+        reasons.append(Stuck("mail_refused", MAIL_REFUSED, values))
     return reasons
 
 
