@@ -118,6 +118,11 @@ def recovery_answers(engine: Engine, journey_id: str) -> list[RecoveryAnswerRow]
         )
 
 
-def reset_code(engine: Engine, reset_id: str) -> ResetCode | None:
+def newest_reset_code(engine: Engine, journey_id: str) -> ResetCode | None:
+    """The code most recently sent for a GCKey: the only one that still works."""
     with Session(engine) as session:
-        return session.get(ResetCode, reset_id)
+        return session.exec(
+            select(ResetCode)
+            .where(ResetCode.journey_id == journey_id)
+            .order_by(col(ResetCode.sent_at).desc())
+        ).first()

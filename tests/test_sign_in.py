@@ -170,6 +170,48 @@ async def test_forgot_password_with_the_emailed_code_and_one_answer(
             assert secret.encode() not in history
 
 
+async def test_a_new_code_invalidates_the_old_one(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    """A second attempt's code e-mail ends the first attempt's code, in that attempt too (an
+    old tab, or its cookie kept): only the newest code sent for a GCKey works."""
+    username = f"Twice{uuid.uuid4().hex[:6]}"
+    address = new_address()
+
+    async def code_asked(b: Browser) -> Page:
+        page = await b.submit(
+            await b.get("/en/gckey/forgot-password"), "forgot-password", {"username": username}
+        )
+        return await b.submit(page, "way", {"way": "email_code"})
+
+    async with new_worker(client, settings), browser(settings, client) as old:
+        await web_sign_up(old, username, address)
+        old_page = await code_asked(old)
+        (first,) = await smtp.wait_for(address)
+        async with browser(settings, client) as new:
+            new_page = await code_asked(new)
+            second = (await smtp.wait_for(address, 2))[1]
+            old_code, new_code = (code_in(m.get_content()) for m in (first, second))
+            refused = [
+                await b.submit(page, "verify", {"code": old_code, "answer": answers_for(page)})
+                for b, page in ((new, new_page), (old, old_page))
+            ]
+            assert [page.status for page in refused] == [400, 400]
+            assert refused[1].text(".error-summary li") == (
+                "The information you entered does not match our records."
+            )
+            page = await new.submit(
+                refused[0], "verify", {"code": new_code, "answer": answers_for(refused[0])}
+            )
+            assert page.h1 == "Create a New Password"
+
+
+def code_in(text: str) -> str:
+    match = re.search(r"\b(\d{6})\b", text)
+    assert match, text
+    return match.group(1)
+
+
 async def test_wrong_answers_end_the_reset_and_an_unknown_username_looks_the_same(
     client: Client, settings: Settings, new_worker: NewWorker
 ) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from starlette.responses import Response
 from temporalio.workflow import UpdateMethodMultiParam
 
-from db.queries import gckey_for, issued_gckey, recovery_answers, reset_code
+from db.queries import gckey_for, issued_gckey, newest_reset_code, recovery_answers
 from web.deps import AppSettings, DbEngine, Lang, ResetService
 from web.gckey import PasswordForm, password_problems
 from web.guards import GoTo, goto, held_or_go
@@ -87,13 +87,15 @@ def reset_subject(engine: Engine, secret: str, username: str, count: int) -> tup
 def verified(
     engine: Engine, reset_id: str, journey_id: str, code: str | None, answers: dict[str, str]
 ) -> bool:
-    """Every check runs, matched or not, so the time taken tells nothing."""
+    """Every check runs, matched or not, so the time taken tells nothing. Only the newest
+    code sent for the GCKey works: a new attempt's code ends every earlier one's."""
     stored = {row.question_id: row.answer_hash for row in recovery_answers(engine, journey_id)}
-    sent = reset_code(engine, reset_id) if code is not None else None
     ok = bool(journey_id) and bool(answers)
     if code is not None:
-        code_hash = sent.code_hash if sent and sent.journey_id == journey_id else _DUMMY_HASH
-        ok = verify_secret(code_hash, code.strip()) and sent is not None and ok
+        newest = newest_reset_code(engine, journey_id)
+        current = newest if newest is not None and newest.reset_id == reset_id else None
+        code_hash = current.code_hash if current is not None else _DUMMY_HASH
+        ok = verify_secret(code_hash, code.strip()) and current is not None and ok
     for question_id, answer in answers.items():
         answer_hash = stored.get(question_id, _DUMMY_HASH)
         ok = verify_secret(answer_hash, rules.normalize_answer(answer)) and ok
