@@ -6,7 +6,8 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from limits import parse
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "development-only-secret-change-me"
@@ -59,6 +60,49 @@ class Settings(BaseSettings):
     partner_timeout_seconds: float = 10
 
     archive_every_seconds: int = 60  # how often closed journeys are swept into the archive
+
+    # Rate limits (web/limits.py), each a `limits` string ("10/minute"), per client address
+    # and per account (the username typed, known or not). Counted in process unless
+    # RATE_LIMIT_STORAGE names a shared store (redis://host:6379), needed as soon as more than
+    # one web process runs. The client address comes from X-Forwarded-For only when the
+    # connection is from one of TRUSTED_PROXIES (addresses or networks, comma-separated).
+    rate_limit_storage: str = ""
+    rate_limit_key_prefix: str = "cers-limits"
+    trusted_proxies: str = ""
+    sign_in_limit_per_address: str = "30/minute"
+    sign_in_limit_per_account: str = "10/minute"
+    staff_sign_in_limit_per_address: str = "30/minute"
+    staff_sign_in_limit_per_account: str = "10/minute"
+    sign_up_limit_per_address: str = "20/minute"
+    reset_limit_per_address: str = "20/hour"
+    reset_attempts_per_day: int = 5  # Forgot your password? attempts per username
+    reset_code_limit_per_address: str = "20/hour"
+    reset_codes_per_hour: int = 3  # confirmation code e-mails per GCKey
+    # A staff account locks after this many failed sign-ins within the window, for as long.
+    staff_lock_after_failures: int = 5
+    staff_lock_minutes: float = 20
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _a_redis_url(cls, value: str) -> str:
+        schemes = ("redis://", "rediss://")
+        if value and not value.removeprefix("async+").startswith(schemes):
+            raise ValueError("RATE_LIMIT_STORAGE is empty (in process) or a Redis URL")
+        return value
+
+    @field_validator(
+        "sign_in_limit_per_address",
+        "sign_in_limit_per_account",
+        "staff_sign_in_limit_per_address",
+        "staff_sign_in_limit_per_account",
+        "sign_up_limit_per_address",
+        "reset_limit_per_address",
+        "reset_code_limit_per_address",
+    )
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        parse(value)  # a ValueError names the string it could not read
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

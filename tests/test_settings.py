@@ -35,3 +35,22 @@ def test_development_runs_with_the_placeholder_and_reads_the_environment(
     assert settings.expire_after_hours == 48
     assert settings.smtp_password.get_secret_value() == "hunter2-mail-secret"
     assert "hunter2" not in repr(settings)  # secrets never print
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SIGN_IN_LIMIT_PER_ACCOUNT", "ten a minute", "couldn't parse rate limit string"),
+        ("RATE_LIMIT_STORAGE", "memcached://cache:11211", "a Redis URL"),
+    ],
+)
+def test_a_limit_or_store_it_cannot_read_stops_the_start(
+    variable: str, value: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=message):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("RATE_LIMIT_STORAGE", "redis://127.0.0.1:6379")
+    monkeypatch.setenv("SIGN_IN_LIMIT_PER_ACCOUNT", "10 per minute")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.sign_in_limit_per_account == "10 per minute"

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 from temporalio.client import Client
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from db.engine import make_engine
 from i18n import LANGUAGES
@@ -26,6 +28,7 @@ from web.audit import router as audit_router
 from web.deps import Services
 from web.guards import GoTo, goto
 from web.journeys import Journeys
+from web.limits import Limiter, LimitsUnavailable, TooManyAttempts
 from web.pace import SignInPace
 from web.pages import page_language, render
 from web.resets import Resets
@@ -47,6 +50,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.sqlalchemy_url)
+        limiter = Limiter.for_settings(settings)
         connected = client or await Client.connect(
             settings.temporal_address or "127.0.0.1:7233", namespace=settings.temporal_namespace
         )
@@ -58,8 +62,10 @@ def create_app(
             pace=SignInPace(),
             journeys=Journeys(connected, settings),
             resets=Resets(connected, settings),
+            limiter=limiter,
         )
         yield
+        await limiter.close()
         engine.dispose()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
@@ -84,6 +90,10 @@ def create_app(
         if request.url.path.startswith(("/en/", "/fr/")):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    if settings.trusted_proxies:
+        # Outermost, so every part of the app sees the client the trusted proxy names.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(sign_in.router)
@@ -126,9 +136,25 @@ def create_app(
     async def go_to(request: Request, exc: GoTo) -> Response:
         return goto(request, page_language(request), exc.page)
 
+    @app.exception_handler(TooManyAttempts)
+    async def too_many(request: Request, exc: TooManyAttempts) -> Response:
+        lang = page_language(request)
+        response = render(
+            request,
+            "too_many.html",
+            lang=lang,
+            status_code=429,
+            retry_at=datetime.now(UTC) + timedelta(seconds=exc.retry_after),
+            staff_area=request.url.path.startswith(f"/{lang}/staff/"),
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
     @app.exception_handler(TemporalUnavailable)
-    async def unavailable(request: Request, exc: TemporalUnavailable) -> Response:
-        log.warning("Temporal did not answer in time on %s", request.url.path)
+    @app.exception_handler(LimitsUnavailable)
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        what = "the rate limit store" if isinstance(exc, LimitsUnavailable) else "Temporal"
+        log.warning("%s did not answer in time on %s", what, request.url.path)
         return render(
             request,
             "error.html",

@@ -1,6 +1,6 @@
 """The site's typed dependencies: the one way a route reaches the settings, the database, the
-Temporal gateways, the Sign-In Partner client and the page's language. Only this module reads
-``app.state``; the app sets it once, in its lifespan."""
+Temporal gateways, the Sign-In Partner client, the rate limits and the page's language. Only
+this module reads ``app.state``; the app sets it once, in its lifespan."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from temporalio.client import Client
 from i18n import LANGUAGES
 from settings import Settings
 from web.journeys import Journeys
+from web.limits import Limiter
 from web.pace import SignInPace
 from web.resets import Resets
 
@@ -29,6 +30,7 @@ class Services:
     pace: SignInPace
     journeys: Journeys
     resets: Resets
+    limiter: Limiter
 
 
 def services(request: Request) -> Services:
@@ -60,6 +62,10 @@ def get_pace(request: Request) -> SignInPace:
     return services(request).pace
 
 
+def get_limiter(request: Request) -> Limiter:
+    return services(request).limiter
+
+
 def language(lang: str) -> str:
     """The path's language, or 404."""
     if lang not in LANGUAGES:
@@ -73,4 +79,5 @@ JourneyService = Annotated[Journeys, Depends(get_journeys)]
 ResetService = Annotated[Resets, Depends(get_resets)]
 PartnerClient = Annotated[Any | None, Depends(get_partner)]
 Pace = Annotated[SignInPace, Depends(get_pace)]
+RateLimits = Annotated[Limiter, Depends(get_limiter)]
 Lang = Annotated[str, Depends(language)]
