@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from web.deps import AppSettings, JourneyService, Lang
+from web.deps import AppSettings, JourneyService, Lang, RateLimits
 from web.guards import Issued, PostedJourney, at_step, choose_login, goto, goto_step
 from web.journeys import AtStep
 from web.pages import render, signed_in_account
@@ -59,7 +59,10 @@ class RecoveryEmailForm(BaseModel):
 
 
 @router.post("/sign-up", name="sign_up")
-async def sign_up(request: Request, lang: Lang, journeys: JourneyService) -> Response:
+async def sign_up(
+    request: Request, lang: Lang, journeys: JourneyService, limiter: RateLimits
+) -> Response:
+    await limiter.hit(limiter.sign_up, request)
     step = await choose_login(request, journeys, LoginMethod.GCKEY, lang)
     return goto_step(request, lang, step)
 

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from temporalio.workflow import UpdateMethodMultiParam
 
 from db.queries import gckey_for, issued_gckey, newest_reset_code, recovery_answers
-from web.deps import AppSettings, DbEngine, Lang, ResetService
+from web.deps import AppSettings, DbEngine, Lang, RateLimits, ResetService
 from web.gckey import PasswordForm, password_problems
 from web.guards import GoTo, goto, held_or_go
 from web.pages import render, signed_in_account
@@ -140,6 +140,7 @@ async def username_submit(
     settings: AppSettings,
     engine: DbEngine,
     resets: ResetService,
+    limiter: RateLimits,
     form: Annotated[UsernameForm, Form()],
 ) -> Response:
     username = rules.normalize_username(form.username)
@@ -153,6 +154,8 @@ async def username_submit(
             username="",
             errors=errors,
         )
+    account = limiter.account(username)
+    await limiter.hit(limiter.reset, request, account)
     journey_id, questions = await asyncio.to_thread(
         reset_subject,
         engine,
@@ -162,6 +165,8 @@ async def username_submit(
     )
     request.session[SessionKey.RESET] = await resets.start(journey_id, questions, lang)
     request.session[SessionKey.RESET_JOURNEY] = journey_id
+    # Codes are counted per username typed, known or not; only its keyed hash is kept.
+    request.session[SessionKey.RESET_ACCOUNT] = account
     return goto(request, lang, "reset_way")
 
 
@@ -177,12 +182,16 @@ async def way_submit(
     request: Request,
     lang: Lang,
     resets: ResetService,
+    limiter: RateLimits,
     workflow_id: ResetId,
     form: Annotated[WayForm, Form()],
 ) -> Response:
     if form.way not in set(ResetWay):
         errors = {"way": [rules.N_("Choose how you will confirm it is you.")]}
         return render(request, "gckey/reset/way.html", lang=lang, status_code=400, errors=errors)
+    if form.way == ResetWay.EMAIL_CODE:
+        account = held(request, SessionKey.RESET_ACCOUNT) or workflow_id
+        await limiter.hit(limiter.reset_code, request, account)
     await send(
         resets,
         workflow_id,
@@ -314,6 +323,7 @@ async def done_page(
 ) -> Response:
     request.session.pop(SessionKey.RESET, None)
     request.session.pop(SessionKey.RESET_JOURNEY, None)
+    request.session.pop(SessionKey.RESET_ACCOUNT, None)
     return render(request, "gckey/reset/done.html", lang=lang)
 
 

@@ -31,6 +31,7 @@ class SessionKey(StrEnum):
     PARTNER_LANG = "partner_lang"  # the page language to come back to from the Sign-In Partner
     RESET = "reset"  # the workflow id of the Forgot your password? attempt
     RESET_JOURNEY = "reset_journey"  # the journey whose GCKey that attempt resets ("" unknown)
+    RESET_ACCOUNT = "reset_account"  # the keyed hash its code e-mails are counted under
 
 
 # An exporter's keys: a staff page refuses a session holding one (web/staff/access.py).

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from db.models import GCKey
 from db.queries import issued_gckey
 from settings import Settings
-from web.deps import AppSettings, DbEngine, JourneyService, Lang, Pace
+from web.deps import AppSettings, DbEngine, JourneyService, Lang, Pace, RateLimits
 from web.guards import goto
 from web.journeys import Journeys, workflow_id_for
 from web.pace import SignInPace
@@ -79,8 +79,10 @@ async def sign_in_submit(
     journeys: JourneyService,
     engine: DbEngine,
     pace: Pace,
+    limiter: RateLimits,
     form: Annotated[SignInForm, Form()],
 ) -> Response:
+    await limiter.hit(limiter.gckey_sign_in, request, limiter.account(form.username))
     gckey, matched = await asyncio.to_thread(
         check_credentials, engine, form.username, form.password
     )
