@@ -25,6 +25,7 @@ from temporalio.worker import Worker
 from activities.email import EmailSender
 from db.engine import migrate
 from settings import Settings
+from tests.stack import GENEROUS_LIMITS
 from worker import running_worker
 from workflows import search
 
@@ -173,6 +174,36 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def redis_reachable() -> str | None:
+    """None when reachable, else the reason."""
+    try:
+        import redis
+
+        with redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3) as connection:
+            connection.ping()
+            return None
+    except Exception as err:  # noqa: BLE001  (any failure means: skip with its reason)
+        return f"Redis not reachable at {REDIS_URL}: {err}"
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def limit_store(request: pytest.FixtureRequest, settings: Settings) -> str:
+    """The test's settings count rate limits in process, or in Redis under a key prefix of
+    this test's own (so no test sees another's counts)."""
+    if request.param == "redis":
+        reason = redis_reachable()
+        if reason and os.environ.get("REQUIRE_REDIS") == "1":
+            pytest.fail(f"REQUIRE_REDIS=1 but {reason}")
+        if reason:
+            pytest.skip(reason)
+        settings.rate_limit_storage = REDIS_URL
+        settings.rate_limit_key_prefix = f"test-{uuid.uuid4().hex}"
+    return str(request.param)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, smtp: MailCatcher) -> Settings:
     s = Settings(
@@ -183,6 +214,7 @@ def settings(tmp_path: Path, smtp: MailCatcher) -> Settings:
         smtp_port=smtp.port,
         secret_key="test-secret-key-that-is-long-enough-000",  # type: ignore[arg-type]
         public_url="http://testserver",
+        **GENEROUS_LIMITS,
     )
     migrate(s.sqlalchemy_url)
     return s
