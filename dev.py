@@ -222,6 +222,7 @@ def run() -> int:
             "web",
             *(sys.executable, "-m", "uvicorn", "web.app:app"),
             *("--host", HOST, "--port", str(WEB_PORT)),
+            "--no-proxy-headers",  # the app trusts X-Forwarded-For from TRUSTED_PROXIES only
         )
         children.wait_listening("web", web, WEB_PORT)
         log.info("site             http://%s:%s/", HOST, WEB_PORT)
