@@ -54,13 +54,19 @@ async def site(settings: Settings, client: Client) -> AsyncIterator[FastAPI]:
 
 
 @asynccontextmanager
-async def visitor(app: FastAPI, address: str = "127.0.0.1") -> AsyncIterator[Browser]:
+async def visitor(
+    app: FastAPI, settings: Settings, address: str = "127.0.0.1"
+) -> AsyncIterator[Browser]:
     """A browser whose connections come from ``address``."""
+    engine = make_engine(settings.sqlalchemy_url)  # where the browser's session is read from
     transport = httpx.ASGITransport(app=app, client=(address, 50000))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", follow_redirects=True
-    ) as http:
-        yield Browser(http)
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", follow_redirects=True
+        ) as http:
+            yield Browser(http, engine)
+    finally:
+        engine.dispose()
 
 
 async def issued_gckey(client: Client, settings: Settings, username: str, email: str = "") -> str:
@@ -120,7 +126,11 @@ async def test_gckey_sign_in_is_limited_per_account_known_or_not(
 ) -> None:
     settings.sign_in_limit_per_account = "3/minute"
     username = new_username()
-    async with new_worker(client, settings), site(settings, client) as app, visitor(app) as b:
+    async with (
+        new_worker(client, settings),
+        site(settings, client) as app,
+        visitor(app, settings) as b,
+    ):
         workflow_id = await issued_gckey(client, settings, username)
         over = []
         for name in (username, unknown()):
@@ -149,14 +159,14 @@ async def test_forwarded_for_counts_only_from_a_trusted_proxy(
     settings.sign_in_limit_per_address = "2/minute"
     settings.trusted_proxies = "10.0.0.1"
     async with site(settings, client) as app:
-        async with visitor(app, "203.0.113.5") as direct:
+        async with visitor(app, settings, "203.0.113.5") as direct:
             statuses = []
             for n in range(3):
                 # Forged: this connection is no proxy, so the header changes nothing.
                 direct.http.headers["X-Forwarded-For"] = f"198.51.100.{n}"
                 statuses.append((await sign_in(direct, unknown(), WRONG)).status)
             assert statuses == [400, 400, 429]
-        async with visitor(app, "10.0.0.1") as proxy:
+        async with visitor(app, settings, "10.0.0.1") as proxy:
             proxy.http.headers["X-Forwarded-For"] = "192.0.2.7"
             statuses = [(await sign_in(proxy, unknown(), WRONG)).status for _ in range(3)]
             assert statuses == [400, 400, 429]
@@ -173,9 +183,9 @@ async def test_several_web_processes_count_together_only_in_a_shared_store(
 ) -> None:
     settings.sign_in_limit_per_address = "2/minute"
     async with site(settings, client) as first, site(settings, client) as second:
-        async with visitor(first) as b:
+        async with visitor(first, settings) as b:
             assert [(await sign_in(b, unknown(), WRONG)).status for _ in range(2)] == [400, 400]
-        async with visitor(second) as b:
+        async with visitor(second, settings) as b:
             page = await sign_in(b, unknown(), WRONG)
     # In process each web process counts its own: that is what RATE_LIMIT_STORAGE is for.
     assert page.status == {"memory": 400, "redis": 429}[limit_store]
@@ -185,7 +195,7 @@ async def test_an_unreachable_shared_store_lets_nothing_through_uncounted(
     client: Client, settings: Settings
 ) -> None:
     settings.rate_limit_storage = "redis://127.0.0.1:1"  # nothing listens there
-    async with site(settings, client) as app, visitor(app) as b:
+    async with site(settings, client) as app, visitor(app, settings) as b:
         page = await sign_in(b, unknown(), WRONG, "fr")
     assert page.status == 503 and page.h1 == "Un problème est survenu"
 
@@ -200,10 +210,10 @@ async def test_starting_journeys_is_limited_per_address_and_starts_nothing(
     query = f"TaskQueue = '{settings.task_queue}'"
     async with new_worker(client, settings), site(settings, client) as app:
         for _ in range(2):
-            async with visitor(app) as b:
+            async with visitor(app, settings) as b:
                 page = await b.submit(await b.get("/en/gckey/sign-in"), "sign-up")
                 assert page.h1 == "Terms and Conditions of Use"
-        async with visitor(app) as b:
+        async with visitor(app, settings) as b:
             assert_too_many(await b.submit(await b.get("/fr/gckey/sign-in"), "sign-up"), "fr")
             # The Sign-In Partner choice starts a journey too: the same count.
             assert_too_many(await b.submit(await b.get("/en/login"), "sign-in-partner"))
@@ -251,7 +261,7 @@ async def test_staff_sign_in_locks_reads_the_same_and_is_audited(
 
     monkeypatch.setattr(staff_access, "verify_secret", counted)
     nobody = f"nobody-{uuid.uuid4().hex[:6]}"
-    async with site(settings, client) as app, visitor(app) as b:
+    async with site(settings, client) as app, visitor(app, settings) as b:
         wrong = [await staff_try(b, staff.support, WRONG) for _ in range(3)]
         locked_right = await staff_try(b, staff.support, STAFF_PASSWORD)
         assert "staff" not in b.session()  # locked: the right password did not let them in
@@ -284,7 +294,7 @@ async def test_a_staff_lock_ends_by_itself_after_its_time(
     settings.staff_lock_after_failures = 2
     settings.staff_lock_minutes = 1 / 60  # one second
     staff = Staff(settings)
-    async with site(settings, client) as app, visitor(app) as b:
+    async with site(settings, client) as app, visitor(app, settings) as b:
         for _ in range(2):
             await staff_try(b, staff.support, WRONG)
         assert (await staff_try(b, staff.support, STAFF_PASSWORD)).status == 400
@@ -301,7 +311,7 @@ async def test_staff_sign_in_is_limited_per_account(
 ) -> None:
     settings.staff_sign_in_limit_per_account = "2/minute"
     staff = Staff(settings)
-    async with site(settings, client) as app, visitor(app) as b:
+    async with site(settings, client) as app, visitor(app, settings) as b:
         assert (await staff_try(b, staff.support, WRONG)).status == 400
         assert (await staff_try(b, staff.support, WRONG)).status == 400
         assert_too_many(await staff_try(b, staff.support, STAFF_PASSWORD))
@@ -325,7 +335,7 @@ async def test_forgot_password_attempts_per_day_and_codes_per_hour(
     async with new_worker(client, settings), site(settings, client) as app:
         await issued_gckey(client, settings, username, address)
         for name in (username, unknown()):
-            async with visitor(app) as b:
+            async with visitor(app, settings) as b:
                 page = await b.submit(await start_reset(b, name), "way", {"way": "email_code"})
                 assert page.h1 == "Confirm it is you" and page.html.css_first("#code")
                 # A second attempt the same day is allowed; a second code this hour is not.

@@ -4,6 +4,7 @@ this module reads ``app.state``; the app sets it once, in its lifespan."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from i18n import LANGUAGES
+from core.languages import LANGUAGES
 from settings import Settings
 from web.journeys import Journeys
 from web.limits import Limiter
@@ -31,6 +32,7 @@ class Services:
     journeys: Journeys
     resets: Resets
     limiter: Limiter
+    clock: Callable[[], float]  # the time the session middleware counts idle windows in
 
 
 def services(request: Request) -> Services:
@@ -66,6 +68,10 @@ def get_limiter(request: Request) -> Limiter:
     return services(request).limiter
 
 
+def now(request: Request) -> float:
+    return services(request).clock()
+
+
 def language(lang: str) -> str:
     """The path's language, or 404."""
     if lang not in LANGUAGES:
@@ -81,3 +87,4 @@ PartnerClient = Annotated[Any | None, Depends(get_partner)]
 Pace = Annotated[SignInPace, Depends(get_pace)]
 RateLimits = Annotated[Limiter, Depends(get_limiter)]
 Lang = Annotated[str, Depends(language)]
+Now = Annotated[float, Depends(now)]

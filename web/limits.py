@@ -25,8 +25,8 @@ from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimite
 from limits.errors import StorageError
 from limits.limits import RateLimitItemPerSecond
 
+from core.normalize import username_key
 from settings import Settings
-from workflows.rules import username_key
 
 log = logging.getLogger("cers.limits")
 

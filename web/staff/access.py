@@ -23,15 +23,16 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.responses import Response
 
+from core.hashing import HASHER, verify_secret
+from core.normalize import normalize_username
 from db.audit import record_audit
 from db.models import StaffMember
 from db.staff import StaffRole, staff_member, staff_member_named
 from web.deps import DbEngine, Lang, RateLimits
 from web.guards import GoTo, goto
 from web.pages import render
-from web.session import EXPORTER_KEYS, SessionKey, check_csrf, fresh_session
+from web.session import EXPORTER_KEYS, SessionKey, check_csrf, fresh_session, sign_out
 from workflows import rules
-from workflows.hashing import HASHER, verify_secret
 
 router = APIRouter(prefix="/{lang}/staff", dependencies=[Depends(check_csrf)])
 # Verifying against this when the username is unknown makes both failures cost the same.
@@ -84,7 +85,7 @@ SupportStaff = Annotated[SignedInStaff, Depends(RoleCheck(StaffRole.SUPPORT))]
 
 def staff_username(typed: str) -> str:
     """The username as the lookup reads it."""
-    return rules.normalize_username(typed.strip())
+    return normalize_username(typed.strip())
 
 
 def checked_staff_account(
@@ -173,8 +174,8 @@ async def sign_in_submit(
 
 
 @router.post("/sign-out", name="staff_sign_out")
-async def sign_out(request: Request, lang: Lang, staff: AnyStaff) -> Response:
-    request.session.clear()
+async def sign_out_submit(request: Request, lang: Lang, staff: AnyStaff) -> Response:
+    sign_out(request)
     return goto(request, lang, "staff_signed_out")
 
 
