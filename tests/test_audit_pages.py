@@ -17,12 +17,12 @@ from db.engine import make_engine
 from db.staff import StaffRole, create_staff_member
 from settings import Settings
 from tests.archive_helpers import archive_now, archived, declined_journey, delete_from_temporal
+from tests.changed_workflow import ChangedOnboardingWorkflow
 from tests.conftest import MailCatcher, NewWorker
 from tests.journeys import (
     new_username,
     to_portal,
 )
-from tests.test_replay import ChangedOnboardingWorkflow
 from tests.web_helpers import Browser, Page, browser
 from web.audit import replay_workflows
 from web.journeys import journey_id_of

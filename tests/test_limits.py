@@ -19,20 +19,22 @@ from sqlmodel import Session, col, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
+from core.hashing import verify_secret
 from db.engine import make_engine
 from db.models import AuditEntry
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, until
+from tests.i18n_helpers import EnglishFinder
 from tests.journeys import (
     PASSWORD,
     begin,
     choose_credentials,
+    journey_handle,
     new_address,
     new_username,
 )
-from tests.test_i18n import EnglishFinder
-from tests.test_staff import STAFF_PASSWORD, Staff
-from tests.web_helpers import Browser, Page
+from tests.staff_helpers import STAFF_PASSWORD, Staff
+from tests.web_helpers import Browser, Page, element
 from web.app import create_app
 from web.staff import access as staff_access
 from workflows.onboarding import OnboardingWorkflow
@@ -64,7 +66,7 @@ async def visitor(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://testserver", follow_redirects=True
         ) as http:
-            yield Browser(http, engine)
+            yield Browser(http, app, engine)
     finally:
         engine.dispose()
 
@@ -72,7 +74,7 @@ async def visitor(
 async def issued_gckey(client: Client, settings: Settings, username: str, email: str = "") -> str:
     """A GCKey made as the site makes one; its journey's workflow id."""
     workflow_id = await begin(client, settings)
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+    handle = journey_handle(client, workflow_id)
     await choose_credentials(handle, username)
     await handle.execute_update(OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput(email))
     return workflow_id
@@ -100,7 +102,7 @@ def unknown() -> str:
 def assert_too_many(page: Page, lang: str = "en") -> int:
     """The 429 page in ``lang``; the seconds its Retry-After asks to wait."""
     assert page.status == 429, page.url
-    assert page.html.css_first("html").attributes.get("lang") == lang
+    assert element(page.html, "html").attributes.get("lang") == lang
     assert page.h1 == {"en": "Too many attempts", "fr": "Trop de tentatives"}[lang]
     retry_after = int(page.response.headers["Retry-After"])
     assert retry_after > 0
@@ -253,11 +255,10 @@ async def test_staff_sign_in_locks_reads_the_same_and_is_audited(
     settings.staff_lock_after_failures = 3
     staff = Staff(settings)
     checks: list[str] = []
-    verify = staff_access.verify_secret
 
     def counted(hashed: str, password: str) -> bool:
         checks.append(hashed)
-        return verify(hashed, password)
+        return verify_secret(hashed, password)
 
     monkeypatch.setattr(staff_access, "verify_secret", counted)
     nobody = f"nobody-{uuid.uuid4().hex[:6]}"

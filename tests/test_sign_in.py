@@ -17,16 +17,17 @@ from db.models import GCKey
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, history_bytes
 from tests.journeys import (
+    PASSWORD,
     begin,
+    journey_handle,
     new_address,
     new_username,
     sign_up,
     terminate_if_running,
     to_portal,
 )
-from tests.test_web import ANSWERS, PASSWORD
-from tests.test_web import sign_up as web_walk_sign_up
-from tests.web_helpers import Browser, Page, browser
+from tests.web_helpers import ANSWERS, Browser, Page, browser
+from tests.web_helpers import sign_up as web_walk_sign_up
 from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import RecordSignInInput, SignInOutcome, Step
@@ -139,7 +140,9 @@ async def test_forgot_password_with_the_emailed_code_and_one_answer(
         assert len(page.texts("label[for^=answer_]")) == 1  # one recovery answer with the code
         (message,) = await smtp.wait_for(address)
         assert message["Subject"] == "Votre code de confirmation CléGC"
-        code = re.search(r"\b(\d{6})\b", message.get_content()).group(1)  # type: ignore[union-attr]
+        match = re.search(r"\b(\d{6})\b", message.get_content())
+        assert match is not None
+        code = match.group(1)
         page = await b.get("/en/gckey/forgot-password/verify")
         not_the_code = f"{(int(code) + 1) % 10**6:06d}"
         wrong = await b.submit(page, "verify", {"code": not_the_code, "answer": answers_for(page)})
@@ -243,7 +246,7 @@ async def test_lockout_ends_by_itself_after_its_time(
     async with new_worker(client, settings):
         workflow_id = await begin(client, settings)
         await sign_up(client, workflow_id, new_username())
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        handle = journey_handle(client, workflow_id)
         try:
             outcomes = [
                 (
