@@ -19,11 +19,16 @@ from dataclasses import dataclass
 
 import redis.asyncio
 from fastapi import Request
-from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, parse
+from limits import (
+    RateLimitItem,
+    RateLimitItemPerDay,
+    RateLimitItemPerHour,
+    RateLimitItemPerSecond,
+    parse,
+)
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from limits.errors import StorageError
-from limits.limits import RateLimitItemPerSecond
 
 from core.normalize import username_key
 from settings import Settings
