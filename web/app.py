@@ -26,6 +26,7 @@ from web.audit import router as audit_router
 from web.deps import Services
 from web.guards import GoTo, goto
 from web.journeys import Journeys
+from web.logs import redact, redact_access_log
 from web.pace import SignInPace
 from web.pages import page_language, render
 from web.resets import Resets
@@ -43,6 +44,7 @@ def create_app(
 ) -> FastAPI:
     """The app; tests hand in their own settings, Temporal client and clock."""
     settings = settings or get_settings()
+    redact_access_log()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -128,7 +130,7 @@ def create_app(
 
     @app.exception_handler(TemporalUnavailable)
     async def unavailable(request: Request, exc: TemporalUnavailable) -> Response:
-        log.warning("Temporal did not answer in time on %s", request.url.path)
+        log.warning("Temporal did not answer in time on %s", redact(request.url.path))
         return render(
             request,
             "error.html",
