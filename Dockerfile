@@ -17,4 +17,4 @@ RUN pip install . \
 USER cers
 
 EXPOSE 8000
-CMD ["python", "-m", "uvicorn", "web.app:app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["python", "-m", "uvicorn", "web.app:app", "--host", "0.0.0.0", "--port", "8000", "--no-server-header"]

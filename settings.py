@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,8 +34,11 @@ class Settings(BaseSettings):
     mail_from: str = "CERS <no-reply@cers.example.ca>"
 
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
-    public_url: str = "http://127.0.0.1:8000"
-    https_only_cookies: bool = False
+    public_url: str = "http://127.0.0.1:8000"  # e-mail links, and the host the site answers to
+    # More host names the site answers to (comma- or space-separated), for a second name of the
+    # same site; any other Host header is refused, so no link or redirect is built from it.
+    allowed_hosts: str = ""
+    https_only_cookies: bool = False  # Secure cookies even when PUBLIC_URL is http
 
     session_idle_minutes: int = 20  # GCKey's single sign-on window
     terms_version: str = "2024-07"
@@ -74,6 +78,22 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
         return f"sqlite:///{self.data_dir / 'cers.sqlite3'}"
+
+    @property
+    def https(self) -> bool:
+        """The site is reached over https: HSTS, and Secure cookies."""
+        return urlsplit(self.public_url).scheme.lower() == "https"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether the site's cookies are to be marked Secure."""
+        return self.https or self.https_only_cookies
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """The Host headers the site answers: PUBLIC_URL's host and ALLOWED_HOSTS."""
+        extra = self.allowed_hosts.replace(",", " ").split()
+        return [urlsplit(self.public_url).hostname or "", *extra]
 
     @property
     def mail_dir(self) -> Path:

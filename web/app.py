@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 from temporalio.client import Client
 
@@ -25,6 +25,7 @@ from web import cers, dev, gckey, partner, reset, sign_in
 from web.audit import router as audit_router
 from web.deps import Services
 from web.guards import GoTo, goto
+from web.headers import SecurityHeaders
 from web.journeys import Journeys
 from web.logs import redact, redact_access_log
 from web.pace import SignInPace
@@ -76,16 +77,9 @@ def create_app(
         https_only=settings.https_only_cookies,
     )
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        # Confirmation links carry a token in the path: never hand it on as a Referer.
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.url.path.startswith(("/en/", "/fr/")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    # An attacker's Host header never reaches url_for: links and redirects name this site.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
+    app.add_middleware(SecurityHeaders, settings=settings)  # outermost: every response
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(sign_in.router)
