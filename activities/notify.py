@@ -8,9 +8,10 @@ from email.message import EmailMessage
 from temporalio import activity
 
 from activities.email import EmailSender, EmailTemplates
+from core.languages import supported_language
+from core.links import ConfirmationLink, ResumeLink, make_resume_token, make_token
 from i18n import format_when
 from workflows import rules
-from workflows.links import ConfirmationLink, ResumeLink, make_resume_token, make_token
 from workflows.types import (
     EmailKind,
     SendConfirmationEmailInput,
@@ -38,10 +39,12 @@ class NotificationActivities:
         activity.logger.info("sent %s e-mail, link %d", input.kind.value, input.link_number)
         return SendConfirmationEmailResult(message_id=message_id)
 
-    @activity.defn
-    async def send_resume_link(self, input: SendResumeEmailInput) -> SendResumeEmailResult:
+    # Sends what the send_resume_link update asked for; history knows it by its deployed name,
+    # the update's own.
+    @activity.defn(name="send_resume_link")
+    async def send_resume_email(self, input: SendResumeEmailInput) -> SendResumeEmailResult:
         """Support's link back to a journey where it stopped."""
-        lang = input.language if input.language in rules.LANGUAGES else "en"
+        lang = supported_language(input.language)
         token = make_resume_token(
             self._secret_key, ResumeLink(input.journey_id, input.resume_link_number)
         )
@@ -57,7 +60,7 @@ class NotificationActivities:
         return SendResumeEmailResult(message_id=message_id)
 
     def compose(self, input: SendConfirmationEmailInput) -> EmailMessage:
-        lang = input.language if input.language in rules.LANGUAGES else "en"
+        lang = supported_language(input.language)
         token = make_token(self._secret_key, ConfirmationLink(input.journey_id, input.link_number))
         reminder = input.kind is EmailKind.REMINDER
         message = self._templates.compose(

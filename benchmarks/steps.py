@@ -26,10 +26,10 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 from benchmarks.bare import BareWorkflow, noop_activity
+from core.hashing import hash_secret
 from settings import Settings
 from tests.stack import local_stack
 from web.app import create_app
-from workflows.hashing import hash_secret
 
 log = logging.getLogger("benchmarks.steps")
 PASSWORD = "Quoll7Mynx"  # no 3-character run of it can occur in a test username

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from temporalio.client import Client, WorkflowHandle
 
+from core.hashing import hash_answers, hash_password
+from core.links import read_token
 from settings import Settings
 from web.journeys import Journeys, new_workflow_id
-from workflows.hashing import hash_answers, hash_password
-from workflows.links import read_token
 from workflows.onboarding import OnboardingWorkflow
 
 if TYPE_CHECKING:

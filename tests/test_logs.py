@@ -25,6 +25,7 @@ from pydantic import SecretStr
 from temporalio.client import Client
 
 from activities.email import EmailTemplates, MailNotSent, SmtpSender
+from db.engine import make_engine
 from settings import Settings
 from tests.broker_process import Broker, sign_in
 from tests.conftest import MailCatcher, NewWorker, free_port, until
@@ -146,6 +147,7 @@ async def test_a_whole_journey_leaves_no_secret_or_personal_detail_in_any_log(
     site: Site, smtp: MailCatcher
 ) -> None:
     staff = Staff(site.settings)
+    engine = make_engine(site.settings.sqlalchemy_url)  # where the sessions are kept
     username = f"Log{uuid.uuid4().hex[:7]}"
     address = f"{uuid.uuid4().hex[:10]}@example.ca"
     async with (
@@ -153,7 +155,7 @@ async def test_a_whole_journey_leaves_no_secret_or_personal_detail_in_any_log(
         httpx.AsyncClient(base_url=site.url, follow_redirects=True) as desk_http,
         httpx.AsyncClient(base_url=site.url, follow_redirects=True) as partner_http,
     ):
-        person, desk = Browser(person_http), Browser(desk_http)
+        person, desk = Browser(person_http, engine), Browser(desk_http, engine)
         # Sign Up begun on one device; support e-mails a link back to it; the other device
         # takes the link and finishes.
         page = await person.submit(await person.get("/en/gckey/sign-in"), "sign-up")
@@ -206,7 +208,7 @@ async def test_a_whole_journey_leaves_no_secret_or_personal_detail_in_any_log(
             assert page.h1 != "Search", term  # found: the journey's page
 
         # A Sign-In Partner round trip: the callback carries the code and the state.
-        partner = Browser(partner_http)
+        partner = Browser(partner_http, engine)
         login_page = await partner.get("/en/login")
         action, fields = login_page.form("sign-in-partner")
         answer = await partner_http.post(action, data=fields, follow_redirects=False)
@@ -216,6 +218,7 @@ async def test_a_whole_journey_leaves_no_secret_or_personal_detail_in_any_log(
         page = Page(await partner_http.get(callback))
         assert page.h1 == "Welcome to CERS"
 
+    engine.dispose()
     await until(lambda: "GET /partner/callback" in site.text(), what="the callback's access line")
     logs = site.text()
     secrets = {

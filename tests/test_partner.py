@@ -164,7 +164,9 @@ async def test_a_tampered_state_or_a_replayed_code_is_refused(
         assert page.status == 400 and page.h1 == "This Sign-In Partner log in has expired"
 
         # Someone who captured the callback and the cookie before it was used replays both
-        # after the real sign-in: the provider refuses a code it has already exchanged.
+        # after the real sign-in: the sign-in renewed the session, so the captured cookie
+        # holds no state any more (and the provider would refuse the used code besides:
+        # tests/test_broker.py).
         cookie = b.http.cookies.get("cers_session")
         page = await back_from_partner(b, callback)
         assert page.h1 == "Welcome to CERS"
@@ -173,7 +175,7 @@ async def test_a_tampered_state_or_a_replayed_code_is_refused(
         b.http.cookies.set("cers_session", cookie or "", domain="testserver.local")
         page = await back_from_partner(b, callback)
         assert page.status == 400
-        assert page.h1 == "Your Sign-In Partner log in could not be accepted"
+        assert page.h1 == "This Sign-In Partner log in has expired"
         assert "auth" not in b.session()
     (identity,) = rows(settings, PartnerIdentity)  # one journey, no second half-made one
     assert identity.journey_id in journey

@@ -4,7 +4,9 @@ a team about to deploy run the same check."""
 
 from __future__ import annotations
 
+import importlib
 import io
+import pkgutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from temporalio.client import Client
 # The replayer re-imports this file in its sandbox for the changed workflow below; what the
 # tests themselves use passes through.
 with workflow.unsafe.imports_passed_through():
+    import workflows
     from audit.__main__ import replay_command
     from audit.replay import read_files, replay
     from db.engine import make_engine
@@ -38,13 +41,23 @@ class ChangedOnboardingWorkflow(OnboardingWorkflow):
         return await super().run(input)
 
 
-async def test_the_replayer_runs_every_workflow_the_worker_runs(
+def workflows_defined() -> set[type]:
+    """Every class under workflows/ that ``@workflow.defn`` made a workflow."""
+    found: set[type] = set()
+    for module in pkgutil.iter_modules(workflows.__path__):
+        members = vars(importlib.import_module(f"workflows.{module.name}")).values()
+        found |= {m for m in members if isinstance(m, type) and workflow._Definition.from_class(m)}
+    return found
+
+
+async def test_the_worker_runs_every_workflow_defined_and_the_replayer_checks_it(
     client: Client, settings: Settings
 ) -> None:
+    """A workflow added without its registry entry would neither run nor be replayed."""
     engine = make_engine(settings.sqlalchemy_url)
     try:
         worker = build_worker(client, settings, engine, smtp_sender(settings))
-        assert set(worker.config()["workflows"]) == set(WORKFLOWS)
+        assert set(worker.config()["workflows"]) == set(WORKFLOWS) == workflows_defined()
     finally:
         engine.dispose()
 

@@ -4,6 +4,7 @@ support side's reading (journey list from visibility, search, a journey's page, 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import uuid
@@ -220,7 +221,13 @@ def role_checks(dependant: Dependant) -> list[RoleCheck]:
 
 def staff_routes() -> list[tuple[str, str, frozenset[StaffRole] | None]]:
     """(method, path, roles) of every route under /{lang}/staff; roles None for a public one."""
-    app = create_app(Settings(environment="test", secret_key="x" * 32))  # type: ignore[arg-type]
+    app = create_app(
+        Settings(
+            environment="test",
+            secret_key=secrets.token_urlsafe(32),  # type: ignore[arg-type]
+            database_url="sqlite:///:memory:",
+        )
+    )
     found = []
     # Routes of included routers, as FastAPI resolves them (prefix and router dependencies).
     for route in iter_route_contexts(app.routes):

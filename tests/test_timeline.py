@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.common.v1 import ActivityType, Payloads
 from temporalio.api.enums.v1 import EventType
@@ -22,9 +23,13 @@ from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import WorkflowHistory
 from temporalio.converter import default
 
+from audit import messages as m
+from audit.messages import Msg
 from audit.timeline import build_timeline, decode
+from core.languages import LANGUAGES
 from i18n import translations
 from workflows import rules
+from workflows.types import FINISHED_STEPS, Step
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -127,6 +132,16 @@ def test_declined_terms_and_the_journey_that_ended() -> None:
         "Terms and conditions version 2024-07 declined, read in English.",
         "Journey ended: the terms and conditions were declined.",
     ]
+
+
+@pytest.mark.parametrize("step", sorted(FINISHED_STEPS))
+def test_a_journey_closed_at_a_finished_step_says_how_it_ended(step: Step) -> None:
+    h = history("declined_terms")
+    closed = h.events[-1].workflow_execution_completed_event_attributes
+    closed.result.CopyFrom(payloads({"step": step.value, "urn": None}))
+    for lang in LANGUAGES:
+        generic = Msg(m.SAYS["completed"], {"step": step.value}).render(translations(lang).gettext)
+        assert said(h, lang)[-1] != generic
 
 
 def test_an_expired_link_then_a_new_one() -> None:

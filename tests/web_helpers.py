@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -11,10 +10,14 @@ from typing import Any
 
 import httpx
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
+from sqlalchemy import Engine
 from temporalio.client import Client
 
+from db.engine import make_engine
+from db.sessions import load_session
 from settings import Settings
 from web.app import create_app
+from web.session_middleware import COOKIE
 
 
 class Page:
@@ -52,16 +55,15 @@ class Page:
 
 
 class Browser:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, engine: Engine) -> None:
         self.http = http
+        self.engine = engine
 
     def session(self) -> dict[str, Any]:
-        """What this browser's signed cookie holds (read, not trusted: tests only)."""
-        cookie = self.http.cookies.get("cers_session")
-        if not cookie:
-            return {}
-        payload = cookie.split(".")[0]
-        data: dict[str, Any] = json.loads(base64.b64decode(payload + "=" * (-len(payload) % 4)))
+        """What the server keeps for this browser's session id (tests only)."""
+        session_id = self.http.cookies.get(COOKIE)
+        row = load_session(self.engine, session_id) if session_id else None
+        data: dict[str, Any] = json.loads(row.data) if row else {}
         return data
 
     def session_journey(self) -> str:
@@ -79,12 +81,20 @@ class Browser:
 
 @asynccontextmanager
 async def browser(
-    settings: Settings, client: Client, clock: Callable[[], float] = time.time
+    settings: Settings,
+    client: Client,
+    clock: Callable[[], float] = time.time,
+    overrides: dict[Callable[..., Any], Callable[..., Any]] | None = None,
 ) -> AsyncIterator[Browser]:
+    """The real app in process, with a real worker behind it where the test runs one;
+    ``overrides`` replace FastAPI dependencies (a test's stand-in for today's code)."""
     app = create_app(settings, client, clock)
+    app.dependency_overrides.update(overrides or {})
+    engine = make_engine(settings.sqlalchemy_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://testserver", follow_redirects=True
         ) as http:
-            yield Browser(http)
+            yield Browser(http, engine)
+    engine.dispose()

@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import rules
     from workflows.journey import MAIL_CALL, JourneyCore, invalid, wrong_step
     from workflows.types import (
+        OPEN_STEPS,
         ConfirmationStatus,
         ExtendDeadlineInput,
         ExtendDeadlineResult,
@@ -24,16 +25,6 @@ with workflow.unsafe.imports_passed_through():
         SupportActionResult,
     )
 
-OPEN_STEPS = (
-    Step.PARTNER_SIGN_IN,
-    Step.TERMS,
-    Step.USERNAME,
-    Step.PASSWORD,
-    Step.RECOVERY_ANSWERS,
-    Step.RECOVERY_EMAIL,
-    Step.CREATE_ACCOUNT,
-    Step.CONFIRM_EMAIL,
-)
 MAX_EXTENSION_HOURS = 30 * 24
 
 
@@ -97,7 +88,7 @@ class SupportActions(JourneyCore):
         state.resume_links_sent += 1
         to = input.email or self._known_address()
         sending = workflow.start_activity_method(
-            NotificationActivities.send_resume_link,
+            NotificationActivities.send_resume_email,
             SendResumeEmailInput(
                 journey_id=state.journey_id,
                 resume_link_number=state.resume_links_sent,

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.hashing import hash_password
 from tests.journeys import (
     ANSWERS,
     Journey,
@@ -29,12 +30,11 @@ from tests.journeys import (
 )
 from tests.stack import Stack, local_stack
 from web.journeys import Journeys, new_workflow_id
-from workflows.hashing import hash_password
+from workflows.inputs import password_reset_input
 from workflows.onboarding import OnboardingWorkflow
 from workflows.reset import PasswordResetWorkflow
 from workflows.reset_types import (
     ChooseResetWayInput,
-    PasswordResetWorkflowInput,
     RecordVerificationInput,
     ResetWay,
     SetNewPasswordInput,
@@ -96,7 +96,8 @@ async def signed_in_locked_and_reset(handle: Journey, stack: Stack) -> None:
     reset_id = str(uuid.uuid4())
     reset = await stack.client.start_workflow(
         PasswordResetWorkflow.run,
-        PasswordResetWorkflowInput(
+        password_reset_input(
+            stack.settings,
             reset_id=reset_id,
             journey_id=state.journey_id,
             question_ids=state.recovery_question_ids,
