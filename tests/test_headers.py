@@ -107,6 +107,7 @@ async def test_https_brings_hsts_and_secure_cookies(client: Client, settings: Se
         assert response.headers["strict-transport-security"] == (
             "max-age=31536000; includeSubDomains"
         )
+        assert "; secure" in response.headers["set-cookie"].lower()
 
 
 async def test_allowed_hosts_names_more_hosts_and_no_others(
