@@ -42,6 +42,12 @@ HINTS = ["a dog", "", "a tree"]
 Journey = WorkflowHandle[OnboardingWorkflow, OnboardingResult]
 
 
+def journey_handle(client: Client, workflow_id: str) -> Journey:
+    # Declared, so mypy can solve the handle's type: left to infer it from ``run`` alone, it
+    # sometimes solves it as Never when the workflows are checked in the same run.
+    return client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+
+
 async def begin(
     client: Client,
     settings: Settings,
@@ -79,7 +85,7 @@ async def choose_credentials(handle: Journey, username: str) -> None:
 
 async def sign_up(client: Client, workflow_id: str, username: str) -> None:
     """GCKey sign-up, all five steps; no recovery e-mail."""
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+    handle = journey_handle(client, workflow_id)
     await choose_credentials(handle, username)
     await handle.execute_update(OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput(""))
 
@@ -142,7 +148,7 @@ async def to_portal(
     the confirmation e-mail the SMTP server received."""
     workflow_id = await begin(client, settings, language=language)
     await sign_up(client, workflow_id, username)
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+    handle = journey_handle(client, workflow_id)
     address = new_address()
     await create_account(handle, address)
     (message,) = await smtp.wait_for(address)

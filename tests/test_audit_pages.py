@@ -18,13 +18,13 @@ from db.engine import make_engine
 from db.staff import StaffRole, create_staff_member
 from settings import Settings
 from tests.archive_helpers import archive_now, archived, declined_journey, delete_from_temporal
+from tests.changed_workflow import ChangedOnboardingWorkflow
 from tests.conftest import MailCatcher, NewWorker
 from tests.journeys import (
     new_username,
     to_portal,
 )
-from tests.test_replay import ChangedOnboardingWorkflow
-from tests.web_helpers import Browser, Page, browser
+from tests.web_helpers import Browser, Page, browser, element
 from web.audit import replay_workflows
 from web.journeys import journey_id_of
 from workflows.registry import WORKFLOWS
@@ -130,7 +130,7 @@ async def test_the_raw_history_round_trips_and_the_document_carries_its_checksum
         )
         assert not document.html.css("link[rel=stylesheet], script, img")
         # Its one style element is allowed by its hash; nothing else may run or load.
-        style = document.html.css_first("style").text().encode()
+        style = element(document.html, "style").text().encode()
         digest = base64.b64encode(hashlib.sha256(style).digest()).decode()
         policy = document.response.headers["content-security-policy"]
         assert f"style-src 'sha256-{digest}';" in policy

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shlex
 import sys
@@ -16,10 +17,10 @@ from pydantic import SecretStr
 from temporalio.client import Client
 
 import dev
+from devstack.servers import free_port
 from settings import Settings
 from tests.broker_process import Broker
-from tests.conftest import free_port, until
-from tests.test_restart import worker_environment
+from tests.conftest import until
 from tests.web_helpers import browser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,18 @@ async def served(client: Client, settings: Settings, tmp_path: Path) -> AsyncIte
     """The site in its own process, with the command ``dev.py run`` gives uvicorn."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**worker_environment(client, settings), "PUBLIC_URL": url, "PARTNER_ISSUER": ""}
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": client.namespace,
+        "TASK_QUEUE": settings.task_queue,
+        "DATA_DIR": str(settings.data_dir),
+        "DATABASE_URL": "",
+        "SECRET_KEY": settings.secret_key.get_secret_value(),
+        "PUBLIC_URL": url,
+        "PARTNER_ISSUER": "",
+    }
     log = tmp_path / "web.log"
     with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(

@@ -12,7 +12,6 @@ import traceback
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,18 +19,20 @@ import httpx
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
+from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from pydantic import SecretStr
 from temporalio.client import Client
 
 from activities.email import EmailTemplates, MailNotSent, SmtpSender
 from db.engine import make_engine
+from devstack.servers import free_port
 from settings import Settings
 from tests.broker_process import Broker, sign_in
-from tests.conftest import MailCatcher, NewWorker, free_port, until
-from tests.test_staff import Staff, staff_sign_in
-from tests.test_web import ANSWERS, PASSWORD
-from tests.web_helpers import Browser, Page
+from tests.conftest import MailCatcher, NewWorker, text_of, until
+from tests.journeys import PASSWORD
+from tests.staff_helpers import Staff, staff_sign_in
+from tests.web_helpers import ANSWERS, Browser, Page
 from web.app import create_app
 from web.logs import REDACTED, redact
 
@@ -59,6 +60,7 @@ class Captured(logging.Handler):
 @dataclass
 class Site:
     url: str
+    app: FastAPI
     settings: Settings
     logs: Captured
     broker: Broker
@@ -109,7 +111,8 @@ async def site(
                 "partner_client_secret": SecretStr(broker.client_secret),
             }
         )
-        config = uvicorn.Config(create_app(settings, client), log_level="info", ws="none")
+        app = create_app(settings, client)
+        config = uvicorn.Config(app, log_level="info", ws="none")
         # uvicorn's configuration stops its loggers propagating: listen to them directly.
         uvicorn_loggers = [logging.getLogger(n) for n in ("uvicorn", "uvicorn.access")]
         for logger in uvicorn_loggers:
@@ -121,7 +124,7 @@ async def site(
                 serving = asyncio.create_task(server.serve(sockets=[sock]))
                 await until(lambda: server.started or serving.done(), what="the site to listen")
                 assert server.started, serving
-                yield Site(url, settings, captured, broker)
+                yield Site(url, app, settings, captured, broker)
                 server.should_exit = True
                 await serving
         finally:
@@ -137,12 +140,6 @@ def link(message_text: str, kind: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-def text_of(message: EmailMessage) -> str:
-    body = message.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
-
-
 async def test_a_whole_journey_leaves_no_secret_or_personal_detail_in_any_log(
     site: Site, smtp: MailCatcher
 ) -> None:
@@ -155,7 +152,7 @@ async def test_a_whole_journey_leaves_no_secret_or_personal_detail_in_any_log(
         httpx.AsyncClient(base_url=site.url, follow_redirects=True) as desk_http,
         httpx.AsyncClient(base_url=site.url, follow_redirects=True) as partner_http,
     ):
-        person, desk = Browser(person_http, engine), Browser(desk_http, engine)
+        person, desk = Browser(person_http, site.app, engine), Browser(desk_http, site.app, engine)
         # Sign Up begun on one device; support e-mails a link back to it; the other device
         # takes the link and finishes.
         page = await person.submit(await person.get("/en/gckey/sign-in"), "sign-up")
@@ -208,7 +205,7 @@ async def test_a_whole_journey_leaves_no_secret_or_personal_detail_in_any_log(
             assert page.h1 != "Search", term  # found: the journey's page
 
         # A Sign-In Partner round trip: the callback carries the code and the state.
-        partner = Browser(partner_http, engine)
+        partner = Browser(partner_http, site.app, engine)
         login_page = await partner.get("/en/login")
         action, fields = login_page.form("sign-in-partner")
         answer = await partner_http.post(action, data=fields, follow_redirects=False)
@@ -270,7 +267,7 @@ def test_every_route_with_a_token_in_its_path_is_redacted(settings: Settings) ->
 class RefusingServer:
     """A mail server that refuses every recipient and, as many do, repeats the address."""
 
-    async def handle_RCPT(  # noqa: N802  (aiosmtpd's hook name)
+    async def handle_RCPT(
         self, server: object, session: object, envelope: object, address: str, options: object
     ) -> str:
         return f"550 5.1.1 <{address}>: Recipient address rejected"

@@ -7,38 +7,22 @@ from __future__ import annotations
 import importlib
 import io
 import pkgutil
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from temporalio import workflow
 from temporalio.client import Client
 
-# The replayer re-imports this file in its sandbox for the changed workflow below; what the
-# tests themselves use passes through.
-with workflow.unsafe.imports_passed_through():
-    import workflows
-    from audit.__main__ import replay_command
-    from audit.replay import read_files, replay
-    from db.engine import make_engine
-    from settings import Settings
-    from worker import build_worker, smtp_sender
-    from workflows.onboarding import OnboardingWorkflow
-    from workflows.registry import WORKFLOWS
-    from workflows.types import OnboardingInput, OnboardingResult
+import workflows
+from audit.__main__ import replay_command
+from audit.replay import read_files, replay
+from db.engine import make_engine
+from settings import Settings
+from tests.changed_workflow import ChangedOnboardingWorkflow
+from worker import build_worker, smtp_sender
+from workflows.registry import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
-
-
-@workflow.defn(name="OnboardingWorkflow")
-class ChangedOnboardingWorkflow(OnboardingWorkflow):
-    """A change deployed without ``workflow.patched``: the journey now waits a second before
-    anything else, a timer no recorded journey ever started."""
-
-    @workflow.run
-    async def run(self, input: OnboardingInput) -> OnboardingResult:
-        await workflow.sleep(timedelta(seconds=1))
-        return await super().run(input)
 
 
 def workflows_defined() -> set[type]:

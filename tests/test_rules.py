@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from core.normalize import username_key
 from i18n import gettext
+from tests.i18n_helpers import says
 from workflows import rules
 from workflows.rules import RecoveryEntry
 
@@ -19,11 +20,6 @@ NBSP = "\u00a0"  # French typography: a no-break space before : ; ? ! and inside
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 FRENCH_LETTERS = "àâæçéèêëîïôœùûüÿÀÂÆÇÉÈÊËÎÏÔŒÙÛÜŸ"
 SPECIALS = "$%^:{}~'?/|&*_-.`()[]!"  # GCKey's published list, character by character
-
-
-def says(message: str, english: str, french: str) -> None:
-    assert message == english
-    assert gettext("fr", message) == french
 
 
 def failed_codes(checks: list[rules.Check]) -> set[str]:

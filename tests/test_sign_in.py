@@ -17,17 +17,17 @@ from db.models import GCKey
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, history_bytes
 from tests.journeys import (
+    PASSWORD,
     begin,
+    journey_handle,
     new_address,
     new_username,
     sign_up,
     terminate_if_running,
     to_portal,
 )
-from tests.test_web import ANSWERS, PASSWORD
-from tests.test_web import sign_up as web_walk_sign_up
-from tests.web_helpers import Browser, Page, browser
-from workflows import rules
+from tests.web_helpers import ANSWERS, Browser, Page, answers_for, browser
+from tests.web_helpers import sign_up as web_walk_sign_up
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import RecordSignInInput, SignInOutcome, Step
 
@@ -47,13 +47,6 @@ async def sign_in(b: Browser, username: str, password: str) -> Page:
     return await b.submit(
         await b.get("/en/gckey/sign-in"), "sign-in", {"username": username, "password": password}
     )
-
-
-def answers_for(page: Page) -> list[str]:
-    """Answers the recovery questions the page asks, in its order."""
-    by_text = {rules.RECOVERY_QUESTIONS[q]: a for q, a in ANSWERS.items()}
-    labels = [label.replace(" (required)", "") for label in page.texts("label[for^=answer_]")]
-    return [by_text[label] for label in labels]
 
 
 async def test_an_unknown_username_and_a_wrong_password_get_the_same_answer(
@@ -139,7 +132,9 @@ async def test_forgot_password_with_the_emailed_code_and_one_answer(
         assert len(page.texts("label[for^=answer_]")) == 1  # one recovery answer with the code
         (message,) = await smtp.wait_for(address)
         assert message["Subject"] == "Votre code de confirmation CléGC"
-        code = re.search(r"\b(\d{6})\b", message.get_content()).group(1)  # type: ignore[union-attr]
+        match = re.search(r"\b(\d{6})\b", message.get_content())
+        assert match is not None
+        code = match.group(1)
         page = await b.get("/en/gckey/forgot-password/verify")
         not_the_code = f"{(int(code) + 1) % 10**6:06d}"
         wrong = await b.submit(page, "verify", {"code": not_the_code, "answer": answers_for(page)})
@@ -201,7 +196,7 @@ async def test_lockout_ends_by_itself_after_its_time(
     async with new_worker(client, settings):
         workflow_id = await begin(client, settings)
         await sign_up(client, workflow_id, new_username())
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        handle = journey_handle(client, workflow_id)
         try:
             outcomes = [
                 (

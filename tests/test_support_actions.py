@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from email.message import EmailMessage
 
 import pytest
 from temporalio.client import Client
@@ -14,11 +13,17 @@ from temporalio.client import Client
 from db.audit import audit_entries
 from db.engine import make_engine
 from settings import Settings
-from tests.conftest import MailCatcher, NewWorker, history_bytes, until
-from tests.journeys import begin, create_account, new_address, sign_up
-from tests.test_staff import Staff, staff_sign_in
-from tests.test_web import PASSWORD, link_in
-from tests.web_helpers import Browser, Page, browser
+from tests.conftest import MailCatcher, NewWorker, history_bytes, text_of, until
+from tests.journeys import (
+    PASSWORD,
+    begin,
+    create_account,
+    journey_handle,
+    new_address,
+    sign_up,
+)
+from tests.staff_helpers import Staff, staff_sign_in
+from tests.web_helpers import Browser, Page, browser, link_in
 from web.journeys import journey_id_of
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import ConfirmationStatus, RecordSignInInput, Step
@@ -29,12 +34,6 @@ REASON = "Asked by phone, ticket 4471"
 @pytest.fixture
 def staff(settings: Settings) -> Staff:
     return Staff(settings)
-
-
-def text_of(message: EmailMessage) -> str:
-    body = message.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 async def act(b: Browser, journey_id: str, name: str, **fields: str) -> Page:
@@ -71,9 +70,7 @@ async def confirming(
     workflow_id = await begin(client, settings, expire_after)
     await sign_up(client, workflow_id, f"Sup{uuid.uuid4().hex[:6]}")
     address = new_address()
-    await create_account(
-        client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id), address
-    )
+    await create_account(journey_handle(client, workflow_id), address)
     return workflow_id, address
 
 
@@ -111,7 +108,7 @@ async def test_extending_the_deadline_makes_an_expired_link_work_again(
         workflow_id, address = await confirming(client, settings, expire_after=2)
         journey_id = journey_id_of(workflow_id)
         (message,) = await smtp.wait_for(address)
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        handle = journey_handle(client, workflow_id)
 
         async def expired() -> bool:
             state = await handle.query(OnboardingWorkflow.journey)
@@ -171,7 +168,7 @@ async def test_unlocking_a_gckey_lets_its_owner_sign_in_at_once(
     ):
         workflow_id = await begin(client, settings)
         await sign_up(client, workflow_id, username)
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        handle = journey_handle(client, workflow_id)
         for _ in range(settings.lock_after_failures):
             await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(False))
         sign_in = {"username": username, "password": PASSWORD}
@@ -217,7 +214,7 @@ async def test_cancelling_ends_the_journey_and_the_person_is_told(
         assert page.status == 400 and page.field_error("reason")
         page = await act(desk, journey_id, "cancel")
         assert page.text(".staff-actions .notice") == "Done: Cancel the journey."
-        result = await client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id).result()
+        result = await journey_handle(client, workflow_id).result()
         assert result.step is Step.CANCELLED
         page = await person.get("/en/resume")
         assert page.h1 == "This registration was cancelled"
@@ -239,7 +236,7 @@ async def test_a_journey_cancelled_while_its_mail_server_refuses_still_ends(
             await staff_sign_in(desk, staff.support)
             page = await act(desk, journey_id_of(workflow_id), "cancel")
             assert page.text(".staff-actions .notice") == "Done: Cancel the journey."
-            handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+            handle = journey_handle(client, workflow_id)
             assert (await handle.result()).step is Step.CANCELLED
     finally:
         smtp.refuse = False

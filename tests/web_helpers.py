@@ -1,23 +1,36 @@
-"""A browser-like client for the site: follows redirects, reads forms from the parsed HTML."""
+"""A browser-like client for the site (follows redirects, reads forms from the parsed HTML), and
+the walks through the site that more than one test module takes."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
+from selectolax.lexbor import LexborNode
 from sqlalchemy import Engine
 from temporalio.client import Client
 
 from db.engine import make_engine
 from db.sessions import load_session
 from settings import Settings
+from tests.journeys import PASSWORD
 from web.app import create_app
 from web.session_middleware import COOKIE
+from workflows import rules
+
+
+def element(html: HTMLParser | LexborNode, selector: str) -> LexborNode:
+    """The first node ``selector`` matches, which the test expects to be there."""
+    node = html.css_first(selector)
+    assert node is not None, f"no {selector}"
+    return node
 
 
 class Page:
@@ -55,8 +68,9 @@ class Page:
 
 
 class Browser:
-    def __init__(self, http: httpx.AsyncClient, engine: Engine) -> None:
+    def __init__(self, http: httpx.AsyncClient, app: FastAPI, engine: Engine) -> None:
         self.http = http
+        self.app = app  # the site it talks to, for a test that swaps one of its parts
         self.engine = engine
 
     def session(self) -> dict[str, Any]:
@@ -96,5 +110,42 @@ async def browser(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://testserver", follow_redirects=True
         ) as http:
-            yield Browser(http, engine)
+            yield Browser(http, app, engine)
     engine.dispose()
+
+
+def link_in(message_text: str) -> str:
+    match = re.search(r"http://testserver(/\w\w/confirm/\S+)", message_text)
+    assert match, message_text
+    return match.group(1)
+
+
+# Recovery question -> answer, as the web tests give them.
+ANSWERS = {
+    "first_pet": "Rex the dog",
+    "first_school": "Lord Byng",
+    "childhood_street": "Elm Street",
+}
+
+
+def answers_for(page: Page) -> list[str]:
+    """Answers the recovery questions the page asks, in its order."""
+    by_text = {rules.RECOVERY_QUESTIONS[q]: a for q, a in ANSWERS.items()}
+    labels = [label.replace(" (required)", "") for label in page.texts("label[for^=answer_]")]
+    return [by_text[label] for label in labels]
+
+
+async def sign_up(b: Browser, lang: str, username: str, email: str = "") -> Page:
+    """GCKey Sign Up over the site, to "Your GCKey has been issued"."""
+    page = await b.get(f"/{lang}/login")
+    page = await b.get(f"/{lang}/gckey/sign-in")
+    page = await b.submit(page, "sign-up")
+    page = await b.submit(page, "terms", {"decision": "accept"})
+    page = await b.submit(page, "username", {"username": username})
+    page = await b.submit(page, "password", {"password": PASSWORD, "confirmation": PASSWORD})
+    page = await b.submit(
+        page,
+        "recovery",
+        {"question": list(ANSWERS), "answer": list(ANSWERS.values()), "hint": ["", "", ""]},
+    )
+    return await b.submit(page, "recovery-email", {"email": email})

@@ -21,14 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.hashing import hash_password
+from devstack.stack import Stack, local_stack
 from tests.journeys import (
     ANSWERS,
     Journey,
     at_portal,
     choose_credentials,
     create_account,
+    journey_handle,
 )
-from tests.stack import Stack, local_stack
 from web.journeys import Journeys, new_workflow_id
 from workflows.inputs import password_reset_input
 from workflows.onboarding import OnboardingWorkflow
@@ -210,7 +211,7 @@ async def main(names: list[str]) -> None:
             settings = stack.settings.model_copy(update=path.settings)
             workflow_id = new_workflow_id()
             await Journeys(stack.client, settings).begin(workflow_id, path.method, "fr")
-            handle = stack.client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+            handle = journey_handle(stack.client, workflow_id)
             await path.walk(handle, Stack(stack.client, settings))
             history = await handle.fetch_history()
             (HERE / f"{name}.json").write_text(history.to_json())
