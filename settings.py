@@ -7,6 +7,7 @@ import secrets
 from functools import cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from limits import parse
 from pydantic import SecretStr, field_validator, model_validator
@@ -38,8 +39,11 @@ class Settings(BaseSettings):
 
     # Signs confirmation links and tokens. Empty in development: a random key kept in DATA_DIR.
     secret_key: SecretStr = SecretStr("")
-    public_url: str = "http://127.0.0.1:8000"
-    https_only_cookies: bool = False
+    public_url: str = "http://127.0.0.1:8000"  # e-mail links, and the host the site answers to
+    # More host names the site answers to (comma- or space-separated), for a second name of the
+    # same site; any other Host header is refused, so no link or redirect is built from it.
+    allowed_hosts: str = ""
+    https_only_cookies: bool = False  # Secure cookies even when PUBLIC_URL is http
 
     session_idle_minutes: int = 20  # GCKey's single sign-on window
     session_max_hours: float = 12  # however active, a session ends this long after it began
@@ -125,15 +129,26 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def secure_cookies(self) -> bool:
-        """Cookies go over HTTPS only when the site is served over HTTPS."""
-        return self.https_only_cookies or self.public_url.startswith("https://")
-
-    @property
     def sqlalchemy_url(self) -> str:
         if self.database_url:
             return self.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
         return f"sqlite:///{self.data_dir / 'cers.sqlite3'}"
+
+    @property
+    def https(self) -> bool:
+        """The site is reached over https: HSTS, and Secure cookies."""
+        return urlsplit(self.public_url).scheme.lower() == "https"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies go over HTTPS only when the site is served over HTTPS (or told to)."""
+        return self.https or self.https_only_cookies
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """The Host headers the site answers: PUBLIC_URL's host and ALLOWED_HOSTS."""
+        extra = self.allowed_hosts.replace(",", " ").split()
+        return [urlsplit(self.public_url).hostname or "", *extra]
 
     @property
     def mail_dir(self) -> Path:

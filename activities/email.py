@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -14,6 +15,12 @@ from core.languages import supported_language
 from i18n import translations
 
 TEMPLATES = Path(__file__).parent / "templates" / "email"
+ADDRESS = re.compile(r"[^\s<>()\[\]'\",;:]+@[^\s<>()\[\]'\",;:]+")
+
+
+class MailNotSent(Exception):
+    """The mail server did not take the message. Its answer, without any e-mail address: this
+    is what the worker logs, what the retry shows staff and what history keeps."""
 
 
 class EmailSender(Protocol):
@@ -40,15 +47,20 @@ class SmtpSender:
     async def send(self, message: EmailMessage) -> str:
         if "Message-ID" not in message:
             message["Message-ID"] = make_msgid(domain="cers.example.ca")
-        await aiosmtplib.send(
-            message,
-            hostname=self._host,
-            port=self._port,
-            username=self._username,
-            password=self._password,
-            start_tls=self._starttls,
-            timeout=self._timeout,
-        )
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=self._host,
+                port=self._port,
+                username=self._username,
+                password=self._password,
+                start_tls=self._starttls,
+                timeout=self._timeout,
+            )
+        except aiosmtplib.SMTPException as err:
+            # A refusal names the recipient (and often the server repeats it); from None, so
+            # the traceback does not carry the original either.
+            raise MailNotSent(ADDRESS.sub("<address>", str(err))) from None
         return str(message["Message-ID"])
 
 

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
@@ -18,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 from temporalio.client import Client
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -30,8 +30,10 @@ from web import cers, dev, gckey, partner, reset, sign_in
 from web.audit import router as audit_router
 from web.deps import Services
 from web.guards import GoTo, goto
+from web.headers import SecurityHeaders
 from web.journeys import Journeys
 from web.limits import Limiter, LimitsUnavailable, TooManyAttempts
+from web.logs import redact, redact_access_log
 from web.pace import SignInPace
 from web.pages import page_language, render
 from web.resets import Resets
@@ -49,6 +51,7 @@ def create_app(
 ) -> FastAPI:
     """The app; tests hand in their own settings, Temporal client and clock."""
     settings = settings or get_settings()
+    redact_access_log()
     engine = make_engine(settings.sqlalchemy_url)
 
     @asynccontextmanager
@@ -84,16 +87,9 @@ def create_app(
         clock=clock,
     )
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        # Confirmation links carry a token in the path: never hand it on as a Referer.
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.url.path.startswith(tuple(f"/{lang}/" for lang in LANGUAGES)):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    # An attacker's Host header never reaches url_for: links and redirects name this site.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
+    app.add_middleware(SecurityHeaders, settings=settings)  # outermost: every response
 
     if settings.trusted_proxies:
         # Outermost, so every part of the app sees the client the trusted proxy names.
@@ -158,7 +154,7 @@ def create_app(
     @app.exception_handler(LimitsUnavailable)
     async def unavailable(request: Request, exc: Exception) -> Response:
         what = "the rate limit store" if isinstance(exc, LimitsUnavailable) else "Temporal"
-        log.warning("%s did not answer in time on %s", what, request.url.path)
+        log.warning("%s did not answer in time on %s", what, redact(request.url.path))
         return render(
             request,
             "error.html",

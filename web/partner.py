@@ -115,7 +115,9 @@ async def partner_callback(
     try:
         token = await partner.authorize_access_token(request)
     except OAuthError as err:
-        log.info("Sign-In Partner answered %s: %s", err.error, err.description)
+        # The error code only: its description is the provider's free text, which may echo
+        # what it was sent.
+        log.info("Sign-In Partner answered %s", err.error)
         if err.error == "access_denied":
             return problem(request, lang, "cancelled", 400)
         if err.error in STATE_ERRORS:
