@@ -89,6 +89,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
             accounts.set_gckey_password,
             notifications.send_confirmation_email,
             notifications.send_resume_link,
+            notifications.send_lock_notice,
             archives.closed_journeys,
             archives.archive_journey,
             resets.send_reset_code,

@@ -103,6 +103,9 @@ SAYS: dict[str, str] = {
         "last failure: %(failure)s"
     ),
     "activity:send_resume_link": N_("Resume link %(resume_link_number)s e-mailed to %(to)s."),
+    "activity:send_lock_notice": N_(
+        "The owner was told by e-mail, at %(to)s, that the GCKey is locked (lock %(lock_number)s)."
+    ),
     # Timers.
     "timer:link_expired": N_("Confirmation link %(link_number)s expired."),
     "timer": N_("A waiting period ended."),

@@ -140,6 +140,9 @@ class JourneyState:
     failed_sign_ins: int = 0
     locked_until: datetime | None = None
     locks: int = 0
+    # Sign-ins tried while the GCKey was locked: each got the answer a wrong password gets.
+    attempts_while_locked: int = 0
+    last_attempt_while_locked_at: datetime | None = None
     partner_attempts: int = 0
     last_partner_attempt_at: datetime | None = None
     password_reset_at: datetime | None = None
@@ -450,6 +453,24 @@ class SetGCKeyPasswordInput:
     journey_id: str
     password_hash: str
     changed_at: datetime
+
+
+@dataclass
+class SendLockNoticeInput:
+    """The owner is told their GCKey locked: when it ends, and the way out."""
+
+    journey_id: str
+    lock_number: int
+    to: str
+    language: str
+    locked_until: datetime
+    failures: int
+    time_zone: str = ""
+
+
+@dataclass
+class SendLockNoticeResult:
+    message_id: str
 
 
 @dataclass

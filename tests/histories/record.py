@@ -171,6 +171,26 @@ async def helped_by_support(handle: Journey, stack: Stack) -> None:
     await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(True))
 
 
+async def mail_gone(handle: Journey) -> None:
+    """Stands still once no activity is pending (the e-mail it started has been taken)."""
+    while (await handle.describe()).raw_description.pending_activities:
+        await asyncio.sleep(0.2)
+
+
+async def locked_with_notice(handle: Journey, stack: Stack) -> None:
+    """At the portal, five failures lock the GCKey and its owner is e-mailed (at the recovery
+    address); two sign-ins tried during the lock, the right password and a wrong one, are
+    answered alike and counted; then support unlocks it."""
+    await completed(handle)
+    await at_portal(handle)
+    for matched in [False] * 5 + [True, False]:
+        await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(matched))
+    await mail_gone(handle)
+    await handle.execute_update(
+        OnboardingWorkflow.unlock_gckey, SupportActionInput("ana", "Identity checked by phone")
+    )
+
+
 @dataclass
 class Recording:
     walk: Callable[[Journey, Stack], Awaitable[None]]
@@ -199,6 +219,7 @@ PATHS: dict[str, Recording] = {
     "gckey_expired": Recording(gckey_expired, {"gckey_expire_after_days": 3 / 86400}),
     "cancelled_by_support": Recording(cancelled_by_support),
     "helped_by_support": Recording(helped_by_support),
+    "locked_with_notice": Recording(locked_with_notice),
 }
 
 
