@@ -77,6 +77,9 @@ SAYS: dict[str, str] = {
     ),
     "extend_deadline": N_("Confirmation deadline extended by %(hours)s hours."),
     "send_resume_link": N_("Link to resume the journey sent."),
+    "use_resume_link": N_(
+        "Resume link %(resume_link_number)s opened and used up; the person was sent to sign in."
+    ),
     "unlock_gckey": N_("GCKey unlocked."),
     "cancel": N_("Journey cancelled."),
     # Local activities: the durable facts the steps produced.

@@ -76,7 +76,8 @@ class OnboardingWorkflow(AccessRules, SupportActions):
       password; counts failures, locks and e-mails the owner, counts attempts while locked),
       record_partner_attempt (an unknown Sign-In Partner came back).
       Support staff (workflows/support.py), each with staff member and reason:
-      resend_confirmation, extend_deadline, send_resume_link, unlock_gckey, cancel.
+      resend_confirmation, extend_deadline, send_resume_link (to an address the journey
+      holds), unlock_gckey, cancel; and use_resume_link (the person opened that link, once).
     Query: journey (the whole JourneyState; never a hash).
     Signals: password_reset (from PasswordResetWorkflow: the new password is stored).
     Passwords and recovery answers arrive as argon2id hashes; the plaintext never enters history.

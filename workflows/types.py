@@ -65,6 +65,7 @@ USERNAME_TAKEN = "UsernameTaken"
 LINK_EXPIRED = "ConfirmationLinkExpired"
 LINK_REPLACED = "ConfirmationLinkReplaced"
 WRONG_STEP = "WrongStep"
+RESUME_LINK_DEAD = "ResumeLinkNoLongerWorks"  # replaced, used, expired, or never usable
 PARTNER_LINKED = "PartnerIdentityLinked"  # details[0] is the journey already holding it
 
 
@@ -148,7 +149,10 @@ class JourneyState:
     password_reset_at: datetime | None = None
     gckey_expired_at: datetime | None = None
     # Support staff's actions stand in history with the staff member and reason.
-    resume_links_sent: int = 0
+    resume_links_sent: int = 0  # the number of the newest link; it revokes the older ones
+    resume_link_expires_at: datetime | None = None
+    resume_link_used: int = 0  # the number of the last link opened; a link works once
+    resume_link_used_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str = ""
 
@@ -324,7 +328,8 @@ class ExtendDeadlineResult:
 
 @dataclass
 class SendResumeLinkInput:
-    """``email`` is where the link goes: the address the person gave staff, or the journey's."""
+    """``email`` is where the link goes: one of the addresses the journey holds (confirmed, or
+    its GCKey's recovery e-mail), never one typed by staff."""
 
     staff: str
     reason: str
@@ -334,6 +339,20 @@ class SendResumeLinkInput:
 @dataclass
 class SendResumeLinkResult:
     resume_link_number: int
+
+
+@dataclass
+class UseResumeLinkInput:
+    """Someone opened support's link: it works once, and only the newest one works."""
+
+    resume_link_number: int
+
+
+@dataclass
+class UseResumeLinkResult:
+    """How the person signs in to continue: the link itself signs nobody in."""
+
+    login_method: LoginMethod
 
 
 # Activities
@@ -449,13 +468,6 @@ class SendResumeEmailResult:
 
 
 @dataclass
-class SetGCKeyPasswordInput:
-    journey_id: str
-    password_hash: str
-    changed_at: datetime
-
-
-@dataclass
 class SendLockNoticeInput:
     """The owner is told their GCKey locked: when it ends, and the way out."""
 
@@ -471,6 +483,13 @@ class SendLockNoticeInput:
 @dataclass
 class SendLockNoticeResult:
     message_id: str
+
+
+@dataclass
+class SetGCKeyPasswordInput:
+    journey_id: str
+    password_hash: str
+    changed_at: datetime
 
 
 @dataclass

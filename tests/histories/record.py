@@ -50,8 +50,10 @@ from workflows.types import (
     RecordPartnerAttemptInput,
     RecordSignInInput,
     RequestNewLinkInput,
+    SendResumeLinkInput,
     SetRecoveryEmailInput,
     SupportActionInput,
+    UseResumeLinkInput,
 )
 
 HERE = Path(__file__).parent
@@ -191,6 +193,22 @@ async def locked_with_notice(handle: Journey, stack: Stack) -> None:
     )
 
 
+async def resumed_by_support(handle: Journey, stack: Stack) -> None:
+    """The GCKey issued, stopped before Create User Account: support e-mails a link to the
+    recovery address, a second one replaces it, and the person opens that one."""
+    await choose_credentials(handle, f"Histo{uuid.uuid4().hex[:6]}")
+    await handle.execute_update(
+        OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput("recover@example.ca")
+    )
+    for reason in ("Lost the first e-mail", "Asked again by phone"):
+        await handle.execute_update(
+            OnboardingWorkflow.send_resume_link,
+            SendResumeLinkInput("ana", reason, "recover@example.ca"),
+        )
+    await handle.execute_update(OnboardingWorkflow.use_resume_link, UseResumeLinkInput(2))
+    await mail_gone(handle)
+
+
 @dataclass
 class Recording:
     walk: Callable[[Journey, Stack], Awaitable[None]]
@@ -220,6 +238,7 @@ PATHS: dict[str, Recording] = {
     "cancelled_by_support": Recording(cancelled_by_support),
     "helped_by_support": Recording(helped_by_support),
     "locked_with_notice": Recording(locked_with_notice),
+    "resumed_by_support": Recording(resumed_by_support),
 }
 
 
