@@ -274,7 +274,8 @@ def broker_command(settings: Settings) -> list[str]:
 
 
 def lint() -> int:
-    """The house style: ruff lint, ruff format and mypy strict; the first failure stops it."""
+    """The house style: ruff lint, ruff format and mypy strict, over the code, the tests, the
+    benchmarks and this file (pyproject.toml lists them); the first failure stops it."""
     scripts = Path(sysconfig.get_path("scripts"))
     for command in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]):
         code = subprocess.call([str(scripts / command[0]), *command[1:]], cwd=ROOT)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -9,11 +11,12 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRET = "development-only-secret-change-me"
+SECRET_KEY_FILE = "secret-key"  # in DATA_DIR: development's own key, made on first run
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An error names the setting, never its value: not a secret's tail in a start-up log.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path(".data")
@@ -32,11 +35,14 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     mail_from: str = "CERS <no-reply@cers.example.ca>"
 
-    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    # Signs confirmation links and tokens. Empty in development: a random key kept in DATA_DIR.
+    secret_key: SecretStr = SecretStr("")
     public_url: str = "http://127.0.0.1:8000"
     https_only_cookies: bool = False
 
     session_idle_minutes: int = 20  # GCKey's single sign-on window
+    session_max_hours: float = 12  # however active, a session ends this long after it began
+    session_cookie_days: float = 14  # how long a browser keeps its session id (and a sign-up)
     terms_version: str = "2024-07"
     recovery_question_count: int = 3
     recovery_answer_min_length: int = 3
@@ -61,13 +67,20 @@ class Settings(BaseSettings):
     archive_every_seconds: int = 60  # how often closed journeys are swept into the archive
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> Settings:
+    def _secret_key(self) -> Settings:
         key = self.secret_key.get_secret_value()
-        if self.environment != "development" and (key == PLACEHOLDER_SECRET or len(key) < 32):
+        if not key and self.environment == "development":
+            self.secret_key = SecretStr(development_secret_key(self.data_dir))
+        elif self.environment != "development" and weak(key):
             raise ValueError(
                 f"SECRET_KEY must be set to 32 or more random characters in {self.environment}"
             )
         return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies go over HTTPS only when the site is served over HTTPS."""
+        return self.https_only_cookies or self.public_url.startswith("https://")
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -83,6 +96,34 @@ class Settings(BaseSettings):
     @property
     def dev_mail_enabled(self) -> bool:
         return self.environment == "development" and not self.smtp_host
+
+
+# Published once in this repository (settings.py's old default): never a key.
+PUBLISHED_KEYS = frozenset({"development-only-secret-change-me"})
+
+
+def weak(key: str) -> bool:
+    """Too short, too little variety to be random (a repeated character), or published."""
+    return len(key) < 32 or len(set(key)) < 12 or key in PUBLISHED_KEYS
+
+
+def development_secret_key(data_dir: Path) -> str:
+    """The development instance's own key, made once and readable by its owner only. Made
+    aside and linked into place, so two processes starting together read the same key."""
+    path = data_dir / SECRET_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        draft = data_dir / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first: theirs is the key
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 @cache

@@ -10,7 +10,8 @@ from typing import Any, Protocol
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from i18n import LANGUAGES, translations
+from core.languages import supported_language
+from i18n import translations
 
 TEMPLATES = Path(__file__).parent / "templates" / "email"
 
@@ -67,7 +68,7 @@ class EmailTemplates:
         self, *, language: str, to: str, subject: str, template: str, context: dict[str, Any]
     ) -> EmailMessage:
         """``subject`` is an English msgid, translated here."""
-        lang = language if language in LANGUAGES else "en"
+        lang = supported_language(language)
         tr = translations(lang)
         self._jinja.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
         message = EmailMessage()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from workflows.rules import N_
+from workflows.types import Step
 
 Value = Union[str, "Msg", tuple["Msg", ...]]
 
@@ -82,7 +83,7 @@ SAYS: dict[str, str] = {
     ),
     "unlock_gckey": N_("GCKey unlocked."),
     "cancel": N_("Journey cancelled."),
-    # Local activities: the durable facts the steps produced.
+    # Local activities, by the names history records: the durable facts the steps produced.
     "local:issue_gckey": N_("GCKey issued."),
     "local:create_user_account": N_("CERS user account created, URN %(urn)s."),
     "local:link_partner_identity": N_("Sign-In Partner identity kept for this journey."),
@@ -112,11 +113,11 @@ SAYS: dict[str, str] = {
     # Timers.
     "timer:link_expired": N_("Confirmation link %(link_number)s expired."),
     "timer": N_("A waiting period ended."),
-    # The close of the journey.
-    "completed:portal": N_("Journey completed: the e-mail address is confirmed."),
-    "completed:declined": N_("Journey ended: the terms and conditions were declined."),
-    "completed:gckey_expired": N_("Journey ended: the GCKey expired."),
-    "completed:cancelled": N_("Journey ended: cancelled by support staff."),
+    # The close of the journey: at each of its FINISHED_STEPS, then at any other step.
+    f"completed:{Step.PORTAL}": N_("Journey completed: the e-mail address is confirmed."),
+    f"completed:{Step.DECLINED}": N_("Journey ended: the terms and conditions were declined."),
+    f"completed:{Step.GCKEY_EXPIRED}": N_("Journey ended: the GCKey expired."),
+    f"completed:{Step.CANCELLED}": N_("Journey ended: cancelled by support staff."),
     "completed": N_("Journey completed at step %(step)s."),
     "failed": N_("Journey failed: %(failure)s"),
     "terminated": N_("Journey terminated: %(reason)s"),

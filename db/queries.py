@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from core.normalize import username_key
 from db.models import (
     GCKey,
     JourneyArchive,
@@ -15,7 +16,6 @@ from db.models import (
     ResetCode,
     UserAccount,
 )
-from workflows.rules import username_key
 
 
 def issued_gckey(engine: Engine, username: str) -> GCKey | None:

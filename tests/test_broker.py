@@ -26,6 +26,7 @@ from tests.broker_process import (
     fresh_login,
     sign_in,
 )
+from tests.web_helpers import element
 
 ID_TOKEN_CLAIMS = {"iss", "aud", "sub", "nonce", "iat", "exp", "auth_time", "at_hash"}
 
@@ -166,7 +167,7 @@ async def test_an_unknown_client_or_redirect_uri_gets_an_error_page_and_no_redir
     response = await http.get(authorization(broker, **changes).url)
     assert response.status_code == 400
     assert "location" not in response.headers
-    assert "cannot be completed" in HTMLParser(response.text).css_first("h1").text()
+    assert "cannot be completed" in element(HTMLParser(response.text), "h1").text()
 
 
 async def test_a_wrong_code_verifier_is_an_invalid_grant(
@@ -230,7 +231,7 @@ async def test_the_terms_come_on_first_use_only(http: httpx.AsyncClient, broker:
 
     first = await page_after_sign_in()
     terms = await http.get(first.url.join(first.headers["location"]))
-    assert "terms" in HTMLParser(terms.text).css_first("h1").text()
+    assert "terms" in element(HTMLParser(terms.text), "h1").text()
     await http.post(str(terms.url), data={"decision": "accept"})
     second = await page_after_sign_in()
     assert second.headers["location"].startswith(broker.redirect_uri + "?code=")
@@ -255,13 +256,13 @@ async def test_a_wrong_password_is_shown_on_its_field_and_the_login_is_kept(
     response = await http.post(str(bank.url), data={"login": "alex", "password": "secret"})
     assert response.status_code == 400
     page = HTMLParser(response.text)
-    password = page.css_first("#password").attributes
+    password = element(page, "#password").attributes
     assert password["aria-invalid"] == "true"
     assert password["aria-describedby"] == "password-error"
     assert password.get("value") == ""
-    assert "demo" in page.css_first("#password-error").text()
-    assert page.css_first("#login").attributes["value"] == "alex"
-    assert page.css_first(".error-summary a").attributes["href"] == "#password"
+    assert "demo" in element(page, "#password-error").text()
+    assert element(page, "#login").attributes["value"] == "alex"
+    assert element(page, ".error-summary a").attributes["href"] == "#password"
 
 
 async def test_ui_locales_fr_gives_french_pages_and_the_toggle_keeps_the_request(
@@ -270,13 +271,13 @@ async def test_ui_locales_fr_gives_french_pages_and_the_toggle_keeps_the_request
     request = authorization(broker, ui_locales="fr-CA en")
     response = await http.get(request.url, follow_redirects=True)
     page = HTMLParser(response.text)
-    assert page.css_first("html").attributes["lang"] == "fr"
-    assert page.css_first("legend").text() == "Choisissez votre institution financière"
+    assert element(page, "html").attributes["lang"] == "fr"
+    assert element(page, "legend").text() == "Choisissez votre institution financière"
     assert "Banque d'épargne Démo" in [label.text() for label in page.css("label")]
-    toggle = page.css_first("header a").attributes["href"] or ""
+    toggle = element(page, "header a").attributes["href"] or ""
     english = HTMLParser((await http.get(str(response.url.join(toggle)))).text)
-    assert english.css_first("html").attributes["lang"] == "en"
-    assert english.css_first("legend").text() == "Choose your financial institution"
+    assert element(english, "html").attributes["lang"] == "en"
+    assert element(english, "legend").text() == "Choose your financial institution"
 
 
 async def test_the_signing_key_survives_a_restart(http: httpx.AsyncClient, broker: Broker) -> None:

@@ -12,7 +12,8 @@ from typing import Literal
 from playwright.async_api import Locator, Page, expect
 
 from i18n import gettext
-from tests.conftest import MailCatcher
+from tests.browser_steps import arrive
+from tests.conftest import MailCatcher, text_of
 from workflows import rules
 
 pytest_plugins = ["tests.browser_helpers"]  # chromium, site, page
@@ -20,12 +21,6 @@ pytest_plugins = ["tests.browser_helpers"]  # chromium, site, page
 SCREENS = Path("/tmp/screens")
 PASSWORD = "Toujours7Vrai"
 fr = partial(gettext, "fr")
-
-
-async def arrive(page: Page, heading: str) -> None:
-    """The next page is shown, and its script has run."""
-    await expect(page.locator("h1")).to_have_text(heading)
-    await page.wait_for_load_state()
 
 
 async def tab_to(page: Page, target: Locator, limit: int = 40) -> None:
@@ -52,9 +47,10 @@ async def shows(page: Page, box: str, checks: list[rules.Check]) -> None:
 
 
 async def verdicts(page: Page, box: str) -> list[str]:
-    return await page.locator(f"#{box} li[data-rule]").evaluate_all(
+    names: list[str] = await page.locator(f"#{box} li[data-rule]").evaluate_all(
         "items => items.map(li => li.className)"
     )
+    return names
 
 
 async def to_username_step(page: Page, lang: str) -> None:
@@ -168,7 +164,7 @@ async def test_whole_journey_by_keyboard_in_french(
     assert who and who["x"] > 1280 / 2 and who["y"] < 200, who  # top right
 
     (message,) = await smtp.wait_for(address)
-    text = message.get_body(preferencelist=("plain",)).get_content()
+    text = text_of(message)
     link = re.search(re.escape(site) + r"/fr/confirm/\S+", text)
     assert link, text
     await page.goto(link.group(0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_rules import says
+from tests.i18n_helpers import says
 from workflows import rules
 
 # Create User Account

@@ -18,19 +18,20 @@ from db.models import GCKey
 from db.queries import issued_gckey
 from i18n import format_when
 from settings import Settings
-from tests.conftest import MailCatcher, NewWorker, history_bytes, until
+from tests.conftest import MailCatcher, NewWorker, history_bytes, text_of, until
 from tests.journeys import (
+    PASSWORD,
     begin,
+    journey_handle,
     new_address,
     new_username,
     sign_up,
     terminate_if_running,
     to_portal,
 )
-from tests.test_staff import Staff, staff_sign_in
-from tests.test_web import ANSWERS, PASSWORD
-from tests.test_web import sign_up as web_walk_sign_up
-from tests.web_helpers import Browser, Page, browser
+from tests.staff_helpers import Staff, staff_sign_in
+from tests.web_helpers import ANSWERS, Browser, Page, browser
+from tests.web_helpers import sign_up as web_walk_sign_up
 from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import RecordSignInInput, SignInOutcome, Step
@@ -102,12 +103,6 @@ def main_of(page: Page) -> str:
     return str(node.html)
 
 
-def text_of(message: EmailMessage) -> str:
-    body = message.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
-
-
 def words(text: str) -> str:
     """Spaces of every kind (Babel's times hold narrow no-break ones) as one plain space."""
     return " ".join(text.split())
@@ -143,7 +138,7 @@ async def test_failures_lock_the_gckey_the_owner_is_told_and_a_new_password_ends
         assert "not even the right one" in right.text("main")
         assert b.session().get("auth") is None
         workflow_id = f"onboarding-{issued_gckey_id(settings, username)}"
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        handle = journey_handle(client, workflow_id)
         state = await handle.query(OnboardingWorkflow.journey)
         assert state.locks == 1 and state.locked_until is not None
         assert state.attempts_while_locked == 2 and state.last_attempt_while_locked_at
@@ -232,7 +227,7 @@ async def test_a_locked_gckey_reads_the_same_in_french_and_staff_see_the_attempt
         assert right.text(".error-summary li") == (
             "Le nom d'utilisateur ou le mot de passe que vous avez saisi est incorrect."
         )
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        handle = journey_handle(client, workflow_id)
         state = await handle.query(OnboardingWorkflow.journey)
         assert state.attempts_while_locked == 2 and state.locked_until is not None
         (notice,) = await lock_notices(smtp, address, "Votre CléGC est verrouillée pour le moment")
@@ -265,7 +260,9 @@ async def test_forgot_password_with_the_emailed_code_and_one_answer(
         assert len(page.texts("label[for^=answer_]")) == 1  # one recovery answer with the code
         (message,) = await smtp.wait_for(address)
         assert message["Subject"] == "Votre code de confirmation CléGC"
-        code = re.search(r"\b(\d{6})\b", message.get_content()).group(1)  # type: ignore[union-attr]
+        match = re.search(r"\b(\d{6})\b", message.get_content())
+        assert match is not None
+        code = match.group(1)
         page = await b.get("/en/gckey/forgot-password/verify")
         not_the_code = f"{(int(code) + 1) % 10**6:06d}"
         wrong = await b.submit(page, "verify", {"code": not_the_code, "answer": answers_for(page)})
@@ -327,7 +324,7 @@ async def test_lockout_ends_by_itself_after_its_time(
     async with new_worker(client, settings):
         workflow_id = await begin(client, settings)
         await sign_up(client, workflow_id, new_username())
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        handle = journey_handle(client, workflow_id)
         try:
             outcomes = [
                 (

@@ -15,24 +15,25 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from core.links import RESUME_SALT
 from db.audit import audit_entries
 from db.engine import make_engine
 from settings import Settings
-from tests.conftest import MailCatcher, NewWorker, history_bytes, until
+from tests.conftest import MailCatcher, NewWorker, history_bytes, text_of, until
 from tests.journeys import (
+    PASSWORD,
     begin,
     choose_credentials,
     create_account,
+    journey_handle,
     new_address,
     sign_up,
     terminate_if_running,
 )
-from tests.test_staff import Staff, staff_sign_in
-from tests.test_web import PASSWORD, link_in
-from tests.test_web import sign_up as web_sign_up
-from tests.web_helpers import Browser, Page, browser
+from tests.staff_helpers import Staff, staff_sign_in
+from tests.web_helpers import Browser, Page, browser, link_in
+from tests.web_helpers import sign_up as web_sign_up
 from web.journeys import journey_id_of
-from workflows.links import RESUME_SALT
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     ConfirmationStatus,
@@ -49,12 +50,6 @@ LOGIN_PAGE = "Welcome to the Canadian Export Reporting System (CERS)"
 @pytest.fixture
 def staff(settings: Settings) -> Staff:
     return Staff(settings)
-
-
-def text_of(message: EmailMessage) -> str:
-    body = message.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 async def act(b: Browser, journey_id: str, name: str, **fields: str) -> Page:
@@ -91,9 +86,7 @@ async def confirming(
     workflow_id = await begin(client, settings, expire_after)
     await sign_up(client, workflow_id, f"Sup{uuid.uuid4().hex[:6]}")
     address = new_address()
-    await create_account(
-        client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id), address
-    )
+    await create_account(journey_handle(client, workflow_id), address)
     return workflow_id, address
 
 
@@ -131,7 +124,7 @@ async def test_extending_the_deadline_makes_an_expired_link_work_again(
         workflow_id, address = await confirming(client, settings, expire_after=2)
         journey_id = journey_id_of(workflow_id)
         (message,) = await smtp.wait_for(address)
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        handle = journey_handle(client, workflow_id)
 
         async def expired() -> bool:
             state = await handle.query(OnboardingWorkflow.journey)
@@ -284,7 +277,7 @@ async def test_a_resume_link_expires_after_72_hours(
     recovery = new_address()
     async with new_worker(client, settings), browser(settings, client) as person:
         workflow_id = await begin(client, settings)
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        handle = journey_handle(client, workflow_id)
         try:
             await choose_credentials(handle, f"Exp{uuid.uuid4().hex[:6]}")
             await handle.execute_update(
@@ -316,7 +309,7 @@ async def test_unlocking_a_gckey_lets_its_owner_sign_in_at_once(
     ):
         workflow_id = await begin(client, settings)
         await sign_up(client, workflow_id, username)
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        handle = journey_handle(client, workflow_id)
         for _ in range(settings.lock_after_failures):
             await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(False))
         sign_in = {"username": username, "password": PASSWORD}
@@ -364,7 +357,7 @@ async def test_cancelling_ends_the_journey_and_the_person_is_told(
         assert page.status == 400 and page.field_error("reason")
         page = await act(desk, journey_id, "cancel")
         assert page.text(".staff-actions .notice") == "Done: Cancel the journey."
-        result = await client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id).result()
+        result = await journey_handle(client, workflow_id).result()
         assert result.step is Step.CANCELLED
         page = await person.get("/en/resume")
         assert page.h1 == "This registration was cancelled"
@@ -386,7 +379,7 @@ async def test_a_journey_cancelled_while_its_mail_server_refuses_still_ends(
             await staff_sign_in(desk, staff.support)
             page = await act(desk, journey_id_of(workflow_id), "cancel")
             assert page.text(".staff-actions .notice") == "Done: Cancel the journey."
-            handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+            handle = journey_handle(client, workflow_id)
             assert (await handle.result()).step is Step.CANCELLED
     finally:
         smtp.refuse = False

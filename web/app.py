@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,13 +15,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 from temporalio.client import Client
 
+from core.languages import ENGLISH, LANGUAGES
 from db.engine import make_engine
-from i18n import LANGUAGES
+from db.sessions import purge_sessions
 from settings import Settings, get_settings
 from web import cers, dev, gckey, partner, reset, sign_in
 from web.audit import router as audit_router
@@ -29,7 +33,7 @@ from web.journeys import Journeys
 from web.pace import SignInPace
 from web.pages import page_language, render
 from web.resets import Resets
-from web.session import IdleSessionMiddleware
+from web.session_middleware import ServerSessionMiddleware
 from web.staff import add_staff_area
 from web.temporal import JourneyClosed, StepRefused, TemporalUnavailable
 
@@ -43,10 +47,10 @@ def create_app(
 ) -> FastAPI:
     """The app; tests hand in their own settings, Temporal client and clock."""
     settings = settings or get_settings()
+    engine = make_engine(settings.sqlalchemy_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.sqlalchemy_url)
         connected = client or await Client.connect(
             settings.temporal_address or "127.0.0.1:7233", namespace=settings.temporal_namespace
         )
@@ -58,20 +62,21 @@ def create_app(
             pace=SignInPace(),
             journeys=Journeys(connected, settings),
             resets=Resets(connected, settings),
+            clock=clock,
         )
+        await asyncio.to_thread(purge_stale_sessions, engine, settings)
         yield
         engine.dispose()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
-        IdleSessionMiddleware, idle_minutes=settings.session_idle_minutes, clock=clock
-    )
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.secret_key.get_secret_value(),
-        session_cookie="cers_session",
-        same_site="lax",
-        https_only=settings.https_only_cookies,
+        ServerSessionMiddleware,
+        engine=engine,
+        idle_minutes=settings.session_idle_minutes,
+        max_hours=settings.session_max_hours,
+        cookie_days=settings.session_cookie_days,
+        secure=settings.secure_cookies,
+        clock=clock,
     )
 
     @app.middleware("http")
@@ -81,7 +86,7 @@ def create_app(
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.url.path.startswith(("/en/", "/fr/")):
+        if request.url.path.startswith(tuple(f"/{lang}/" for lang in LANGUAGES)):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
@@ -98,7 +103,7 @@ def create_app(
 
     @app.get("/", name="splash")
     async def splash(request: Request) -> Response:
-        return render(request, "splash.html", lang="en")
+        return render(request, "splash.html", lang=ENGLISH)
 
     @app.get("/{lang}", name="home")
     async def home(request: Request, lang: str) -> Response:
@@ -138,6 +143,17 @@ def create_app(
         )
 
     return app
+
+
+def purge_stale_sessions(engine: Engine, settings: Settings) -> None:
+    """Sessions whose cookie has expired by now are dropped at start."""
+    unused_since = datetime.now(UTC) - timedelta(days=settings.session_cookie_days)
+    try:
+        purged = purge_sessions(engine, unused_since)
+    except SQLAlchemyError as err:  # the worker migrates the database; it may not have yet
+        log.warning("stale sessions not purged: %s", type(err).__name__)
+        return
+    log.info("purged %d stale sessions", purged)
 
 
 @cache

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from core.links import ResumeLink, read_resume_token
 from db.models import UserAccount
 from db.queries import account_for
 from settings import Settings
@@ -20,7 +21,6 @@ from web.pages import current_account, render, signed_in_account
 from web.session import SessionKey, check_csrf, sign_out, signed_in_journey
 from web.temporal import JourneyClosed, Rejected, StepRefused
 from workflows import rules
-from workflows.links import ResumeLink, read_resume_token
 from workflows.onboarding import OnboardingWorkflow
 from workflows.support import RESUME_LINK_HOURS, why_link_dead
 from workflows.types import (

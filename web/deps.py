@@ -4,6 +4,7 @@ Temporal gateways, the Sign-In Partner client and the page's language. Only this
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from i18n import LANGUAGES
+from core.languages import LANGUAGES
 from settings import Settings
 from web.journeys import Journeys
 from web.pace import SignInPace
@@ -29,6 +30,7 @@ class Services:
     pace: SignInPace
     journeys: Journeys
     resets: Resets
+    clock: Callable[[], float]  # the time the session middleware counts idle windows in
 
 
 def services(request: Request) -> Services:
@@ -60,6 +62,10 @@ def get_pace(request: Request) -> SignInPace:
     return services(request).pace
 
 
+def now(request: Request) -> float:
+    return services(request).clock()
+
+
 def language(lang: str) -> str:
     """The path's language, or 404."""
     if lang not in LANGUAGES:
@@ -74,3 +80,4 @@ ResetService = Annotated[Resets, Depends(get_resets)]
 PartnerClient = Annotated[Any | None, Depends(get_partner)]
 Pace = Annotated[SignInPace, Depends(get_pace)]
 Lang = Annotated[str, Depends(language)]
+Now = Annotated[float, Depends(now)]

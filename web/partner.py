@@ -18,8 +18,8 @@ from joserfc.errors import JoseError
 from sqlalchemy import Engine
 from starlette.responses import Response
 
+from core.languages import supported_language
 from db.queries import partner_journey
-from i18n import LANGUAGES
 from settings import Settings
 from web.deps import DbEngine, JourneyService, Lang, PartnerClient
 from web.guards import choose_login, goto, goto_step, of_browser
@@ -104,8 +104,7 @@ async def partner_page(request: Request, lang: Lang, partner: PartnerClient) -> 
 async def partner_callback(
     request: Request, journeys: JourneyService, engine: DbEngine, partner: PartnerClient
 ) -> Response:
-    lang = held(request, SessionKey.PARTNER_LANG)
-    lang = lang if lang in LANGUAGES else "en"
+    lang = supported_language(held(request, SessionKey.PARTNER_LANG))
     if partner is None:
         raise HTTPException(404)
     try:

@@ -19,6 +19,8 @@ from sqlalchemy import Engine
 from starlette.responses import Response
 from temporalio.workflow import UpdateMethodMultiParam
 
+from core.hashing import HASHER, hash_password, verify_secret
+from core.normalize import normalize_answer, normalize_username, username_key
 from db.queries import gckey_for, issued_gckey, recovery_answers, reset_code
 from web.deps import AppSettings, DbEngine, Lang, ResetService
 from web.gckey import PasswordForm, password_problems
@@ -28,7 +30,6 @@ from web.resets import Resets
 from web.session import SessionKey, check_csrf, held
 from web.temporal import JourneyClosed, Rejected, StepRefused
 from workflows import rules
-from workflows.hashing import HASHER, hash_password, verify_secret
 from workflows.reset import PasswordResetWorkflow
 from workflows.reset_types import (
     ChooseResetWayInput,
@@ -79,7 +80,7 @@ def reset_subject(engine: Engine, secret: str, username: str, count: int) -> tup
         return gckey.journey_id, [
             row.question_id for row in recovery_answers(engine, gckey.journey_id)
         ]
-    seed = hmac.new(secret.encode(), rules.username_key(username).encode(), hashlib.sha256)
+    seed = hmac.new(secret.encode(), username_key(username).encode(), hashlib.sha256)
     decoys = random.Random(seed.digest()).sample(sorted(rules.RECOVERY_QUESTIONS), count)
     return "", decoys
 
@@ -96,7 +97,7 @@ def verified(
         ok = verify_secret(code_hash, code.strip()) and sent is not None and ok
     for question_id, answer in answers.items():
         answer_hash = stored.get(question_id, _DUMMY_HASH)
-        ok = verify_secret(answer_hash, rules.normalize_answer(answer)) and ok
+        ok = verify_secret(answer_hash, normalize_answer(answer)) and ok
     return ok
 
 
@@ -140,7 +141,7 @@ async def username_submit(
     resets: ResetService,
     form: Annotated[UsernameForm, Form()],
 ) -> Response:
-    username = rules.normalize_username(form.username)
+    username = normalize_username(form.username)
     if not username:
         errors = {"username": [rules.N_("Enter your GCKey username.")]}
         return render(

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.responses import Response
 
+from core.hashing import HASHER, verify_secret
 from db.models import GCKey
 from db.queries import issued_gckey
 from settings import Settings
@@ -22,7 +23,6 @@ from web.pages import render, signed_in_account
 from web.session import SessionKey, check_csrf, sign_in
 from web.temporal import JourneyClosed
 from workflows import rules
-from workflows.hashing import HASHER, verify_secret
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import RecordSignInInput, SignInOutcome
 

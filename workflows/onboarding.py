@@ -13,6 +13,7 @@ from temporalio.workflow import ActivityHandle
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from activities.notify import NotificationActivities
+    from core.languages import LANGUAGES
     from workflows import rules
     from workflows.access import AccessRules
     from workflows.journey import (
@@ -24,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.support import SupportActions
     from workflows.types import (
+        FINISHED_STEPS,
         LINK_EXPIRED,
         LINK_REPLACED,
         USERNAME_TAKEN,
@@ -39,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
         ConfirmEmailResult,
         CreateAccountInput,
         CreateAccountResult,
-        CreateUserAccountInput,
         EmailKind,
         IssueGCKeyInput,
         JourneyState,
@@ -60,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         SetRecoveryEmailInput,
         SetRecoveryEmailResult,
         Step,
+        StoreUserAccountInput,
     )
 
 
@@ -104,7 +106,7 @@ class OnboardingWorkflow(AccessRules, SupportActions):
         await workflow.wait_condition(lambda: self._begun)
         # GCKey sign-up (steps 1 to 5) or the Sign-In Partner, then Create User Account.
         await workflow.wait_condition(
-            lambda: state.step in (Step.CONFIRM_EMAIL, Step.PORTAL, Step.DECLINED, Step.CANCELLED)
+            lambda: state.step is Step.CONFIRM_EMAIL or state.step in FINISHED_STEPS
         )
         if state.step is Step.CONFIRM_EMAIL:
             await self._wait_for_confirmation()
@@ -214,7 +216,7 @@ class OnboardingWorkflow(AccessRules, SupportActions):
 
     @begin.validator
     def _validate_begin(self, input: BeginInput) -> None:
-        if input.language not in rules.LANGUAGES:
+        if input.language not in LANGUAGES:
             raise invalid({"language": [rules.N_("Choose English or French.")]})
 
     # GCKey Sign Up, steps 1 to 5.
@@ -311,7 +313,6 @@ class OnboardingWorkflow(AccessRules, SupportActions):
                 IssueGCKeyInput(
                     journey_id=state.journey_id,
                     login_method=state.login_method,
-                    username=state.username,
                     password_hash=self._password_hash,
                     recovery_answers=self._recovery_answers,
                     recovery_email=input.email,
@@ -343,8 +344,8 @@ class OnboardingWorkflow(AccessRules, SupportActions):
             state = self._state
             now = workflow.now()
             result = await workflow.execute_local_activity_method(
-                AccountActivities.create_user_account,
-                CreateUserAccountInput(
+                AccountActivities.store_user_account,
+                StoreUserAccountInput(
                     journey_id=state.journey_id,
                     login_method=state.login_method,
                     profile=input.profile,

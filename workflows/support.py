@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import rules
     from workflows.journey import MAIL_CALL, JourneyCore, invalid, wrong_step
     from workflows.types import (
+        OPEN_STEPS,
         RESUME_LINK_DEAD,
         ConfirmationStatus,
         ExtendDeadlineInput,
@@ -29,16 +30,6 @@ with workflow.unsafe.imports_passed_through():
         UseResumeLinkResult,
     )
 
-OPEN_STEPS = (
-    Step.PARTNER_SIGN_IN,
-    Step.TERMS,
-    Step.USERNAME,
-    Step.PASSWORD,
-    Step.RECOVERY_ANSWERS,
-    Step.RECOVERY_EMAIL,
-    Step.CREATE_ACCOUNT,
-    Step.CONFIRM_EMAIL,
-)
 MAX_EXTENSION_HOURS = 30 * 24
 RESUME_LINK_HOURS = 72  # the e-mail says so
 NO_SUCH_ADDRESS = rules.N_("Choose one of the addresses this journey holds.")
@@ -140,7 +131,7 @@ class SupportActions(JourneyCore):
         state.resume_links_sent += 1
         state.resume_link_expires_at = workflow.now() + timedelta(hours=RESUME_LINK_HOURS)
         sending = workflow.start_activity_method(
-            NotificationActivities.send_resume_link,
+            NotificationActivities.send_resume_email,
             SendResumeEmailInput(
                 journey_id=state.journey_id,
                 resume_link_number=state.resume_links_sent,

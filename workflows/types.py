@@ -35,6 +35,13 @@ class Step(StrEnum):
     CANCELLED = "cancelled"
 
 
+# Where the journey's steps are over: nobody is expected to move it on. (A journey at the
+# portal stays open as the record of its access, but no step is left to take.)
+FINISHED_STEPS = frozenset({Step.PORTAL, Step.DECLINED, Step.GCKEY_EXPIRED, Step.CANCELLED})
+# Where a person still has a step to take, so support may help them on or cancel.
+OPEN_STEPS = frozenset(Step) - FINISHED_STEPS
+
+
 class SignInOutcome(StrEnum):
     SIGNED_IN = "signed_in"
     FAILED = "failed"
@@ -67,17 +74,24 @@ LINK_REPLACED = "ConfirmationLinkReplaced"
 WRONG_STEP = "WrongStep"
 RESUME_LINK_DEAD = "ResumeLinkNoLongerWorks"  # replaced, used, expired, or never usable
 PARTNER_LINKED = "PartnerIdentityLinked"  # details[0] is the journey already holding it
+NO_USERNAME = "NoUsername"  # a GCKey issued for a journey that reserved no username
+NO_GCKEY = "NoGCKey"  # a new password for a GCKey never issued, or expired
 
 
 @dataclass
 class OnboardingInput:
+    """Made from the Settings by workflows.inputs.onboarding_input, the one place that reads
+    them. The first fields have been in every input ever recorded, so they need no default."""
+
     journey_id: str
-    terms_version: str = "2024-07"
-    recovery_question_count: int = 3
-    reminder_after_seconds: int = 24 * 3600
-    expire_after_seconds: int = 72 * 3600
-    # The rules of signing in: consecutive failures lock the GCKey for a while, and a GCKey
-    # unused for two years expires.
+    terms_version: str
+    recovery_question_count: int
+    reminder_after_seconds: int
+    expire_after_seconds: int
+    # The rules of signing in (consecutive failures lock the GCKey for a while; a GCKey unused
+    # for two years expires) came later. A journey started before them gets these defaults
+    # each time its history is decoded, so they are the service's values when the rules came,
+    # fixed: read from Settings, a changed setting would change recorded journeys on replay.
     lock_after_failures: int = 5
     lock_seconds: int = 20 * 60
     gckey_expire_after_seconds: int = 730 * 24 * 3600
@@ -355,7 +369,8 @@ class UseResumeLinkResult:
     login_method: LoginMethod
 
 
-# Activities
+# Activities: one message pair each, named for the activity method (a few are recorded in
+# history under an earlier name, kept in their @activity.defn), never for an update.
 
 
 @dataclass
@@ -373,7 +388,6 @@ class ReserveUsernameResult:
 class IssueGCKeyInput:
     journey_id: str
     login_method: LoginMethod
-    username: str
     password_hash: str
     recovery_answers: list[RecoveryAnswer]
     recovery_email: str
@@ -389,7 +403,7 @@ class IssueGCKeyResult:
 
 
 @dataclass
-class CreateUserAccountInput:
+class StoreUserAccountInput:
     journey_id: str
     login_method: LoginMethod
     profile: Profile
@@ -397,7 +411,7 @@ class CreateUserAccountInput:
 
 
 @dataclass
-class CreateUserAccountResult:
+class StoreUserAccountResult:
     urn: str
 
 
@@ -486,12 +500,12 @@ class SendLockNoticeResult:
 
 
 @dataclass
-class SetGCKeyPasswordInput:
+class StoreGCKeyPasswordInput:
     journey_id: str
     password_hash: str
     changed_at: datetime
 
 
 @dataclass
-class SetGCKeyPasswordResult:
+class StoreGCKeyPasswordResult:
     changed_at: datetime

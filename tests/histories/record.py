@@ -20,21 +20,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.hashing import hash_password
+from devstack.stack import Stack, local_stack
 from tests.journeys import (
     ANSWERS,
     Journey,
     at_portal,
     choose_credentials,
     create_account,
+    journey_handle,
 )
-from tests.stack import Stack, local_stack
 from web.journeys import Journeys, new_workflow_id
-from workflows.hashing import hash_password
+from workflows.inputs import password_reset_input
 from workflows.onboarding import OnboardingWorkflow
 from workflows.reset import PasswordResetWorkflow
 from workflows.reset_types import (
     ChooseResetWayInput,
-    PasswordResetWorkflowInput,
     RecordVerificationInput,
     ResetWay,
     SetNewPasswordInput,
@@ -98,7 +99,8 @@ async def signed_in_locked_and_reset(handle: Journey, stack: Stack) -> None:
     reset_id = str(uuid.uuid4())
     reset = await stack.client.start_workflow(
         PasswordResetWorkflow.run,
-        PasswordResetWorkflowInput(
+        password_reset_input(
+            stack.settings,
             reset_id=reset_id,
             journey_id=state.journey_id,
             question_ids=state.recovery_question_ids,
@@ -249,7 +251,7 @@ async def main(names: list[str]) -> None:
             settings = stack.settings.model_copy(update=path.settings)
             workflow_id = new_workflow_id()
             await Journeys(stack.client, settings).begin(workflow_id, path.method, "fr")
-            handle = stack.client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+            handle = journey_handle(stack.client, workflow_id)
             await path.walk(handle, Stack(stack.client, settings))
             history = await handle.fetch_history()
             (HERE / f"{name}.json").write_text(history.to_json())

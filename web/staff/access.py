@@ -17,14 +17,15 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.responses import Response
 
+from core.hashing import HASHER, verify_secret
+from core.normalize import normalize_username
 from db.models import StaffMember
 from db.staff import StaffRole, staff_member, staff_member_named
 from web.deps import DbEngine, Lang
 from web.guards import GoTo, goto
 from web.pages import render
-from web.session import EXPORTER_KEYS, SessionKey, check_csrf, fresh_session
+from web.session import EXPORTER_KEYS, SessionKey, check_csrf, fresh_session, sign_out
 from workflows import rules
-from workflows.hashing import HASHER, verify_secret
 
 router = APIRouter(prefix="/{lang}/staff", dependencies=[Depends(check_csrf)])
 # Verifying against this when the username is unknown makes both failures cost the same.
@@ -78,7 +79,7 @@ SupportStaff = Annotated[SignedInStaff, Depends(RoleCheck(StaffRole.SUPPORT))]
 def opened_staff_account(engine: Engine, username: str, password: str) -> StaffMember | None:
     """The active staff account these credentials open, if any. An unknown or disabled
     username costs the same argon2id check as a wrong password."""
-    member = staff_member_named(engine, rules.normalize_username(username.strip()))
+    member = staff_member_named(engine, normalize_username(username.strip()))
     usable = member is not None and member.disabled_at is None
     hashed = member.password_hash if member is not None and usable else _DUMMY_HASH
     return member if verify_secret(hashed, password) and usable else None
@@ -122,8 +123,8 @@ async def sign_in_submit(
 
 
 @router.post("/sign-out", name="staff_sign_out")
-async def sign_out(request: Request, lang: Lang, staff: AnyStaff) -> Response:
-    request.session.clear()
+async def sign_out_submit(request: Request, lang: Lang, staff: AnyStaff) -> Response:
+    sign_out(request)
     return goto(request, lang, "staff_signed_out")
 
 

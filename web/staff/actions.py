@@ -23,8 +23,9 @@ from web.staff.journeys import journey_path
 from web.temporal import JourneyClosed, Rejected, StepRefused
 from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
-from workflows.support import OPEN_STEPS, has_credential, resume_addresses
+from workflows.support import has_credential, resume_addresses
 from workflows.types import (
+    OPEN_STEPS,
     ConfirmationStatus,
     ExtendDeadlineInput,
     JourneyState,
