@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from core.normalize import username_key
 from db.models import GCKey, PartnerIdentity, RecoveryAnswerRow, UserAccount
+from db.sessions import end_journey_sessions
 from workflows import rules
 from workflows.types import (
     NO_GCKEY,
@@ -215,6 +216,8 @@ class AccountActivities:
                 row.password_changed_at = input.changed_at
                 session.add(row)
                 session.commit()
+        # Whoever held a session of this GCKey (a copied cookie, a forgotten browser) is out.
+        end_journey_sessions(self._engine, input.journey_id)
         return StoreGCKeyPasswordResult(changed_at=input.changed_at)
 
 

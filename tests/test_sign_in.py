@@ -30,9 +30,8 @@ from tests.journeys import (
     to_portal,
 )
 from tests.staff_helpers import Staff, staff_sign_in
-from tests.web_helpers import ANSWERS, Browser, Page, browser
+from tests.web_helpers import ANSWERS, Browser, Page, answers_for, browser
 from tests.web_helpers import sign_up as web_walk_sign_up
-from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import RecordSignInInput, SignInOutcome, Step
 
@@ -62,13 +61,6 @@ def issued_gckey_id(settings: Settings, username: str) -> str:
         return gckey.journey_id
     finally:
         engine.dispose()
-
-
-def answers_for(page: Page) -> list[str]:
-    """Answers the recovery questions the page asks, in its order."""
-    by_text = {rules.RECOVERY_QUESTIONS[q]: a for q, a in ANSWERS.items()}
-    labels = [label.replace(" (required)", "") for label in page.texts("label[for^=answer_]")]
-    return [by_text[label] for label in labels]
 
 
 async def test_an_unknown_username_and_a_wrong_password_get_the_same_answer(

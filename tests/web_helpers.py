@@ -23,6 +23,7 @@ from settings import Settings
 from tests.journeys import PASSWORD
 from web.app import create_app
 from web.session_middleware import COOKIE
+from workflows import rules
 
 
 def element(html: HTMLParser | LexborNode, selector: str) -> LexborNode:
@@ -125,6 +126,13 @@ ANSWERS = {
     "first_school": "Lord Byng",
     "childhood_street": "Elm Street",
 }
+
+
+def answers_for(page: Page) -> list[str]:
+    """Answers the recovery questions the page asks, in its order."""
+    by_text = {rules.RECOVERY_QUESTIONS[q]: a for q, a in ANSWERS.items()}
+    labels = [label.replace(" (required)", "") for label in page.texts("label[for^=answer_]")]
+    return [by_text[label] for label in labels]
 
 
 async def sign_up(b: Browser, lang: str, username: str, email: str = "") -> Page:

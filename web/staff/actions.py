@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from starlette.responses import RedirectResponse, Response
 
 from db.audit import record_audit
+from db.sessions import end_journey_sessions
 from web.deps import DbEngine, JourneyService, Lang
 from web.journeys import workflow_id_for
 from web.pages import render
@@ -49,6 +50,9 @@ class Action:
     title: str  # a msgid
     input: type = SupportActionInput
     fields: tuple[str, ...] = ()  # what the form adds to the staff member and the reason
+    # Done, it signs out every session of the journey's GCKey (whoever was guessing may
+    # have got in; the owner signs in afresh).
+    ends_sessions: bool = False
 
     def message(self, staff: SignedInStaff, form: ActionForm) -> Any:
         extra = {name: getattr(form, name) for name in self.fields}
@@ -94,7 +98,9 @@ ACTIONS = {
         SendResumeLinkInput,
         ("email",),
     ),
-    "unlock_gckey": Action(OnboardingWorkflow.unlock_gckey, rules.N_("Unlock the GCKey")),
+    "unlock_gckey": Action(
+        OnboardingWorkflow.unlock_gckey, rules.N_("Unlock the GCKey"), ends_sessions=True
+    ),
     "cancel": Action(OnboardingWorkflow.cancel, rules.N_("Cancel the journey")),
 }
 REFUSED = rules.N_("This action is not possible where the journey stands now.")
@@ -129,6 +135,8 @@ async def act(
             errors = result.errors
     detail = {name: getattr(message, name) for name in action.fields}
     outcome = "refused" if errors else "done"
+    if action.ends_sessions and not errors:
+        await asyncio.to_thread(end_journey_sessions, engine, journey_id)
     await asyncio.to_thread(
         record_audit,
         engine,
