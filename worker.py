@@ -88,6 +88,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
             accounts.store_gckey_password,
             notifications.send_confirmation_email,
             notifications.send_resume_email,
+            notifications.send_lock_notice,
             archives.closed_journeys,
             archives.archive_journey,
             resets.send_reset_code,

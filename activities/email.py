@@ -87,9 +87,10 @@ class EmailTemplates:
         message["Subject"] = tr.gettext(subject)
         message["From"] = self.mail_from
         message["To"] = to
-        message["Content-Language"] = lang
         message.set_content(self._jinja.get_template(f"{template}.txt").render(context))
         if f"{template}.html" in self._jinja.list_templates():
             html = self._jinja.get_template(f"{template}.html").render(context, lang=lang)
             message.add_alternative(html, subtype="html")
+        # After the body: setting the content drops every Content-* header set before it.
+        message["Content-Language"] = lang
         return message

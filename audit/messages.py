@@ -78,6 +78,9 @@ SAYS: dict[str, str] = {
     ),
     "extend_deadline": N_("Confirmation deadline extended by %(hours)s hours."),
     "send_resume_link": N_("Link to resume the journey sent."),
+    "use_resume_link": N_(
+        "Resume link %(resume_link_number)s opened and used up; the person was sent to sign in."
+    ),
     "unlock_gckey": N_("GCKey unlocked."),
     "cancel": N_("Journey cancelled."),
     # Local activities, by the names history records: the durable facts the steps produced.
@@ -104,6 +107,9 @@ SAYS: dict[str, str] = {
         "last failure: %(failure)s"
     ),
     "activity:send_resume_link": N_("Resume link %(resume_link_number)s e-mailed to %(to)s."),
+    "activity:send_lock_notice": N_(
+        "The owner was told by e-mail, at %(to)s, that the GCKey is locked (lock %(lock_number)s)."
+    ),
     # Timers.
     "timer:link_expired": N_("Confirmation link %(link_number)s expired."),
     "timer": N_("A waiting period ended."),

@@ -57,6 +57,8 @@ def test_every_path_of_the_journey_has_a_history() -> None:
         "gckey_expired",
         "cancelled_by_support",
         "helped_by_support",
+        "locked_with_notice",
+        "resumed_by_support",
     }
 
 

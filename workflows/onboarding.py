@@ -75,10 +75,11 @@ class OnboardingWorkflow(AccessRules, SupportActions):
       create_account (assigns the URN), confirm_email, request_new_link.
       A Sign-In Partner journey: begin, then link_partner (the pairwise id), then create_account.
       Once a credential exists (workflows/access.py): record_sign_in (the site's verdict on a
-      password; counts failures and locks), record_partner_attempt (an unknown Sign-In
-      Partner came back).
+      password; counts failures, locks and e-mails the owner, counts attempts while locked),
+      record_partner_attempt (an unknown Sign-In Partner came back).
       Support staff (workflows/support.py), each with staff member and reason:
-      resend_confirmation, extend_deadline, send_resume_link, unlock_gckey, cancel.
+      resend_confirmation, extend_deadline, send_resume_link (to an address the journey
+      holds), unlock_gckey, cancel; and use_resume_link (the person opened that link, once).
     Query: journey (the whole JourneyState; never a hash).
     Signals: password_reset (from PasswordResetWorkflow: the new password is stored).
     Passwords and recovery answers arrive as argon2id hashes; the plaintext never enters history.
@@ -120,6 +121,7 @@ class OnboardingWorkflow(AccessRules, SupportActions):
         await asyncio.gather(*self._sending, return_exceptions=True)
         if state.step is Step.PORTAL and workflow.patched(ACCESS_LIVES_ON):
             await self._keep_access()
+        await asyncio.gather(*self._sending, return_exceptions=True)  # a later lock notice
         await workflow.wait_condition(workflow.all_handlers_finished)
         return OnboardingResult(step=state.step, urn=state.urn or None)
 

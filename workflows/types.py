@@ -72,6 +72,7 @@ USERNAME_TAKEN = "UsernameTaken"
 LINK_EXPIRED = "ConfirmationLinkExpired"
 LINK_REPLACED = "ConfirmationLinkReplaced"
 WRONG_STEP = "WrongStep"
+RESUME_LINK_DEAD = "ResumeLinkNoLongerWorks"  # replaced, used, expired, or never usable
 PARTNER_LINKED = "PartnerIdentityLinked"  # details[0] is the journey already holding it
 NO_USERNAME = "NoUsername"  # a GCKey issued for a journey that reserved no username
 NO_GCKEY = "NoGCKey"  # a new password for a GCKey never issued, or expired
@@ -154,12 +155,18 @@ class JourneyState:
     failed_sign_ins: int = 0
     locked_until: datetime | None = None
     locks: int = 0
+    # Sign-ins tried while the GCKey was locked: each got the answer a wrong password gets.
+    attempts_while_locked: int = 0
+    last_attempt_while_locked_at: datetime | None = None
     partner_attempts: int = 0
     last_partner_attempt_at: datetime | None = None
     password_reset_at: datetime | None = None
     gckey_expired_at: datetime | None = None
     # Support staff's actions stand in history with the staff member and reason.
-    resume_links_sent: int = 0
+    resume_links_sent: int = 0  # the number of the newest link; it revokes the older ones
+    resume_link_expires_at: datetime | None = None
+    resume_link_used: int = 0  # the number of the last link opened; a link works once
+    resume_link_used_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str = ""
 
@@ -335,7 +342,8 @@ class ExtendDeadlineResult:
 
 @dataclass
 class SendResumeLinkInput:
-    """``email`` is where the link goes: the address the person gave staff, or the journey's."""
+    """``email`` is where the link goes: one of the addresses the journey holds (confirmed, or
+    its GCKey's recovery e-mail), never one typed by staff."""
 
     staff: str
     reason: str
@@ -345,6 +353,20 @@ class SendResumeLinkInput:
 @dataclass
 class SendResumeLinkResult:
     resume_link_number: int
+
+
+@dataclass
+class UseResumeLinkInput:
+    """Someone opened support's link: it works once, and only the newest one works."""
+
+    resume_link_number: int
+
+
+@dataclass
+class UseResumeLinkResult:
+    """How the person signs in to continue: the link itself signs nobody in."""
+
+    login_method: LoginMethod
 
 
 # Activities: one message pair each, named for the activity method (a few are recorded in
@@ -456,6 +478,24 @@ class SendResumeEmailInput:
 
 @dataclass
 class SendResumeEmailResult:
+    message_id: str
+
+
+@dataclass
+class SendLockNoticeInput:
+    """The owner is told their GCKey locked: when it ends, and the way out."""
+
+    journey_id: str
+    lock_number: int
+    to: str
+    language: str
+    locked_until: datetime
+    failures: int
+    time_zone: str = ""
+
+
+@dataclass
+class SendLockNoticeResult:
     message_id: str
 
 

@@ -51,8 +51,10 @@ from workflows.types import (
     RecordPartnerAttemptInput,
     RecordSignInInput,
     RequestNewLinkInput,
+    SendResumeLinkInput,
     SetRecoveryEmailInput,
     SupportActionInput,
+    UseResumeLinkInput,
 )
 
 HERE = Path(__file__).parent
@@ -173,6 +175,42 @@ async def helped_by_support(handle: Journey, stack: Stack) -> None:
     await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(True))
 
 
+async def mail_gone(handle: Journey) -> None:
+    """Stands still once no activity is pending (the e-mail it started has been taken)."""
+    while (await handle.describe()).raw_description.pending_activities:
+        await asyncio.sleep(0.2)
+
+
+async def locked_with_notice(handle: Journey, stack: Stack) -> None:
+    """At the portal, five failures lock the GCKey and its owner is e-mailed (at the recovery
+    address); two sign-ins tried during the lock, the right password and a wrong one, are
+    answered alike and counted; then support unlocks it."""
+    await completed(handle)
+    await at_portal(handle)
+    for matched in [False] * 5 + [True, False]:
+        await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(matched))
+    await mail_gone(handle)
+    await handle.execute_update(
+        OnboardingWorkflow.unlock_gckey, SupportActionInput("ana", "Identity checked by phone")
+    )
+
+
+async def resumed_by_support(handle: Journey, stack: Stack) -> None:
+    """The GCKey issued, stopped before Create User Account: support e-mails a link to the
+    recovery address, a second one replaces it, and the person opens that one."""
+    await choose_credentials(handle, f"Histo{uuid.uuid4().hex[:6]}")
+    await handle.execute_update(
+        OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput("recover@example.ca")
+    )
+    for reason in ("Lost the first e-mail", "Asked again by phone"):
+        await handle.execute_update(
+            OnboardingWorkflow.send_resume_link,
+            SendResumeLinkInput("ana", reason, "recover@example.ca"),
+        )
+    await handle.execute_update(OnboardingWorkflow.use_resume_link, UseResumeLinkInput(2))
+    await mail_gone(handle)
+
+
 @dataclass
 class Recording:
     walk: Callable[[Journey, Stack], Awaitable[None]]
@@ -201,6 +239,8 @@ PATHS: dict[str, Recording] = {
     "gckey_expired": Recording(gckey_expired, {"gckey_expire_after_days": 3 / 86400}),
     "cancelled_by_support": Recording(cancelled_by_support),
     "helped_by_support": Recording(helped_by_support),
+    "locked_with_notice": Recording(locked_with_notice),
+    "resumed_by_support": Recording(resumed_by_support),
 }
 
 
