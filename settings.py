@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import SecretStr, model_validator
+from limits import parse
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRET = "development-only-secret-change-me"
+SECRET_KEY_FILE = "secret-key"  # in DATA_DIR: development's own key, made on first run
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An error names the setting, never its value: not a secret's tail in a start-up log.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path(".data")
@@ -32,11 +37,17 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     mail_from: str = "CERS <no-reply@cers.example.ca>"
 
-    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
-    public_url: str = "http://127.0.0.1:8000"
-    https_only_cookies: bool = False
+    # Signs confirmation links and tokens. Empty in development: a random key kept in DATA_DIR.
+    secret_key: SecretStr = SecretStr("")
+    public_url: str = "http://127.0.0.1:8000"  # e-mail links, and the host the site answers to
+    # More host names the site answers to (comma- or space-separated), for a second name of the
+    # same site; any other Host header is refused, so no link or redirect is built from it.
+    allowed_hosts: str = ""
+    https_only_cookies: bool = False  # Secure cookies even when PUBLIC_URL is http
 
     session_idle_minutes: int = 20  # GCKey's single sign-on window
+    session_max_hours: float = 12  # however active, a session ends this long after it began
+    session_cookie_days: float = 14  # how long a browser keeps its session id (and a sign-up)
     terms_version: str = "2024-07"
     recovery_question_count: int = 3
     recovery_answer_min_length: int = 3
@@ -60,10 +71,58 @@ class Settings(BaseSettings):
 
     archive_every_seconds: int = 60  # how often closed journeys are swept into the archive
 
+    # Rate limits (web/limits.py), each a `limits` string ("10/minute"), per client address
+    # and per account (the username typed, known or not). Counted in process unless
+    # RATE_LIMIT_STORAGE names a shared store (redis://host:6379), needed as soon as more than
+    # one web process runs. The client address comes from X-Forwarded-For only when the
+    # connection is from one of TRUSTED_PROXIES (addresses or networks, comma-separated).
+    rate_limit_storage: str = ""
+    rate_limit_key_prefix: str = "cers-limits"
+    trusted_proxies: str = ""
+    sign_in_limit_per_address: str = "30/minute"
+    sign_in_limit_per_account: str = "10/minute"
+    staff_sign_in_limit_per_address: str = "30/minute"
+    staff_sign_in_limit_per_account: str = "10/minute"
+    sign_up_limit_per_address: str = "20/minute"
+    reset_limit_per_address: str = "20/hour"
+    reset_attempts_per_day: int = 5  # Forgot your password? attempts per username
+    reset_code_limit_per_address: str = "20/hour"
+    reset_codes_per_hour: int = 3  # confirmation code e-mails per GCKey
+    # A staff account locks after this many failed sign-ins within the window, for as long.
+    staff_lock_after_failures: int = 5
+    staff_lock_minutes: float = 20
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _a_redis_url(cls, value: str) -> str:
+        schemes = ("redis://", "rediss://")
+        if value and not value.removeprefix("async+").startswith(schemes):
+            raise ValueError("RATE_LIMIT_STORAGE is empty (in process) or a Redis URL")
+        return value
+
+    @field_validator(
+        "sign_in_limit_per_address",
+        "sign_in_limit_per_account",
+        "staff_sign_in_limit_per_address",
+        "staff_sign_in_limit_per_account",
+        "sign_up_limit_per_address",
+        "reset_limit_per_address",
+        "reset_code_limit_per_address",
+    )
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("not a rate limit such as 10/minute") from None  # no value shown
+        return value
+
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> Settings:
+    def _secret_key(self) -> Settings:
         key = self.secret_key.get_secret_value()
-        if self.environment != "development" and (key == PLACEHOLDER_SECRET or len(key) < 32):
+        if not key and self.environment == "development":
+            self.secret_key = SecretStr(development_secret_key(self.data_dir))
+        elif self.environment != "development" and weak(key):
             raise ValueError(
                 f"SECRET_KEY must be set to 32 or more random characters in {self.environment}"
             )
@@ -76,6 +135,22 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'cers.sqlite3'}"
 
     @property
+    def https(self) -> bool:
+        """The site is reached over https: HSTS, and Secure cookies."""
+        return urlsplit(self.public_url).scheme.lower() == "https"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies go over HTTPS only when the site is served over HTTPS (or told to)."""
+        return self.https or self.https_only_cookies
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """The Host headers the site answers: PUBLIC_URL's host and ALLOWED_HOSTS."""
+        extra = self.allowed_hosts.replace(",", " ").split()
+        return [urlsplit(self.public_url).hostname or "", *extra]
+
+    @property
     def mail_dir(self) -> Path:
         """Where the development SMTP catcher keeps what it receives (a Maildir)."""
         return self.data_dir / "mail"
@@ -83,6 +158,34 @@ class Settings(BaseSettings):
     @property
     def dev_mail_enabled(self) -> bool:
         return self.environment == "development" and not self.smtp_host
+
+
+# Published once in this repository (settings.py's old default): never a key.
+PUBLISHED_KEYS = frozenset({"development-only-secret-change-me"})
+
+
+def weak(key: str) -> bool:
+    """Too short, too little variety to be random (a repeated character), or published."""
+    return len(key) < 32 or len(set(key)) < 12 or key in PUBLISHED_KEYS
+
+
+def development_secret_key(data_dir: Path) -> str:
+    """The development instance's own key, made once and readable by its owner only. Made
+    aside and linked into place, so two processes starting together read the same key."""
+    path = data_dir / SECRET_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        draft = data_dir / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first: theirs is the key
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 @cache

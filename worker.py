@@ -32,8 +32,7 @@ from db.engine import make_engine, migrate
 from settings import Settings, get_settings
 from workflows.archive import ArchiveWorkflow
 from workflows.archive_types import ArchiveClosedInput, archive_schedule_id
-from workflows.onboarding import OnboardingWorkflow
-from workflows.reset import PasswordResetWorkflow
+from workflows.registry import WORKFLOWS
 
 log = logging.getLogger("cers.worker")
 
@@ -75,21 +74,22 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[OnboardingWorkflow, PasswordResetWorkflow, ArchiveWorkflow],
+        workflows=WORKFLOWS,
         # A worker that died keeps its sticky queue; don't make the next form step wait the
         # default 10 s before another worker picks the journey up.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
         activities=[
             accounts.reserve_username,
             accounts.issue_gckey,
-            accounts.create_user_account,
+            accounts.store_user_account,
             accounts.mark_email_confirmed,
             accounts.store_account_email,
             accounts.link_partner_identity,
             accounts.expire_gckey,
-            accounts.set_gckey_password,
+            accounts.store_gckey_password,
             notifications.send_confirmation_email,
-            notifications.send_resume_link,
+            notifications.send_resume_email,
+            notifications.send_lock_notice,
             archives.closed_journeys,
             archives.archive_journey,
             resets.send_reset_code,

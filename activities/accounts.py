@@ -11,13 +11,15 @@ from sqlmodel import Session, col, delete, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.normalize import username_key
 from db.models import GCKey, PartnerIdentity, RecoveryAnswerRow, UserAccount
+from db.sessions import end_journey_sessions
 from workflows import rules
 from workflows.types import (
+    NO_GCKEY,
+    NO_USERNAME,
     PARTNER_LINKED,
     USERNAME_TAKEN,
-    CreateUserAccountInput,
-    CreateUserAccountResult,
     ExpireGCKeyInput,
     ExpireGCKeyResult,
     IssueGCKeyInput,
@@ -28,10 +30,12 @@ from workflows.types import (
     MarkEmailConfirmedResult,
     ReserveUsernameInput,
     ReserveUsernameResult,
-    SetGCKeyPasswordInput,
-    SetGCKeyPasswordResult,
     StoreAccountEmailInput,
     StoreAccountEmailResult,
+    StoreGCKeyPasswordInput,
+    StoreGCKeyPasswordResult,
+    StoreUserAccountInput,
+    StoreUserAccountResult,
 )
 
 
@@ -47,7 +51,7 @@ class AccountActivities:
     def _reserve_username(
         self, input: ReserveUsernameInput, now: datetime
     ) -> ReserveUsernameResult:
-        key = rules.username_key(input.username)
+        key = username_key(input.username)
         with Session(self._engine) as session:
             holder = session.exec(select(GCKey).where(GCKey.username_key == key)).first()
             if holder is not None and holder.journey_id != input.journey_id:
@@ -71,9 +75,7 @@ class AccountActivities:
         with Session(self._engine) as session:
             row = session.get(GCKey, input.journey_id)
             if row is None:
-                raise ApplicationError(
-                    "no username reserved", type="NoUsername", non_retryable=True
-                )
+                raise ApplicationError("no username reserved", type=NO_USERNAME, non_retryable=True)
             if row.issued_at is not None:
                 return IssueGCKeyResult(issued_at=row.issued_at)
             row.password_hash = input.password_hash
@@ -100,12 +102,13 @@ class AccountActivities:
             session.commit()
         return IssueGCKeyResult(issued_at=input.issued_at)
 
-    @activity.defn
-    async def create_user_account(self, input: CreateUserAccountInput) -> CreateUserAccountResult:
+    # Stores what the create_account update took; history knows it by its deployed name.
+    @activity.defn(name="create_user_account")
+    async def store_user_account(self, input: StoreUserAccountInput) -> StoreUserAccountResult:
         """Creates the account and assigns its URN; a retry returns the same URN."""
-        return await asyncio.to_thread(self._create_user_account, input)
+        return await asyncio.to_thread(self._store_user_account, input)
 
-    def _create_user_account(self, input: CreateUserAccountInput) -> CreateUserAccountResult:
+    def _store_user_account(self, input: StoreUserAccountInput) -> StoreUserAccountResult:
         with Session(self._engine) as session:
             row = session.exec(
                 select(UserAccount).where(UserAccount.journey_id == input.journey_id)
@@ -129,7 +132,7 @@ class AccountActivities:
                 row.urn = rules.urn_for(row.id)
                 session.commit()
             assert row.urn is not None
-            return CreateUserAccountResult(urn=row.urn)
+            return StoreUserAccountResult(urn=row.urn)
 
     @activity.defn
     async def store_account_email(self, input: StoreAccountEmailInput) -> StoreAccountEmailResult:
@@ -214,21 +217,26 @@ class AccountActivities:
                 session.commit()
             return ExpireGCKeyResult(expired_at=row.expired_at or input.expired_at)
 
-    @activity.defn
-    async def set_gckey_password(self, input: SetGCKeyPasswordInput) -> SetGCKeyPasswordResult:
-        return await asyncio.to_thread(self._set_gckey_password, input)
+    # Stores what the set_new_password update took; history knows it by its deployed name.
+    @activity.defn(name="set_gckey_password")
+    async def store_gckey_password(
+        self, input: StoreGCKeyPasswordInput
+    ) -> StoreGCKeyPasswordResult:
+        return await asyncio.to_thread(self._store_gckey_password, input)
 
-    def _set_gckey_password(self, input: SetGCKeyPasswordInput) -> SetGCKeyPasswordResult:
+    def _store_gckey_password(self, input: StoreGCKeyPasswordInput) -> StoreGCKeyPasswordResult:
         with Session(self._engine) as session:
             row = session.get(GCKey, input.journey_id)
             if row is None or row.issued_at is None or row.expired_at is not None:
-                raise ApplicationError("no GCKey to change", type="NoGCKey", non_retryable=True)
+                raise ApplicationError("no GCKey to change", type=NO_GCKEY, non_retryable=True)
             if row.password_changed_at != input.changed_at:
                 row.password_hash = input.password_hash
                 row.password_changed_at = input.changed_at
                 session.add(row)
                 session.commit()
-        return SetGCKeyPasswordResult(changed_at=input.changed_at)
+        # Whoever held a session of this GCKey (a copied cookie, a forgotten browser) is out.
+        end_journey_sessions(self._engine, input.journey_id)
+        return StoreGCKeyPasswordResult(changed_at=input.changed_at)
 
 
 def _taken() -> ApplicationError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -11,10 +12,18 @@ import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from temporalio.exceptions import ApplicationError
 
-from i18n import LANGUAGES, translations
+from core.languages import supported_language
+from i18n import translations
 from workflows.types import MAIL_REFUSED
 
 TEMPLATES = Path(__file__).parent / "templates" / "email"
+ADDRESS = re.compile(r"[^\s<>()\[\]'\",;:]+@[^\s<>()\[\]'\",;:]+")
+BRACKETED_ADDRESS = re.compile(rf"<?{ADDRESS.pattern}>?")
+
+
+class MailNotSent(Exception):
+    """The mail server did not take the message. Its answer, without any e-mail address: this
+    is what the worker logs, what the retry shows staff and what history keeps."""
 
 
 class EmailSender(Protocol):
@@ -51,28 +60,32 @@ class SmtpSender:
                 start_tls=self._starttls,
                 timeout=self._timeout,
             )
-        except aiosmtplib.SMTPRecipientsRefused as err:
-            lasting = [r for r in err.recipients if is_lasting(r.code)]
-            if lasting and len(lasting) == len(err.recipients):
-                raise refused(lasting[0]) from err
-            raise
-        except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError) as err:
-            if is_lasting(err.code):
-                raise refused(err) from err
-            raise
+        except aiosmtplib.SMTPException as err:
+            # A refusal names the recipient (and often the server repeats it); from None, so
+            # the traceback does not carry the original either.
+            if (lasting := lasting_refusal(err)) is not None:
+                raise refused(lasting) from None
+            raise MailNotSent(ADDRESS.sub("<address>", str(err))) from None
         return str(message["Message-ID"])
 
 
-def is_lasting(code: int) -> bool:
-    """An SMTP 5xx: the server will give the same answer however often it is asked. A 4xx,
-    a dropped connection or a timeout may pass, and the activity is retried."""
-    return 500 <= code < 600
+def lasting_refusal(err: aiosmtplib.SMTPException) -> aiosmtplib.SMTPResponseException | None:
+    """The server's answer if it refused the recipient (every one) or the message with an
+    SMTP 5xx: it will answer the same however often it is asked. A 4xx, a dropped connection
+    or a timeout may pass, and the activity is retried."""
+    if isinstance(err, aiosmtplib.SMTPRecipientsRefused):
+        lasting = [r for r in err.recipients if 500 <= r.code < 600]
+        return lasting[0] if lasting and len(lasting) == len(err.recipients) else None
+    if isinstance(err, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPDataError):
+        return err if 500 <= err.code < 600 else None
+    return None
 
 
 def refused(err: aiosmtplib.SMTPResponseException) -> ApplicationError:
-    """The refusal as a business error the journey records: the server's answer on one line
-    (it names the address, which the e-mail's own input already holds; nothing secret)."""
-    answer = " ".join(f"{err.code} {err.message}".split())[:300]
+    """The refusal as a business error the journey records: the server's answer on one line,
+    without any e-mail address (the journey knows which address it sent to)."""
+    answer = " ".join(f"{err.code} {err.message}".split())
+    answer = BRACKETED_ADDRESS.sub("<address>", answer)[:300]
     return ApplicationError(
         f"the mail server refused the message: {answer}",
         answer,
@@ -97,16 +110,17 @@ class EmailTemplates:
         self, *, language: str, to: str, subject: str, template: str, context: dict[str, Any]
     ) -> EmailMessage:
         """``subject`` is an English msgid, translated here."""
-        lang = language if language in LANGUAGES else "en"
+        lang = supported_language(language)
         tr = translations(lang)
         self._jinja.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
         message = EmailMessage()
         message["Subject"] = tr.gettext(subject)
         message["From"] = self.mail_from
         message["To"] = to
-        message["Content-Language"] = lang
         message.set_content(self._jinja.get_template(f"{template}.txt").render(context))
         if f"{template}.html" in self._jinja.list_templates():
             html = self._jinja.get_template(f"{template}.html").render(context, lang=lang)
             message.add_alternative(html, subtype="html")
+        # After the body: setting the content drops every Content-* header set before it.
+        message["Content-Language"] = lang
         return message

@@ -11,9 +11,9 @@ from sqlmodel import Session
 from temporalio import activity
 
 from activities.email import EmailSender, EmailTemplates
+from core.hashing import hash_secret
 from db.models import GCKey, ResetCode
 from workflows import rules
-from workflows.hashing import hash_secret
 from workflows.reset_types import (
     SendResetCodeInput,
     SendResetCodeResult,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from workflows.rules import N_
+from workflows.types import Step
 
 Value = Union[str, "Msg", tuple["Msg", ...]]
 
@@ -80,9 +81,12 @@ SAYS: dict[str, str] = {
     ),
     "extend_deadline": N_("Confirmation deadline extended by %(hours)s hours."),
     "send_resume_link": N_("Link to resume the journey sent."),
+    "use_resume_link": N_(
+        "Resume link %(resume_link_number)s opened and used up; the person was sent to sign in."
+    ),
     "unlock_gckey": N_("GCKey unlocked."),
     "cancel": N_("Journey cancelled."),
-    # Local activities: the durable facts the steps produced.
+    # Local activities, by the names history records: the durable facts the steps produced.
     "local:issue_gckey": N_("GCKey issued."),
     "local:create_user_account": N_("CERS user account created, URN %(urn)s."),
     "local:link_partner_identity": N_("Sign-In Partner identity kept for this journey."),
@@ -107,14 +111,17 @@ SAYS: dict[str, str] = {
         "last failure: %(failure)s"
     ),
     "activity:send_resume_link": N_("Resume link %(resume_link_number)s e-mailed to %(to)s."),
+    "activity:send_lock_notice": N_(
+        "The owner was told by e-mail, at %(to)s, that the GCKey is locked (lock %(lock_number)s)."
+    ),
     # Timers.
     "timer:link_expired": N_("Confirmation link %(link_number)s expired."),
     "timer": N_("A waiting period ended."),
-    # The close of the journey.
-    "completed:portal": N_("Journey completed: the e-mail address is confirmed."),
-    "completed:declined": N_("Journey ended: the terms and conditions were declined."),
-    "completed:gckey_expired": N_("Journey ended: the GCKey expired."),
-    "completed:cancelled": N_("Journey ended: cancelled by support staff."),
+    # The close of the journey: at each of its FINISHED_STEPS, then at any other step.
+    f"completed:{Step.PORTAL}": N_("Journey completed: the e-mail address is confirmed."),
+    f"completed:{Step.DECLINED}": N_("Journey ended: the terms and conditions were declined."),
+    f"completed:{Step.GCKEY_EXPIRED}": N_("Journey ended: the GCKey expired."),
+    f"completed:{Step.CANCELLED}": N_("Journey ended: cancelled by support staff."),
     "completed": N_("Journey completed at step %(step)s."),
     "failed": N_("Journey failed: %(failure)s"),
     "terminated": N_("Journey terminated: %(reason)s"),

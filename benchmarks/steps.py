@@ -21,15 +21,15 @@ from functools import partial
 from typing import Any
 
 import httpx
-from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 from benchmarks.bare import BareWorkflow, noop_activity
+from core.hashing import hash_secret
+from devstack.stack import local_stack
 from settings import Settings
-from tests.stack import local_stack
 from web.app import create_app
-from workflows.hashing import hash_secret
 
 log = logging.getLogger("benchmarks.steps")
 PASSWORD = "Quoll7Mynx"  # no 3-character run of it can occur in a test username
@@ -62,7 +62,9 @@ async def bare_round_trips(client: Client, n: int, samples: dict[str, list[float
                     ),
                 ),
             )
-            handle = client.get_workflow_handle_for(BareWorkflow.run, wf_id)
+            handle: WorkflowHandle[BareWorkflow, None] = client.get_workflow_handle_for(
+                BareWorkflow.run, wf_id
+            )
             await timed(samples, "bare: plain update", handle.execute_update(BareWorkflow.plain))
             await timed(
                 samples, "bare: update + local activity", handle.execute_update(BareWorkflow.local)

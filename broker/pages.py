@@ -19,7 +19,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from broker.oidc import Person, Server, pairwise_sub
-from broker.texts import DEMO_PASSWORD, INSTITUTIONS, LANGUAGES, TEXTS, language
+from broker.texts import DEMO_PASSWORD, INSTITUTIONS, TEXTS, language
+from core.languages import other_language, supported_language
 
 FLOW_LIFETIME = 30 * 60  # seconds a person has to sign in
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class Flow:
 
 def render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     lang = context.setdefault("lang", page_language())
-    other = "fr" if lang == "en" else "en"
+    other = other_language(lang)
     if request.endpoint == "pages.authorize":  # the same authorization request, other language
         values: dict[str, Any] = {**request.args.to_dict(), "ui_locales": other}
         toggle = url_for("pages.authorize", **values)
@@ -54,8 +55,7 @@ def render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
 
 
 def page_language() -> str:
-    lang = request.args.get("lang", "")
-    return lang if lang in LANGUAGES else "en"
+    return supported_language(request.args.get("lang"))
 
 
 def sign_in_pages(server: Server, pairwise_secret: str) -> Blueprint:

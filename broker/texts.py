@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-LANGUAGES = ("en", "fr")
+from core.languages import ENGLISH, LANGUAGES
+
 DEMO_PASSWORD = "demo"
 
 # Clearly fictional: a demo must never look like a real bank's sign-in page.
@@ -98,8 +99,10 @@ TEXTS = {
 
 
 def language(ui_locales: str) -> str:
-    """The first of the person's ui_locales that the pages speak; English otherwise."""
+    """The first of the person's ui_locales that the pages speak, bare or Canadian ("fr",
+    "fr-CA"); English otherwise."""
     for tag in ui_locales.split():
-        if tag in ("en", "en-CA", "fr", "fr-CA"):
-            return tag[:2]
-    return "en"
+        lang = tag.removesuffix("-CA")
+        if lang in LANGUAGES:
+            return lang
+    return ENGLISH

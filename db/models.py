@@ -127,3 +127,20 @@ class JourneyArchive(SQLModel, table=True):
     archived_at: datetime
     history_json: str = Field(sa_type=Text)
     event_count: int = 0
+
+
+class WebSession(SQLModel, table=True):
+    """A browser's session, kept on the server: the cookie holds only a random id, and this
+    row is filed under that id's SHA-256, so the table itself opens no session. Ending a row
+    ends the session at once (sign-out, a password reset, a support unlock, a disabled staff
+    account)."""
+
+    __tablename__ = "web_session"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    data: str = Field(sa_type=Text)  # JSON: what web/session.py's SessionKey names
+    # Whose it is, so all of a GCKey's (or a staff member's) sessions can be ended together.
+    journey_id: str | None = Field(default=None, max_length=64, index=True)
+    staff_id: int | None = Field(default=None, index=True)
+    created_at: datetime
+    seen_at: datetime

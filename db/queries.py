@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from core.normalize import username_key
 from db.engine import storable
 from db.models import (
     GCKey,
@@ -16,7 +17,6 @@ from db.models import (
     ResetCode,
     UserAccount,
 )
-from workflows.rules import username_key
 
 
 def issued_gckey(engine: Engine, username: str) -> GCKey | None:
@@ -125,6 +125,11 @@ def recovery_answers(engine: Engine, journey_id: str) -> list[RecoveryAnswerRow]
         )
 
 
-def reset_code(engine: Engine, reset_id: str) -> ResetCode | None:
+def newest_reset_code(engine: Engine, journey_id: str) -> ResetCode | None:
+    """The code most recently sent for a GCKey: the only one that still works."""
     with Session(engine) as session:
-        return session.get(ResetCode, reset_id)
+        return session.exec(
+            select(ResetCode)
+            .where(ResetCode.journey_id == journey_id)
+            .order_by(col(ResetCode.sent_at).desc())
+        ).first()

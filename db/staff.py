@@ -10,9 +10,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.normalize import username_key
 from db.engine import storable
 from db.models import StaffMember
-from workflows.rules import username_key
+from db.sessions import end_staff_sessions
 
 
 class StaffRole(StrEnum):
@@ -59,7 +60,9 @@ def disable_staff_member(engine: Engine, username: str) -> StaffMember | None:
             session.add(member)
             session.commit()
             session.refresh(member)
-        return member
+    if member.id is not None:
+        end_staff_sessions(engine, member.id)  # signed out everywhere, at once
+    return member
 
 
 def staff_members(engine: Engine) -> list[StaffMember]:

@@ -18,8 +18,6 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 LOCALES = Path(__file__).parent / "locales"
-LANGUAGES = ("en", "fr")
-DEFAULT_LANGUAGE = "en"
 
 
 @cache

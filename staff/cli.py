@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 
+from core.hashing import hash_secret
+from core.normalize import normalize_username
 from db.engine import make_engine, migrate
 from db.models import StaffMember
 from db.staff import (
@@ -30,7 +32,6 @@ from db.staff import (
 )
 from settings import Settings
 from workflows import rules
-from workflows.hashing import hash_secret
 
 log = logging.getLogger("cers.staff")
 
@@ -56,7 +57,7 @@ def create(
     display_name: str = "",
 ) -> StaffMember:
     """Checks the username and the password (GCKey's rules), then stores the account."""
-    username = rules.normalize_username(username.strip())
+    username = normalize_username(username.strip())
     problems = username_problems(username)
     problems += rules.failed(rules.password_checks(password, username, confirmation))
     if problems:

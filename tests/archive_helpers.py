@@ -15,7 +15,7 @@ from db.engine import make_engine
 from db.models import JourneyArchive
 from settings import Settings
 from tests.conftest import until
-from tests.journeys import begin
+from tests.journeys import begin, journey_handle
 from workflows.archive import ArchiveWorkflow
 from workflows.archive_types import ArchiveClosedInput, ArchiveClosedResult
 from workflows.onboarding import OnboardingWorkflow
@@ -43,7 +43,7 @@ def archived(settings: Settings) -> dict[str, JourneyArchive]:
 
 async def declined_journey(client: Client, settings: Settings) -> str:
     workflow_id = await begin(client, settings)
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+    handle = journey_handle(client, workflow_id)
     await handle.execute_update(
         OnboardingWorkflow.answer_terms, AnswerTermsInput(accepted=False, terms_version="2024-07")
     )

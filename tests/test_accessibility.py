@@ -19,10 +19,10 @@ from db.staff import StaffRole
 from i18n import gettext
 from settings import Settings
 from staff.cli import create as create_staff
-from tests.conftest import MailCatcher, until
+from tests.browser_steps import arrive
+from tests.conftest import MailCatcher, text_of, until
 from tests.journeys import PASSWORD as JOURNEY_PASSWORD
 from tests.journeys import begin, create_account, sign_up
-from tests.test_browser import arrive
 from web.journeys import journey_id_of
 from workflows.onboarding import OnboardingWorkflow
 
@@ -78,7 +78,7 @@ async def links_in(smtp: MailCatcher, address: str, count: int) -> list[str]:
     """The confirmation links of the first ``count`` messages to ``address``, oldest first."""
     links = []
     for message in await smtp.wait_for(address, count):
-        text = message.get_body(preferencelist=("plain",)).get_content()
+        text = text_of(message)
         link = re.search(r"https?://\S+/confirm/\S+", text)
         assert link, text
         links.append(link.group(0))

@@ -4,30 +4,29 @@ from the archive once Temporal has dropped it."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-import httpx
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from core.hashing import hash_secret
 from db.engine import make_engine
 from db.staff import StaffRole, create_staff_member
 from settings import Settings
 from tests.archive_helpers import archive_now, archived, declined_journey, delete_from_temporal
+from tests.changed_workflow import ChangedOnboardingWorkflow
 from tests.conftest import MailCatcher, NewWorker
 from tests.journeys import (
     new_username,
     to_portal,
 )
-from tests.test_replay import ChangedOnboardingWorkflow
-from tests.web_helpers import Browser, Page
-from web.app import create_app
+from tests.web_helpers import Browser, Page, browser, element
 from web.audit import replay_workflows
 from web.journeys import journey_id_of
-from workflows.hashing import hash_secret
 from workflows.registry import WORKFLOWS
 
 STAFF_PASSWORD = "Staff-Passw0rd-for-tests"
@@ -48,17 +47,10 @@ async def staff_browser(
         create_staff_member(engine, username, role, hash_secret(STAFF_PASSWORD), "Ana Auditor")
     finally:
         engine.dispose()
-    app = create_app(settings, client)
-    app.dependency_overrides[replay_workflows] = lambda: workflows
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", follow_redirects=True
-        ) as http:
-            b = Browser(http)
-            page = await b.get("/en/staff/sign-in")
-            await b.submit(page, "sign-in", {"username": username, "password": STAFF_PASSWORD})
-            yield b
+    async with browser(settings, client, overrides={replay_workflows: lambda: workflows}) as b:
+        page = await b.get("/en/staff/sign-in")
+        await b.submit(page, "sign-in", {"username": username, "password": STAFF_PASSWORD})
+        yield b
 
 
 async def finished_journey(
@@ -137,6 +129,13 @@ async def test_the_raw_history_round_trips_and_the_document_carries_its_checksum
             "Journey ended: the terms and conditions were declined."
         )
         assert not document.html.css("link[rel=stylesheet], script, img")
+        # Its one style element is allowed by its hash; nothing else may run or load.
+        style = element(document.html, "style").text().encode()
+        digest = base64.b64encode(hashlib.sha256(style).digest()).decode()
+        policy = document.response.headers["content-security-policy"]
+        assert f"style-src 'sha256-{digest}';" in policy
+        assert "default-src 'none'; script-src 'none';" in policy
+        assert "unsafe-inline" not in policy
 
 
 async def test_the_replay_button_passes_with_todays_code_and_shows_a_changed_workflows_error(

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -26,6 +26,7 @@ from tests.broker_process import (
     fresh_login,
     sign_in,
 )
+from tests.web_helpers import element
 
 ID_TOKEN_CLAIMS = {"iss", "aud", "sub", "nonce", "iat", "exp", "auth_time", "at_hash"}
 
@@ -166,7 +167,7 @@ async def test_an_unknown_client_or_redirect_uri_gets_an_error_page_and_no_redir
     response = await http.get(authorization(broker, **changes).url)
     assert response.status_code == 400
     assert "location" not in response.headers
-    assert "cannot be completed" in HTMLParser(response.text).css_first("h1").text()
+    assert "cannot be completed" in element(HTMLParser(response.text), "h1").text()
 
 
 async def test_a_wrong_code_verifier_is_an_invalid_grant(
@@ -230,7 +231,7 @@ async def test_the_terms_come_on_first_use_only(http: httpx.AsyncClient, broker:
 
     first = await page_after_sign_in()
     terms = await http.get(first.url.join(first.headers["location"]))
-    assert "terms" in HTMLParser(terms.text).css_first("h1").text()
+    assert "terms" in element(HTMLParser(terms.text), "h1").text()
     await http.post(str(terms.url), data={"decision": "accept"})
     second = await page_after_sign_in()
     assert second.headers["location"].startswith(broker.redirect_uri + "?code=")
@@ -255,13 +256,13 @@ async def test_a_wrong_password_is_shown_on_its_field_and_the_login_is_kept(
     response = await http.post(str(bank.url), data={"login": "alex", "password": "secret"})
     assert response.status_code == 400
     page = HTMLParser(response.text)
-    password = page.css_first("#password").attributes
+    password = element(page, "#password").attributes
     assert password["aria-invalid"] == "true"
     assert password["aria-describedby"] == "password-error"
     assert password.get("value") == ""
-    assert "demo" in page.css_first("#password-error").text()
-    assert page.css_first("#login").attributes["value"] == "alex"
-    assert page.css_first(".error-summary a").attributes["href"] == "#password"
+    assert "demo" in element(page, "#password-error").text()
+    assert element(page, "#login").attributes["value"] == "alex"
+    assert element(page, ".error-summary a").attributes["href"] == "#password"
 
 
 async def test_ui_locales_fr_gives_french_pages_and_the_toggle_keeps_the_request(
@@ -270,13 +271,13 @@ async def test_ui_locales_fr_gives_french_pages_and_the_toggle_keeps_the_request
     request = authorization(broker, ui_locales="fr-CA en")
     response = await http.get(request.url, follow_redirects=True)
     page = HTMLParser(response.text)
-    assert page.css_first("html").attributes["lang"] == "fr"
-    assert page.css_first("legend").text() == "Choisissez votre institution financière"
+    assert element(page, "html").attributes["lang"] == "fr"
+    assert element(page, "legend").text() == "Choisissez votre institution financière"
     assert "Banque d'épargne Démo" in [label.text() for label in page.css("label")]
-    toggle = page.css_first("header a").attributes["href"] or ""
+    toggle = element(page, "header a").attributes["href"] or ""
     english = HTMLParser((await http.get(str(response.url.join(toggle)))).text)
-    assert english.css_first("html").attributes["lang"] == "en"
-    assert english.css_first("legend").text() == "Choose your financial institution"
+    assert element(english, "html").attributes["lang"] == "en"
+    assert element(english, "legend").text() == "Choose your financial institution"
 
 
 async def test_the_signing_key_survives_a_restart(http: httpx.AsyncClient, broker: Broker) -> None:
@@ -285,3 +286,34 @@ async def test_the_signing_key_survives_a_restart(http: httpx.AsyncClient, broke
         with pytest.raises(httpx.ConnectError):
             await http.get(f"{broker.issuer}/health")
     assert (await http.get(f"{broker.issuer}/jwks")).json() == before
+
+
+BROKER_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' http://testserver; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+async def test_every_answer_has_the_security_headers_and_names_no_server(
+    http: httpx.AsyncClient, broker: Broker
+) -> None:
+    request = authorization(broker)
+    first = await http.get(request.url)  # the authorization request, to the sign-in pages
+    pages = [first, await http.get(urljoin(str(first.url), first.headers["location"]))]
+    stylesheet = HTMLParser(pages[1].text).css_first("link[rel=stylesheet]")
+    assert stylesheet is not None and not HTMLParser(pages[1].text).css("style, [style]")
+    static = await http.get(urljoin(str(pages[1].url), stylesheet.attributes["href"] or ""))
+    assert static.status_code == 200 and static.headers["content-type"].startswith("text/css")
+    token = await redeem(http, broker, "no-such-code", request.verifier)
+    assert token.status_code == 400
+    discovery = await http.get(f"{broker.issuer}/.well-known/openid-configuration")
+    for response in (*pages, static, token, discovery, await http.get(f"{broker.issuer}/nope")):
+        where = response.url.path
+        assert "server" not in response.headers, where  # werkzeug's banner named its versions
+        assert response.headers["content-security-policy"] == BROKER_POLICY, where
+        assert response.headers["x-content-type-options"] == "nosniff", where
+        assert response.headers["x-frame-options"] == "DENY", where
+        assert response.headers["referrer-policy"] == "no-referrer", where
+        assert "strict-transport-security" not in response.headers  # an http issuer
+    for response in (*pages, token):  # the authorization request, its pages, the token
+        assert response.headers["cache-control"] == "no-store", response.url.path

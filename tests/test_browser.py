@@ -12,7 +12,8 @@ from typing import Literal
 from playwright.async_api import Locator, Page, expect
 
 from i18n import gettext
-from tests.conftest import MailCatcher
+from tests.browser_steps import arrive
+from tests.conftest import MailCatcher, text_of, until
 from workflows import rules
 
 pytest_plugins = ["tests.browser_helpers"]  # chromium, site, page
@@ -20,12 +21,6 @@ pytest_plugins = ["tests.browser_helpers"]  # chromium, site, page
 SCREENS = Path("/tmp/screens")
 PASSWORD = "Toujours7Vrai"
 fr = partial(gettext, "fr")
-
-
-async def arrive(page: Page, heading: str) -> None:
-    """The next page is shown, and its script has run."""
-    await expect(page.locator("h1")).to_have_text(heading)
-    await page.wait_for_load_state()
 
 
 async def tab_to(page: Page, target: Locator, limit: int = 40) -> None:
@@ -52,9 +47,10 @@ async def shows(page: Page, box: str, checks: list[rules.Check]) -> None:
 
 
 async def verdicts(page: Page, box: str) -> list[str]:
-    return await page.locator(f"#{box} li[data-rule]").evaluate_all(
+    names: list[str] = await page.locator(f"#{box} li[data-rule]").evaluate_all(
         "items => items.map(li => li.className)"
     )
+    return names
 
 
 async def to_username_step(page: Page, lang: str) -> None:
@@ -168,7 +164,7 @@ async def test_whole_journey_by_keyboard_in_french(
     assert who and who["x"] > 1280 / 2 and who["y"] < 200, who  # top right
 
     (message,) = await smtp.wait_for(address)
-    text = message.get_body(preferencelist=("plain",)).get_content()
+    text = text_of(message)
     link = re.search(re.escape(site) + r"/fr/confirm/\S+", text)
     assert link, text
     await page.goto(link.group(0))
@@ -266,6 +262,32 @@ async def test_live_checklists_agree_with_the_rules(page: Page) -> None:
         if (shown := await verdicts(page, "password-rules")) != expected:
             disagreements.append(f"password {value!a}/{again!a}: shown {shown}, rules {expected}")
     assert not disagreements, "\n".join(disagreements)
+
+
+async def test_the_policy_refuses_injected_script_and_style_and_the_checklist_runs(
+    page: Page, csp_violations: list[str]
+) -> None:
+    """The checklist's script is the site's own file, so it runs; a script or style that an
+    injection would add inline is refused, and the browser reports it."""
+    await to_username_step(page, "en")
+    await retype(page.locator("#username"), "short")
+    assert await verdicts(page, "username-rules") == ["not-ok", "ok", "ok"]
+    await page.evaluate(
+        """() => {
+        const script = document.createElement("script");
+        script.textContent = "window.injected = true";
+        document.body.append(script);
+        document.body.setAttribute("style", "background: red");
+    }"""
+    )
+    await until(lambda: len(csp_violations) >= 2, what="the browser to report both")
+    assert await page.evaluate("window.injected === undefined")
+    assert await page.evaluate("getComputedStyle(document.body).backgroundColor") != (
+        "rgb(255, 0, 0)"
+    )
+    assert any("script-src" in v for v in csp_violations), csp_violations
+    assert any("style-src" in v for v in csp_violations), csp_violations
+    csp_violations.clear()  # provoked here; the page fixture holds every other test to none
 
 
 async def test_an_error_takes_focus_and_leads_to_its_field(page: Page) -> None:

@@ -16,19 +16,15 @@ from temporalio.client import Client
 
 from i18n import LOCALES, gettext
 from settings import Settings
-from tests.conftest import MailCatcher, NewWorker
-from tests.web_helpers import Page, browser
+from tests.conftest import MailCatcher, NewWorker, text_of
+from tests.i18n_helpers import PLACEHOLDER, SAME_IN_FRENCH, EnglishFinder, msgids
+from tests.web_helpers import Page, browser, element
 
 ROOT = Path(__file__).resolve().parent.parent
 PYBABEL = Path(sysconfig.get_path("scripts")) / "pybabel"
-PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 NBSP = "\u00a0"
 # The username rule quotes the characters themselves; they are not punctuation to typeset.
 SPECIAL_CHARACTERS = " $ % ^ : { } ~ ' ? / | & * _ - . ` ( ) [ ] !"
-
-# Words spelled the same in both languages. Every other msgid must read differently in
-# French. "GCKey" is not one of them: it is CléGC in French (and is not a msgid).
-SAME_IN_FRENCH = {"Canada", "Question", "Question %(n)s"}
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +46,6 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
 def french() -> Catalog:
     with (LOCALES / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as f:
         return read_po(f, locale="fr")
-
-
-def msgids(catalog: Catalog) -> list[str]:
-    ids = [m.id for m in catalog if m.id]
-    assert all(isinstance(i, str) for i in ids), "plural forms would need their own checks"
-    return [str(i) for i in ids]
 
 
 def test_every_extracted_message_has_a_french_translation(
@@ -97,36 +87,6 @@ def test_confirmation_subject_in_french() -> None:
     )
 
 
-class EnglishFinder:
-    """Finds English msgids in rendered text: sentences anywhere, single words as whole nodes."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        ids = [m for m in msgids(catalog) if m not in SAME_IN_FRENCH]
-        self.words = {m for m in ids if " " not in m and not PLACEHOLDER.search(m)}
-        # A placeholder splits a msgid into pieces; a piece of two words or more is English
-        # no French page would contain (single words like "To" hide inside "Toronto").
-        self.pieces = {
-            piece.strip()
-            for m in ids
-            for piece in PLACEHOLDER.split(m)[::2]
-            if " " in piece.strip()
-        }
-
-    def in_lines(self, lines: list[str]) -> list[str]:
-        lines = [" ".join(line.split()) for line in lines]
-        lines = [line for line in lines if line]
-        text = "\n".join(lines)
-        return sorted({p for p in self.pieces if p in text} | (self.words & set(lines)))
-
-    def in_page(self, page: Page) -> list[str]:
-        for node in page.html.css('body [lang="en"]'):  # the FIP and the language toggle
-            node.decompose()
-        lines = page.html.text(separator="\n").splitlines()
-        lines += [str(n.attributes.get("aria-label")) for n in page.html.css("[aria-label]")]
-        lines += [str(n.attributes.get("label")) for n in page.html.css("optgroup")]
-        return self.in_lines(lines)
-
-
 async def test_a_french_journey_shows_no_english(
     client: Client,
     settings: Settings,
@@ -140,9 +100,9 @@ async def test_a_french_journey_shows_no_english(
     seen: list[str] = []
 
     def french_only(page: Page) -> Page:
-        assert page.html.css_first("html").attributes.get("lang") == "fr"
+        assert element(page.html, "html").attributes.get("lang") == "fr"
         assert finder.in_page(page) == [], page.url
-        seen.append(page.html.css_first("h1").text(strip=True))
+        seen.append(element(page.html, "h1").text(strip=True))
         return page
 
     username = f"Élan{uuid.uuid4().hex[:6]}"
@@ -193,7 +153,7 @@ async def test_a_french_journey_shows_no_english(
         page = french_only(await b.submit(page, "account", account))
         (message,) = await smtp.wait_for(address)
         assert message["Subject"] == "Confirmez votre adresse courriel pour le SCDE"
-        text = message.get_body(preferencelist=("plain",)).get_content()
+        text = text_of(message)
         assert finder.in_lines(text.splitlines()) == []
         assert "numéro de référence de l'utilisateur (NRU)" in text
         link = re.search(r"http://testserver(/fr/confirm/\S+)", text)

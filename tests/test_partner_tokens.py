@@ -63,8 +63,7 @@ async def back_with_token(
     """Presses Sign-In Partner Log In, then comes back to the callback with a code the
     in-memory provider answers with an id_token carrying ``claims``, signed with ``key``."""
     nonce: dict[str, str] = {}
-    app = b.http._transport.app  # type: ignore[attr-defined]
-    app.state.services.partner = partner_client(settings, provider(nonce, claims, key))
+    b.app.state.services.partner = partner_client(settings, provider(nonce, claims, key))
     page = await b.get("/en/login")
     action, fields = page.form("sign-in-partner")
     response = await b.http.post(action, data=fields, follow_redirects=False)

@@ -18,19 +18,21 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.accounts import AccountActivities
+from core.hashing import hash_secret, verify_secret
+from core.normalize import normalize_answer
 from db.engine import MIGRATIONS, make_engine, migrate
 from db.models import GCKey, RecoveryAnswerRow, UserAccount
 from workflows import rules
-from workflows.hashing import hash_secret, verify_secret
 from workflows.types import (
+    NO_USERNAME,
     USERNAME_TAKEN,
-    CreateUserAccountInput,
     IssueGCKeyInput,
     LoginMethod,
     MarkEmailConfirmedInput,
     Profile,
     RecoveryAnswer,
     ReserveUsernameInput,
+    StoreUserAccountInput,
 )
 
 ISSUED = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
@@ -60,7 +62,7 @@ async def reserve(accounts: AccountActivities, journey_id: str, username: str) -
 def answers(*texts: str, hint: str = "hint") -> list[RecoveryAnswer]:
     questions = ["first_pet", "first_school", "childhood_street"]
     return [
-        RecoveryAnswer(q, hash_secret(rules.normalize_answer(t)), f"{hint} {i}")
+        RecoveryAnswer(q, hash_secret(normalize_answer(t)), f"{hint} {i}")
         for i, (q, t) in enumerate(zip(questions, texts, strict=True))
     ]
 
@@ -71,7 +73,6 @@ def issue_input(
     return IssueGCKeyInput(
         journey_id=journey_id,
         login_method=LoginMethod.GCKEY,
-        username="Exporter01",
         password_hash=password_hash,
         recovery_answers=recovery,
         recovery_email="marie@example.ca",
@@ -79,8 +80,8 @@ def issue_input(
     )
 
 
-def account_input(journey_id: str, at: datetime = ISSUED) -> CreateUserAccountInput:
-    return CreateUserAccountInput(
+def account_input(journey_id: str, at: datetime = ISSUED) -> StoreUserAccountInput:
+    return StoreUserAccountInput(
         journey_id=journey_id,
         login_method=LoginMethod.GCKEY,
         profile=Profile(" Marie ", "Tremblay", "marie@example.ca", "", "America/Toronto", "fr"),
@@ -159,7 +160,7 @@ async def test_issue_gckey_stores_the_hashes_once(
     ]
     typed = ["Rex", "Byng", "Elm"]
     assert all(
-        verify_secret(r.answer_hash, rules.normalize_answer(a))
+        verify_secret(r.answer_hash, normalize_answer(a))
         for r, a in zip(stored, typed, strict=True)
     )
 
@@ -169,16 +170,16 @@ async def test_issue_gckey_needs_a_reserved_username(accounts: AccountActivities
         await ActivityEnvironment().run(
             accounts.issue_gckey, issue_input("journey-z", hash_secret("x"), [], ISSUED)
         )
-    assert raised.value.type == "NoUsername" and raised.value.non_retryable
+    assert raised.value.type == NO_USERNAME and raised.value.non_retryable
 
 
-async def test_create_user_account_keeps_one_urn_per_journey(
+async def test_store_user_account_keeps_one_urn_per_journey(
     accounts: AccountActivities, engine: Engine
 ) -> None:
     env = ActivityEnvironment()
-    a = await env.run(accounts.create_user_account, account_input("journey-a"))
-    a_again = await env.run(accounts.create_user_account, account_input("journey-a", LATER))
-    b = await env.run(accounts.create_user_account, account_input("journey-b"))
+    a = await env.run(accounts.store_user_account, account_input("journey-a"))
+    a_again = await env.run(accounts.store_user_account, account_input("journey-a", LATER))
+    b = await env.run(accounts.store_user_account, account_input("journey-b"))
 
     assert a.urn == a_again.urn != b.urn
     assert rules.is_urn(a.urn) and rules.is_urn(b.urn)
@@ -190,7 +191,7 @@ async def test_create_user_account_keeps_one_urn_per_journey(
 
 async def test_email_confirmed_once(accounts: AccountActivities, engine: Engine) -> None:
     env = ActivityEnvironment()
-    await env.run(accounts.create_user_account, account_input("journey-a"))
+    await env.run(accounts.store_user_account, account_input("journey-a"))
 
     first = await env.run(
         accounts.mark_email_confirmed, MarkEmailConfirmedInput("journey-a", ISSUED)

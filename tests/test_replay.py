@@ -4,47 +4,44 @@ a team about to deploy run the same check."""
 
 from __future__ import annotations
 
+import importlib
 import io
-from datetime import timedelta
+import pkgutil
 from pathlib import Path
 
 import pytest
 from temporalio import workflow
 from temporalio.client import Client
 
-# The replayer re-imports this file in its sandbox for the changed workflow below; what the
-# tests themselves use passes through.
-with workflow.unsafe.imports_passed_through():
-    from audit.__main__ import replay_command
-    from audit.replay import read_files, replay
-    from db.engine import make_engine
-    from settings import Settings
-    from worker import build_worker, smtp_sender
-    from workflows.onboarding import OnboardingWorkflow
-    from workflows.registry import WORKFLOWS
-    from workflows.types import OnboardingInput, OnboardingResult
+import workflows
+from audit.__main__ import replay_command
+from audit.replay import read_files, replay
+from db.engine import make_engine
+from settings import Settings
+from tests.changed_workflow import ChangedOnboardingWorkflow
+from worker import build_worker, smtp_sender
+from workflows.registry import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
-@workflow.defn(name="OnboardingWorkflow")
-class ChangedOnboardingWorkflow(OnboardingWorkflow):
-    """A change deployed without ``workflow.patched``: the journey now waits a second before
-    anything else, a timer no recorded journey ever started."""
-
-    @workflow.run
-    async def run(self, input: OnboardingInput) -> OnboardingResult:
-        await workflow.sleep(timedelta(seconds=1))
-        return await super().run(input)
+def workflows_defined() -> set[type]:
+    """Every class under workflows/ that ``@workflow.defn`` made a workflow."""
+    found: set[type] = set()
+    for module in pkgutil.iter_modules(workflows.__path__):
+        members = vars(importlib.import_module(f"workflows.{module.name}")).values()
+        found |= {m for m in members if isinstance(m, type) and workflow._Definition.from_class(m)}
+    return found
 
 
-async def test_the_replayer_runs_every_workflow_the_worker_runs(
+async def test_the_worker_runs_every_workflow_defined_and_the_replayer_checks_it(
     client: Client, settings: Settings
 ) -> None:
+    """A workflow added without its registry entry would neither run nor be replayed."""
     engine = make_engine(settings.sqlalchemy_url)
     try:
         worker = build_worker(client, settings, engine, smtp_sender(settings))
-        assert set(worker.config()["workflows"]) == set(WORKFLOWS)
+        assert set(worker.config()["workflows"]) == set(WORKFLOWS) == workflows_defined()
     finally:
         engine.dispose()
 
@@ -60,6 +57,8 @@ def test_every_path_of_the_journey_has_a_history() -> None:
         "gckey_expired",
         "cancelled_by_support",
         "helped_by_support",
+        "locked_with_notice",
+        "resumed_by_support",
         "mail_refused_then_changed",
     }
 

@@ -21,6 +21,7 @@ from tests.journeys import (
     begin,
     choose_credentials,
     create_account,
+    journey_handle,
     link_number_in,
     new_address,
     new_username,
@@ -81,7 +82,7 @@ async def test_journey_resumes_after_worker_is_killed(
     username = new_username()
     async with worker_process(client, settings, tmp_path / "worker-1.log") as first:
         wf_id = await begin(client, settings)
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, wf_id)
+        handle = journey_handle(client, wf_id)
         await choose_credentials(handle, username)
         # No goodbye to the server: the process dies as in a power cut.
         first.send_signal(signal.SIGKILL)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.test_rules import says
+from tests.i18n_helpers import says
 from workflows import rules
 
 # Create User Account

@@ -4,6 +4,7 @@ support side's reading (journey list from visibility, search, a journey's page, 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import uuid
@@ -16,12 +17,14 @@ import pytest
 from babel.messages.pofile import read_po
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
+from pydantic import SecretStr
 from sqlmodel import Session
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import Worker
 
+from core.hashing import verify_secret
 from db.audit import audit_entries, record_audit
 from db.engine import make_engine
 from db.models import UserAccount
@@ -29,9 +32,10 @@ from db.staff import StaffRole, staff_member_named
 from settings import Settings
 from staff.cli import Refused, create, main
 from tests.conftest import MailCatcher, NewWorker, until
-from tests.journeys import begin, sign_up
-from tests.test_i18n import EnglishFinder
-from tests.web_helpers import Browser, Page, browser
+from tests.i18n_helpers import EnglishFinder
+from tests.journeys import begin, journey_handle, sign_up
+from tests.staff_helpers import STAFF_PASSWORD, Staff, staff_sign_in
+from tests.web_helpers import Browser, Page, browser, element
 from web.app import create_app
 from web.journeys import journey_id_of, workflow_id_for
 from web.staff import RoleCheck, reading
@@ -42,33 +46,14 @@ from workflows.search import JourneyStatus
 from workflows.types import CreateAccountInput, JourneyState, LoginMethod, Profile, Step
 
 ROOT = Path(__file__).resolve().parent.parent
-STAFF_PASSWORD = "Harbour7Gull"
 
 
 # -- Staff accounts -----------------------------------------------------------------------
 
 
-class Staff:
-    """A support and an auditor account in the settings' database."""
-
-    def __init__(self, settings: Settings) -> None:
-        engine = make_engine(settings.sqlalchemy_url)
-        tag = uuid.uuid4().hex[:6]
-        self.support = f"ana-{tag}"
-        self.auditor = f"ben-{tag}"
-        create(engine, self.support, StaffRole.SUPPORT, STAFF_PASSWORD, STAFF_PASSWORD, "Ana L")
-        create(engine, self.auditor, StaffRole.AUDITOR, STAFF_PASSWORD, STAFF_PASSWORD, "Ben A")
-        engine.dispose()
-
-
 @pytest.fixture
 def staff(settings: Settings) -> Staff:
     return Staff(settings)
-
-
-async def staff_sign_in(b: Browser, username: str, lang: str = "en") -> Page:
-    page = await b.get(f"/{lang}/staff/sign-in")
-    return await b.submit(page, "staff/sign-in", {"username": username, "password": STAFF_PASSWORD})
 
 
 def test_the_staff_command_creates_lists_and_disables(
@@ -126,11 +111,10 @@ async def test_unknown_username_and_wrong_password_look_the_same(
     client: Client, settings: Settings, staff: Staff, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checks: list[str] = []
-    verify = staff_access.verify_secret
 
     def counted(hashed: str, password: str) -> bool:
         checks.append(hashed)
-        return verify(hashed, password)
+        return verify_secret(hashed, password)
 
     monkeypatch.setattr(staff_access, "verify_secret", counted)
     engine = make_engine(settings.sqlalchemy_url)
@@ -151,7 +135,7 @@ async def test_unknown_username_and_wrong_password_look_the_same(
             )
             assert page.status == 400
             answers.append(page.field_error("sign_in"))
-            assert page.html.css_first("#password").attributes.get("value") == ""
+            assert element(page.html, "#password").attributes.get("value") == ""
         assert answers == ["Error: The username or password you entered is incorrect."] * 3
         # Each failure paid one argon2id check, whether or not the username exists.
         assert len(checks) == 3
@@ -220,7 +204,13 @@ def role_checks(dependant: Dependant) -> list[RoleCheck]:
 
 def staff_routes() -> list[tuple[str, str, frozenset[StaffRole] | None]]:
     """(method, path, roles) of every route under /{lang}/staff; roles None for a public one."""
-    app = create_app(Settings(environment="test", secret_key="x" * 32))  # type: ignore[arg-type]
+    app = create_app(
+        Settings(
+            environment="test",
+            secret_key=SecretStr(secrets.token_urlsafe(32)),
+            database_url="sqlite:///:memory:",
+        )
+    )
     found = []
     # Routes of included routers, as FastAPI resolves them (prefix and router dependencies).
     for route in iter_route_contexts(app.routes):
@@ -378,8 +368,8 @@ async def test_the_list_filters_by_step_status_method_age_and_stuck(
             assert listed(page) == everyone
             row = page.html.css_first(f'tr[data-journey="{partner}"]')
             assert row is not None
-            assert row.css_first(".step").text().strip() == "Waiting for the Sign-In Partner"
-            assert row.css_first(".login-method").text().strip() == "Sign-In Partner"
+            assert element(row, ".step").text().strip() == "Waiting for the Sign-In Partner"
+            assert element(row, ".login-method").text().strip() == "Sign-In Partner"
 
             page = await b.get("/en/staff/journeys?step=password")
             assert listed(page) == {idle}
@@ -400,7 +390,7 @@ async def test_the_list_filters_by_step_status_method_age_and_stuck(
             assert page.field_error("idle_hours") == (
                 "Error: Enter a number of hours greater than 0."
             )
-            assert page.html.css_first("#idle_hours").attributes["value"] == "soon"
+            assert element(page.html, "#idle_hours").attributes["value"] == "soon"
 
             # French, the same list.
             page = await b.get("/fr/staff/journeys?step=password")
@@ -468,7 +458,7 @@ async def test_a_journey_stuck_on_email_is_found_shown_and_resumes(
         workflow_id = await begin(client, settings)
         journey_id = journey_id_of(workflow_id)
         await sign_up(client, workflow_id, username)
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        handle = journey_handle(client, workflow_id)
         created = await handle.execute_update(
             OnboardingWorkflow.create_account,
             CreateAccountInput(Profile("Ana", "Lemay", address, "", "America/Toronto", "fr")),
@@ -530,7 +520,7 @@ async def test_a_search_that_finds_nothing_says_so(
         assert page.field_error("q") == (
             "Erreur : Aucun parcours n'a ce nom d'utilisateur, cette adresse courriel ou ce NRU."
         )
-        assert page.html.css_first("#q").attributes["value"] == "personne@example.ca"
+        assert element(page.html, "#q").attributes["value"] == "personne@example.ca"
         page = await b.get(f"/en/staff/journeys/{uuid.uuid4()}")
         assert page.status == 404
         page = await b.get("/en/staff/journeys/not-a-journey")
@@ -572,7 +562,7 @@ async def test_french_staff_pages_show_no_english(
                 await b.get(f"/fr/staff/journeys/{journey_id}"),
             ]
             for page in pages:
-                assert page.html.css_first("html").attributes.get("lang") == "fr"
+                assert element(page.html, "html").attributes.get("lang") == "fr"
                 assert finder.in_page(page) == [], page.url
             assert pages[-1].text(".step") == "Choix du mot de passe"
             assert pages[-1].texts(".stuck-box li") == ["Aucun progrès depuis plus de 24 heures"]

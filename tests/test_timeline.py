@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.common.v1 import ActivityType, Payloads
 from temporalio.api.enums.v1 import EventType
@@ -22,9 +24,13 @@ from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import WorkflowHistory
 from temporalio.converter import default
 
+from audit import messages as m
+from audit.messages import Msg
 from audit.timeline import build_timeline, decode
+from core.languages import LANGUAGES
 from i18n import translations
 from workflows import rules
+from workflows.types import FINISHED_STEPS, Step
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -42,8 +48,11 @@ def payloads(value: Any) -> Payloads:
     return Payloads(payloads=default().payload_converter.to_payloads([value]))
 
 
-def add_update(h: WorkflowHistory, name: str, args: Any, outcome: Outcome | None = None) -> None:
-    """An update as the server records it: accepted with its input, then completed."""
+def with_update(
+    h: WorkflowHistory, name: str, args: Any, outcome: Outcome | None = None
+) -> WorkflowHistory:
+    """The history with an update as the server records it: accepted with its input, then
+    completed."""
     last = h.events[-1]
     accepted = HistoryEvent(
         event_id=last.event_id + 1,
@@ -66,7 +75,7 @@ def add_update(h: WorkflowHistory, name: str, args: Any, outcome: Outcome | None
             )
         ),
     )
-    h.events.extend([accepted, completed])
+    return replace(h, events=[*h.events, accepted, completed])
 
 
 def test_a_completed_journey_in_plain_words() -> None:
@@ -129,6 +138,16 @@ def test_declined_terms_and_the_journey_that_ended() -> None:
     ]
 
 
+@pytest.mark.parametrize("step", sorted(FINISHED_STEPS))
+def test_a_journey_closed_at_a_finished_step_says_how_it_ended(step: Step) -> None:
+    h = history("declined_terms")
+    closed = h.events[-1].workflow_execution_completed_event_attributes
+    closed.result.CopyFrom(payloads({"step": step.value, "urn": None}))
+    for lang in LANGUAGES:
+        generic = Msg(m.SAYS["completed"], {"step": step.value}).render(translations(lang).gettext)
+        assert said(h, lang)[-1] != generic
+
+
 def test_an_expired_link_then_a_new_one() -> None:
     lines = said(history("expired_then_new_link"))
     expired = lines.index("Confirmation link 1 expired.")
@@ -140,7 +159,7 @@ def test_an_expired_link_then_a_new_one() -> None:
 
 def test_a_support_action_says_who_and_why_in_both_languages() -> None:
     h = history("expired_then_new_link")
-    add_update(h, "extend_deadline", {"staff": "ana", "reason": "on holiday", "hours": 48})
+    h = with_update(h, "extend_deadline", {"staff": "ana", "reason": "on holiday", "hours": 48})
     assert said(h)[-1] == "Confirmation deadline extended by 48 hours. By ana, because: on holiday"
     assert said(h, "fr")[-1] == (
         "Délai de confirmation prolongé de 48\u00a0heures. Par ana, motif\u00a0: on holiday"
@@ -149,8 +168,8 @@ def test_a_support_action_says_who_and_why_in_both_languages() -> None:
 
 def test_an_update_the_table_does_not_know_is_still_told_without_its_secrets() -> None:
     h = history("declined_terms")
-    add_update(h, "frobnicate", {"level": 3, "pin_hash": "$argon2id$v=19$x", "password": "x"})
-    add_update(h, "tidy_up", {})
+    h = with_update(h, "frobnicate", {"level": 3, "pin_hash": "$argon2id$v=19$x", "password": "x"})
+    h = with_update(h, "tidy_up", {})
     assert said(h)[-2:] == ["Journey message frobnicate: level: 3", "Journey message tidy_up."]
 
 
@@ -162,7 +181,7 @@ def test_a_username_refused_inside_the_update_says_why() -> None:
             type="InvalidInput", details=payloads({"username": [rules.USERNAME_TAKEN_MESSAGE]})
         ),
     )
-    add_update(h, "choose_username", {"username": "Taken1"}, Outcome(failure=failure))
+    h = with_update(h, "choose_username", {"username": "Taken1"}, Outcome(failure=failure))
     english = rules.USERNAME_TAKEN_MESSAGE
     assert said(h)[-1] == f"Username Taken1 refused: {english}"
     french = translations("fr").gettext(english)
@@ -184,7 +203,8 @@ def test_e_mail_retries_show_on_the_final_event_and_pending_ones_from_the_descri
     scheduled = next(
         e for e in running.events if e.HasField("activity_task_scheduled_event_attributes")
     )
-    del running.events[scheduled.event_id :]  # the e-mail has not gone yet
+    # The e-mail has not gone yet.
+    running = replace(running, events=running.events[: scheduled.event_id])
     pending = PendingActivityInfo(
         activity_id=scheduled.activity_task_scheduled_event_attributes.activity_id,
         activity_type=ActivityType(name="send_confirmation_email"),

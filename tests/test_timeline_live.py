@@ -13,8 +13,14 @@ from audit.timeline import build_timeline
 from db.engine import make_engine
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, until
-from tests.journeys import begin, create_account, new_address, new_username, sign_up
-from workflows.onboarding import OnboardingWorkflow
+from tests.journeys import (
+    begin,
+    create_account,
+    journey_handle,
+    new_address,
+    new_username,
+    sign_up,
+)
 
 REFUSED = "(451, '4.3.0 Mail server temporarily unavailable')"  # as aiosmtplib says it
 
@@ -46,7 +52,7 @@ async def test_a_refused_e_mail_and_the_reminder_in_the_timeline(
     async with new_worker(client, settings):
         workflow_id = await begin(client, settings)
         await sign_up(client, workflow_id, new_username())
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+        handle = journey_handle(client, workflow_id)
         async with refusing(smtp):
             await create_account(handle, address)
             waiting = f"Confirmation e-mail to {address}, link 1, not sent yet: attempt "

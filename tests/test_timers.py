@@ -26,6 +26,7 @@ from tests.journeys import (
     at_portal,
     begin,
     create_account,
+    journey_handle,
     link_number_in,
     new_address,
     new_username,
@@ -61,7 +62,7 @@ async def waiting_for_confirmation(
     async with new_worker(client, settings):
         wf_id = await begin(client, settings)
         await sign_up(client, wf_id, new_username())
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, wf_id)
+        handle = journey_handle(client, wf_id)
         address = new_address()
         created = await create_account(handle, address)
         (first,) = await smtp.wait_for(address)

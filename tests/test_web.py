@@ -11,42 +11,11 @@ from temporalio.client import Client
 from db.engine import make_engine
 from db.queries import issued_gckey
 from settings import Settings
-from tests.conftest import MailCatcher, NewWorker, history_bytes, until
-from tests.web_helpers import Browser, Page, browser
+from tests.conftest import MailCatcher, NewWorker, history_bytes, text_of, until
+from tests.journeys import PASSWORD
+from tests.web_helpers import Browser, Page, browser, element, link_in, sign_up
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import LoginMethod
-
-PASSWORD = "Quoll7Mynx"  # no 3-character run of it can occur in a test username
-
-
-def link_in(message_text: str) -> str:
-    match = re.search(r"http://testserver(/\w\w/confirm/\S+)", message_text)
-    assert match, message_text
-    return match.group(1)
-
-
-# Recovery question -> answer, as the web tests give them.
-ANSWERS = {
-    "first_pet": "Rex the dog",
-    "first_school": "Lord Byng",
-    "childhood_street": "Elm Street",
-}
-
-
-async def sign_up(b: Browser, lang: str, username: str, email: str = "") -> Page:
-    """GCKey Sign Up over the site, to "Your GCKey has been issued"."""
-    page = await b.get(f"/{lang}/login")
-    page = await b.get(f"/{lang}/gckey/sign-in")
-    page = await b.submit(page, "sign-up")
-    page = await b.submit(page, "terms", {"decision": "accept"})
-    page = await b.submit(page, "username", {"username": username})
-    page = await b.submit(page, "password", {"password": PASSWORD, "confirmation": PASSWORD})
-    page = await b.submit(
-        page,
-        "recovery",
-        {"question": list(ANSWERS), "answer": list(ANSWERS.values()), "hint": ["", "", ""]},
-    )
-    return await b.submit(page, "recovery-email", {"email": email})
 
 
 async def test_whole_journey_in_english(
@@ -87,7 +56,7 @@ async def test_whole_journey_in_english(
         urn = page.text("strong.urn")
         assert page.text(".who-urn").endswith(urn)
         (message,) = await smtp.wait_for(address)
-        text = message.get_body(preferencelist=("plain",)).get_content()
+        text = text_of(message)
         page = await b.get(link_in(text))
         page = await b.submit(page, "confirm")
         assert page.h1 == "Your e-mail address is confirmed"
@@ -127,10 +96,10 @@ async def test_bad_input_is_explained_and_nothing_typed_is_lost(
         page = await b.submit(page, "username", {"username": "my name#1"})
         assert page.status == 400
         assert page.field_error("username").startswith("Error: Only letters")
-        assert page.html.css_first("#username").attributes["value"] == "my name#1"
-        assert page.html.css_first("#username").attributes["aria-invalid"] == "true"
+        assert element(page.html, "#username").attributes["value"] == "my name#1"
+        assert element(page.html, "#username").attributes["aria-invalid"] == "true"
         assert "username-error" in str(
-            page.html.css_first("#username").attributes["aria-describedby"]
+            element(page.html, "#username").attributes["aria-describedby"]
         )
         assert page.texts(".checklist li.ok") == [
             "✓ Rule met: Between 8 and 16 characters",
@@ -149,7 +118,7 @@ async def test_bad_input_is_explained_and_nothing_typed_is_lost(
         assert page.field_error("password") == (
             "Error: No 3 or more consecutive characters from your username"
         )
-        assert page.html.css_first("#password").attributes["value"] == ""  # never sent back
+        assert element(page.html, "#password").attributes["value"] == ""  # never sent back
         page = await b.submit(page, "password", {"password": PASSWORD, "confirmation": "Other1aa"})
         assert page.field_error("confirmation") == "Error: The two passwords must match"
         page = await b.submit(page, "password", {"password": PASSWORD, "confirmation": PASSWORD})
@@ -172,8 +141,8 @@ async def test_bad_input_is_explained_and_nothing_typed_is_lost(
             "Error: The answer is too short: use at least the number of characters shown above."
         )
         assert page.field_error("hint_0") == "Error: The hint must not contain the answer."
-        assert page.html.css_first("#hint_0").attributes["value"] == "my Rex"
-        assert page.html.css_first("#answer_0").attributes.get("value") is None
+        assert element(page.html, "#hint_0").attributes["value"] == "my Rex"
+        assert element(page.html, "#answer_0").attributes.get("value") is None
 
 
 async def test_declining_the_terms_ends_the_journey(
@@ -203,7 +172,7 @@ async def test_closing_the_browser_resumes_at_the_same_step(
             second.http.cookies = cookies  # the persistent cookie survives a browser restart
             page = await second.get("/en/login")
             assert "You have a GCKey sign-up in progress" in page.text(".notice")
-            page = await second.get(page.html.css_first(".notice a").attributes["href"] or "")
+            page = await second.get(element(page.html, ".notice a").attributes["href"] or "")
             assert page.h1 == "Create Your Password"
             assert page.text(".step-count") == "Sign Up Step 3 of 5"
 
@@ -246,7 +215,7 @@ async def test_expired_link_gets_a_clear_page_and_a_new_link(
             },
         )
         (first,) = await smtp.wait_for(address)
-        old_link = link_in(first.get_body(preferencelist=("plain",)).get_content())
+        old_link = link_in(text_of(first))
 
         async def expired() -> bool:
             portal = await b.get("/en/portal")
@@ -260,7 +229,7 @@ async def test_expired_link_gets_a_clear_page_and_a_new_link(
         page = await b.submit(page, "new-link")
         assert page.h1 == "A new link is on its way"
         _, second = await smtp.wait_for(address, count=2)
-        new_link = link_in(second.get_body(preferencelist=("plain",)).get_content())
+        new_link = link_in(text_of(second))
         assert new_link != old_link
 
         page = await b.submit(await b.get(old_link), "confirm")
@@ -303,8 +272,8 @@ async def test_pages_are_not_cached_and_leak_no_referrer(
         assert page.response.headers["Cache-Control"] == "no-store"
         cookie = page.response.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie
-        assert page.html.css_first("html").attributes["lang"] == "fr"
-        toggle = page.html.css_first(".lang-toggle a")
+        assert element(page.html, "html").attributes["lang"] == "fr"
+        toggle = element(page.html, ".lang-toggle a")
         assert toggle.attributes["href"] == "http://testserver/en/login"
         assert toggle.attributes["lang"] == "en"
 

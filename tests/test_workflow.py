@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, history_bytes, until
-from tests.journeys import ANSWERS, PASSWORD, at_portal, begin, sign_up
+from tests.journeys import ANSWERS, PASSWORD, at_portal, begin, journey_handle, sign_up
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     AnswerTermsInput,
@@ -30,7 +30,7 @@ async def test_whole_journey_keeps_no_secret_in_history(
     async with new_worker(client, settings):
         wf_id = await begin(client, settings)
         await sign_up(client, wf_id, f"exporter{uuid.uuid4().hex[:6]}")
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, wf_id)
+        handle = journey_handle(client, wf_id)
         address = f"{uuid.uuid4().hex[:8]}@example.ca"
         created = await handle.execute_update(
             OnboardingWorkflow.create_account,
@@ -58,7 +58,7 @@ async def test_a_mail_server_down_delays_the_email_not_the_expiry(
     async with new_worker(client, settings):
         wf_id = await begin(client, settings, expire_after_seconds=2)
         await sign_up(client, wf_id, f"exporter{uuid.uuid4().hex[:6]}")
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, wf_id)
+        handle = journey_handle(client, wf_id)
         smtp.refuse = True
         try:
             await handle.execute_update(
@@ -89,14 +89,14 @@ async def test_two_journeys_race_for_one_username(
     async with new_worker(client, settings):
         a, b = await asyncio.gather(begin(client, settings), begin(client, settings))
         for wf_id in (a, b):
-            await client.get_workflow_handle_for(OnboardingWorkflow.run, wf_id).execute_update(
+            await journey_handle(client, wf_id).execute_update(
                 OnboardingWorkflow.answer_terms,
                 AnswerTermsInput(accepted=True, terms_version="2024-07"),
             )
         username = f"Racer{uuid.uuid4().hex[:6]}"
         outcomes = await asyncio.gather(
             *(
-                client.get_workflow_handle_for(OnboardingWorkflow.run, wf_id).execute_update(
+                journey_handle(client, wf_id).execute_update(
                     OnboardingWorkflow.choose_username,
                     ChooseUsernameInput(username if wf_id == a else username.upper()),
                 )
@@ -120,7 +120,7 @@ async def test_invalid_username_is_rejected_before_history(
 ) -> None:
     async with new_worker(client, settings):
         wf_id = await begin(client, settings)
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, wf_id)
+        handle = journey_handle(client, wf_id)
         await handle.execute_update(
             OnboardingWorkflow.answer_terms,
             AnswerTermsInput(accepted=True, terms_version="2024-07"),

@@ -1,20 +1,36 @@
-"""A browser-like client for the site: follows redirects, reads forms from the parsed HTML."""
+"""A browser-like client for the site (follows redirects, reads forms from the parsed HTML), and
+the walks through the site that more than one test module takes."""
 
 from __future__ import annotations
 
-import base64
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
+from selectolax.lexbor import LexborNode
+from sqlalchemy import Engine
 from temporalio.client import Client
 
+from db.engine import make_engine
+from db.sessions import load_session
 from settings import Settings
+from tests.journeys import PASSWORD
 from web.app import create_app
+from web.session_middleware import COOKIE
+from workflows import rules
+
+
+def element(html: HTMLParser | LexborNode, selector: str) -> LexborNode:
+    """The first node ``selector`` matches, which the test expects to be there."""
+    node = html.css_first(selector)
+    assert node is not None, f"no {selector}"
+    return node
 
 
 class Page:
@@ -52,16 +68,16 @@ class Page:
 
 
 class Browser:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, app: FastAPI, engine: Engine) -> None:
         self.http = http
+        self.app = app  # the site it talks to, for a test that swaps one of its parts
+        self.engine = engine
 
     def session(self) -> dict[str, Any]:
-        """What this browser's signed cookie holds (read, not trusted: tests only)."""
-        cookie = self.http.cookies.get("cers_session")
-        if not cookie:
-            return {}
-        payload = cookie.split(".")[0]
-        data: dict[str, Any] = json.loads(base64.b64decode(payload + "=" * (-len(payload) % 4)))
+        """What the server keeps for this browser's session id (tests only)."""
+        session_id = self.http.cookies.get(COOKIE)
+        row = load_session(self.engine, session_id) if session_id else None
+        data: dict[str, Any] = json.loads(row.data) if row else {}
         return data
 
     def session_journey(self) -> str:
@@ -79,12 +95,57 @@ class Browser:
 
 @asynccontextmanager
 async def browser(
-    settings: Settings, client: Client, clock: Callable[[], float] = time.time
+    settings: Settings,
+    client: Client,
+    clock: Callable[[], float] = time.time,
+    overrides: dict[Callable[..., Any], Callable[..., Any]] | None = None,
 ) -> AsyncIterator[Browser]:
+    """The real app in process, with a real worker behind it where the test runs one;
+    ``overrides`` replace FastAPI dependencies (a test's stand-in for today's code)."""
     app = create_app(settings, client, clock)
+    app.dependency_overrides.update(overrides or {})
+    engine = make_engine(settings.sqlalchemy_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://testserver", follow_redirects=True
         ) as http:
-            yield Browser(http)
+            yield Browser(http, app, engine)
+    engine.dispose()
+
+
+def link_in(message_text: str) -> str:
+    match = re.search(r"http://testserver(/\w\w/confirm/\S+)", message_text)
+    assert match, message_text
+    return match.group(1)
+
+
+# Recovery question -> answer, as the web tests give them.
+ANSWERS = {
+    "first_pet": "Rex the dog",
+    "first_school": "Lord Byng",
+    "childhood_street": "Elm Street",
+}
+
+
+def answers_for(page: Page) -> list[str]:
+    """Answers the recovery questions the page asks, in its order."""
+    by_text = {rules.RECOVERY_QUESTIONS[q]: a for q, a in ANSWERS.items()}
+    labels = [label.replace(" (required)", "") for label in page.texts("label[for^=answer_]")]
+    return [by_text[label] for label in labels]
+
+
+async def sign_up(b: Browser, lang: str, username: str, email: str = "") -> Page:
+    """GCKey Sign Up over the site, to "Your GCKey has been issued"."""
+    page = await b.get(f"/{lang}/login")
+    page = await b.get(f"/{lang}/gckey/sign-in")
+    page = await b.submit(page, "sign-up")
+    page = await b.submit(page, "terms", {"decision": "accept"})
+    page = await b.submit(page, "username", {"username": username})
+    page = await b.submit(page, "password", {"password": PASSWORD, "confirmation": PASSWORD})
+    page = await b.submit(
+        page,
+        "recovery",
+        {"question": list(ANSWERS), "answer": list(ANSWERS.values()), "hint": ["", "", ""]},
+    )
+    return await b.submit(page, "recovery-email", {"email": email})

@@ -2,35 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 from temporalio.client import Client
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from core.languages import ENGLISH, LANGUAGES
 from db.engine import make_engine
-from i18n import LANGUAGES
+from db.sessions import purge_sessions
 from settings import Settings, get_settings
 from web import cers, dev, gckey, partner, reset, sign_in
 from web.audit import router as audit_router
 from web.deps import Services
 from web.guards import GoTo, goto
+from web.headers import SecurityHeaders
 from web.journeys import Journeys
+from web.limits import Limiter, LimitsUnavailable, TooManyAttempts
+from web.logs import redact, redact_access_log
 from web.pace import SignInPace
 from web.pages import page_language, render
 from web.resets import Resets
-from web.session import IdleSessionMiddleware
+from web.session_middleware import ServerSessionMiddleware
 from web.staff import add_staff_area
 from web.temporal import JourneyClosed, StepRefused, TemporalUnavailable
 
@@ -44,10 +52,12 @@ def create_app(
 ) -> FastAPI:
     """The app; tests hand in their own settings, Temporal client and clock."""
     settings = settings or get_settings()
+    redact_access_log()
+    engine = make_engine(settings.sqlalchemy_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.sqlalchemy_url)
+        limiter = Limiter.for_settings(settings)
         connected = client or await Client.connect(
             settings.temporal_address or "127.0.0.1:7233", namespace=settings.temporal_namespace
         )
@@ -59,32 +69,32 @@ def create_app(
             pace=SignInPace(),
             journeys=Journeys(connected, settings),
             resets=Resets(connected, settings),
+            limiter=limiter,
+            clock=clock,
         )
+        await asyncio.to_thread(purge_stale_sessions, engine, settings)
         yield
+        await limiter.close()
         engine.dispose()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
-        IdleSessionMiddleware, idle_minutes=settings.session_idle_minutes, clock=clock
-    )
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.secret_key.get_secret_value(),
-        session_cookie="cers_session",
-        same_site="lax",
-        https_only=settings.https_only_cookies,
+        ServerSessionMiddleware,
+        engine=engine,
+        idle_minutes=settings.session_idle_minutes,
+        max_hours=settings.session_max_hours,
+        cookie_days=settings.session_cookie_days,
+        secure=settings.secure_cookies,
+        clock=clock,
     )
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        # Confirmation links carry a token in the path: never hand it on as a Referer.
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.url.path.startswith(("/en/", "/fr/")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    # An attacker's Host header never reaches url_for: links and redirects name this site.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
+    app.add_middleware(SecurityHeaders, settings=settings)  # outermost: every response
+
+    if settings.trusted_proxies:
+        # Outermost, so every part of the app sees the client the trusted proxy names.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(sign_in.router)
@@ -99,7 +109,7 @@ def create_app(
 
     @app.get("/", name="splash")
     async def splash(request: Request) -> Response:
-        return render(request, "splash.html", lang="en")
+        return render(request, "splash.html", lang=ENGLISH)
 
     @app.get("/{lang}", name="home")
     async def home(request: Request, lang: str) -> Response:
@@ -135,9 +145,25 @@ def create_app(
     async def go_to(request: Request, exc: GoTo) -> Response:
         return goto(request, page_language(request), exc.page)
 
+    @app.exception_handler(TooManyAttempts)
+    async def too_many(request: Request, exc: TooManyAttempts) -> Response:
+        lang = page_language(request)
+        response = render(
+            request,
+            "too_many.html",
+            lang=lang,
+            status_code=429,
+            retry_at=datetime.now(UTC) + timedelta(seconds=exc.retry_after),
+            staff_area=request.url.path.startswith(f"/{lang}/staff/"),
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
     @app.exception_handler(TemporalUnavailable)
-    async def unavailable(request: Request, exc: TemporalUnavailable) -> Response:
-        log.warning("Temporal did not answer in time on %s", request.url.path)
+    @app.exception_handler(LimitsUnavailable)
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        what = "the rate limit store" if isinstance(exc, LimitsUnavailable) else "Temporal"
+        log.warning("%s did not answer in time on %s", what, redact(request.url.path))
         return render(
             request,
             "error.html",
@@ -147,6 +173,17 @@ def create_app(
         )
 
     return app
+
+
+def purge_stale_sessions(engine: Engine, settings: Settings) -> None:
+    """Sessions whose cookie has expired by now are dropped at start."""
+    unused_since = datetime.now(UTC) - timedelta(days=settings.session_cookie_days)
+    try:
+        purged = purge_sessions(engine, unused_since)
+    except SQLAlchemyError as err:  # the worker migrates the database; it may not have yet
+        log.warning("stale sessions not purged: %s", type(err).__name__)
+        return
+    log.info("purged %d stale sessions", purged)
 
 
 @cache

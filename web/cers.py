@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from core.links import ResumeLink, read_resume_token
 from db.models import UserAccount
 from db.queries import account_for
+from settings import Settings
 from web.deps import AppSettings, DbEngine, JourneyService, Lang
 from web.guards import LinkInToken, SignedIn, goto, goto_step, of_browser
 from web.journeys import Journeys, journey_id_of, workflow_id_for
@@ -18,17 +21,19 @@ from web.pages import current_account, render, signed_in_account
 from web.session import SessionKey, check_csrf, sign_out, signed_in_journey
 from web.temporal import JourneyClosed, Rejected, StepRefused
 from workflows import rules
-from workflows.links import read_resume_token
 from workflows.onboarding import OnboardingWorkflow
+from workflows.support import RESUME_LINK_HOURS, why_link_dead
 from workflows.types import (
     LINK_EXPIRED,
     LINK_REPLACED,
     ChangeEmailInput,
     ConfirmEmailInput,
     CreateAccountInput,
+    LoginMethod,
     Profile,
     RequestNewLinkInput,
     Step,
+    UseResumeLinkInput,
 )
 
 router = APIRouter(prefix="/{lang}", dependencies=[Depends(check_csrf), Depends(signed_in_account)])
@@ -39,7 +44,6 @@ SIGN_UP_STEPS = (
     Step.RECOVERY_ANSWERS,
     Step.RECOVERY_EMAIL,
 )
-RESUME_LINK_HOURS = 72  # the e-mail says so
 
 
 class AccountForm(BaseModel):
@@ -78,26 +82,55 @@ async def resume(request: Request, lang: Lang, journeys: JourneyService) -> Resp
     return goto_step(request, lang, current.state.step)
 
 
+def resume_token(settings: Settings, token: str) -> ResumeLink | None:
+    return read_resume_token(
+        settings.secret_key.get_secret_value(), token, RESUME_LINK_HOURS * 3600
+    )
+
+
+def link_gone(request: Request, lang: str) -> Response:
+    return render(request, "cers/resume_expired.html", lang=lang, status_code=410)
+
+
 @router.get("/resume/{token}", name="resume_link")
 async def resume_link(
     request: Request, lang: Lang, journeys: JourneyService, token: str, settings: AppSettings
 ) -> Response:
-    """Support's e-mailed link back to a journey. Before a credential exists it opens the
-    journey in this browser, as the browser that began it would; after, the person signs in."""
-    link = read_resume_token(
-        settings.secret_key.get_secret_value(), token, RESUME_LINK_HOURS * 3600
-    )
+    """Support's e-mailed link back to a journey. It signs nobody in and puts no journey in
+    this browser: holding it is not being the journey's owner. It leads to signing in, and
+    from there to the unfinished step. A page with a button first: mail scanners that open
+    links must not use it up."""
+    link = resume_token(settings, token)
     state = await journeys.state(workflow_id_for(link.journey_id)) if link else None
     if link is None or state is None:
-        return render(request, "cers/resume_expired.html", lang=lang, status_code=410)
+        return link_gone(request, lang)
     if state.step is Step.CANCELLED:
         return goto(request, lang, "journey_cancelled")
-    if state.gckey_issued_at is not None:
+    if why_link_dead(state, link.resume_link_number, datetime.now(UTC)):
+        return link_gone(request, lang)
+    gckey = state.login_method is LoginMethod.GCKEY
+    return render(request, "cers/resume.html", lang=lang, token=token, gckey=gckey)
+
+
+@router.post("/resume/{token}")
+async def resume_link_use(
+    request: Request, lang: Lang, journeys: JourneyService, token: str, settings: AppSettings
+) -> Response:
+    """The journey records the link's one use, then the person signs in the usual way."""
+    link = resume_token(settings, token)
+    if link is None:
+        return link_gone(request, lang)
+    try:
+        used = await journeys.send(
+            workflow_id_for(link.journey_id),
+            OnboardingWorkflow.use_resume_link,
+            UseResumeLinkInput(link.resume_link_number),
+        )
+    except (StepRefused, JourneyClosed):
+        return link_gone(request, lang)
+    if used.login_method is LoginMethod.GCKEY:
         return goto(request, lang, "gckey_sign_in")
-    if state.partner_linked_at is not None:
-        return goto(request, lang, "login")
-    request.session[SessionKey.JOURNEY] = workflow_id_for(link.journey_id)
-    return goto_step(request, lang, state.step)
+    return goto(request, lang, "login")  # its Sign-In Partner button
 
 
 @router.get("/cancelled", name="journey_cancelled")

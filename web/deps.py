@@ -1,9 +1,10 @@
 """The site's typed dependencies: the one way a route reaches the settings, the database, the
-Temporal gateways, the Sign-In Partner client and the page's language. Only this module reads
-``app.state``; the app sets it once, in its lifespan."""
+Temporal gateways, the Sign-In Partner client, the rate limits and the page's language. Only
+this module reads ``app.state``; the app sets it once, in its lifespan."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -11,9 +12,10 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from i18n import LANGUAGES
+from core.languages import LANGUAGES
 from settings import Settings
 from web.journeys import Journeys
+from web.limits import Limiter
 from web.pace import SignInPace
 from web.resets import Resets
 
@@ -29,6 +31,8 @@ class Services:
     pace: SignInPace
     journeys: Journeys
     resets: Resets
+    limiter: Limiter
+    clock: Callable[[], float]  # the time the session middleware counts idle windows in
 
 
 def services(request: Request) -> Services:
@@ -60,6 +64,14 @@ def get_pace(request: Request) -> SignInPace:
     return services(request).pace
 
 
+def get_limiter(request: Request) -> Limiter:
+    return services(request).limiter
+
+
+def now(request: Request) -> float:
+    return services(request).clock()
+
+
 def language(lang: str) -> str:
     """The path's language, or 404."""
     if lang not in LANGUAGES:
@@ -73,4 +85,6 @@ JourneyService = Annotated[Journeys, Depends(get_journeys)]
 ResetService = Annotated[Resets, Depends(get_resets)]
 PartnerClient = Annotated[Any | None, Depends(get_partner)]
 Pace = Annotated[SignInPace, Depends(get_pace)]
+RateLimits = Annotated[Limiter, Depends(get_limiter)]
 Lang = Annotated[str, Depends(language)]
+Now = Annotated[float, Depends(now)]

@@ -9,14 +9,15 @@ from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from web.deps import AppSettings, JourneyService, Lang
+from core.hashing import hash_answers, hash_password
+from core.normalize import normalize_username
+from web.deps import AppSettings, JourneyService, Lang, Now, RateLimits
 from web.guards import Issued, PostedJourney, at_step, choose_login, goto, goto_step
 from web.journeys import AtStep
 from web.pages import render, signed_in_account
 from web.session import SessionKey, check_csrf, sign_in
 from web.temporal import Rejected
 from workflows import rules
-from workflows.hashing import hash_answers, hash_password
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     AnswerTermsInput,
@@ -59,7 +60,10 @@ class RecoveryEmailForm(BaseModel):
 
 
 @router.post("/sign-up", name="sign_up")
-async def sign_up(request: Request, lang: Lang, journeys: JourneyService) -> Response:
+async def sign_up(
+    request: Request, lang: Lang, journeys: JourneyService, limiter: RateLimits
+) -> Response:
+    await limiter.hit(limiter.sign_up, request)
     step = await choose_login(request, journeys, LoginMethod.GCKEY, lang)
     return goto_step(request, lang, step)
 
@@ -135,7 +139,7 @@ async def username_submit(
     result = await journeys.submit(
         workflow_id,
         OnboardingWorkflow.choose_username,
-        ChooseUsernameInput(rules.normalize_username(form.username)),
+        ChooseUsernameInput(normalize_username(form.username)),
     )
     if isinstance(result, Rejected):
         return render(
@@ -287,6 +291,7 @@ async def recovery_email_submit(
     lang: Lang,
     journeys: JourneyService,
     workflow_id: PostedJourney,
+    now: Now,
     form: Annotated[RecoveryEmailForm, Form()],
 ) -> Response:
     result = await journeys.submit(
@@ -303,6 +308,8 @@ async def recovery_email_submit(
             email=form.email,
             errors=result.errors,
         )
+    # The GCKey is issued: this session, and only this one, may go on signed in (Continue).
+    request.session[SessionKey.ISSUED] = {"journey": workflow_id, "at": now}
     return goto(request, lang, "issued")
 
 
@@ -312,7 +319,20 @@ async def issued_page(request: Request, lang: Lang, journey: Issued) -> Response
 
 
 @router.post("/issued")
-async def issued_continue(request: Request, lang: Lang, journey: Issued) -> Response:
-    """Continue: back to the CERS login page, signed in with the new GCKey."""
+async def issued_continue(
+    request: Request, lang: Lang, journey: Issued, settings: AppSettings, now: Now
+) -> Response:
+    """Continue: back to the CERS login page, signed in with the new GCKey — once, in the
+    session that finished step 5, within the idle window after issuance. The sign-up cookie
+    is no credential: anyone else, or later, signs in with the password."""
+    grant = request.session.pop(SessionKey.ISSUED, None)
+    fresh = (
+        isinstance(grant, dict)
+        and grant.get("journey") == journey.workflow_id
+        and isinstance(grant.get("at"), int | float)
+        and 0 <= now - grant["at"] <= settings.session_idle_minutes * 60
+    )
+    if not fresh:
+        return goto(request, lang, "gckey_sign_in")
     sign_in(request, journey.workflow_id)
     return goto(request, lang, "cers_home")

@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
+from core.links import ConfirmationLink, read_token
 from web.deps import AppSettings, JourneyService
 from web.journeys import AtStep, Journeys, new_workflow_id
 from web.session import SessionKey, held
-from workflows.links import ConfirmationLink, read_token
 from workflows.types import LoginMethod, Step
 
 # The page that shows each step; a returning user is sent to the one their journey is at.

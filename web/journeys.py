@@ -20,13 +20,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from audit.sources import JourneyHistory, read_journey
 from web.temporal import Gateway, deadline, not_found
+from workflows.inputs import onboarding_input
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     ONBOARDING_ID_PREFIX,
     BeginInput,
     JourneyState,
     LoginMethod,
-    OnboardingInput,
     Step,
 )
 
@@ -66,16 +66,7 @@ class Journeys(Gateway[OnboardingWorkflow]):
         settings = self.settings
         start = WithStartWorkflowOperation(
             OnboardingWorkflow.run,
-            OnboardingInput(
-                journey_id=journey_id_of(workflow_id),
-                terms_version=settings.terms_version,
-                recovery_question_count=settings.recovery_question_count,
-                reminder_after_seconds=round(settings.reminder_after_hours * 3600),
-                expire_after_seconds=round(settings.expire_after_hours * 3600),
-                lock_after_failures=settings.lock_after_failures,
-                lock_seconds=round(settings.lock_minutes * 60),
-                gckey_expire_after_seconds=round(settings.gckey_expire_after_days * 86400),
-            ),
+            onboarding_input(settings, journey_id_of(workflow_id)),
             id=workflow_id,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=settings.task_queue,

@@ -11,9 +11,10 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from core.languages import other_language, supported_language
 from db.models import UserAccount
 from db.queries import account_for
-from i18n import LANGUAGES, format_when, translations
+from i18n import format_when, translations
 from web.deps import DbEngine
 from web.journeys import journey_id_of
 from web.session import csrf_token, signed_in_journey
@@ -39,7 +40,7 @@ def current_account(request: Request) -> UserAccount | None:
 def page_language(request: Request) -> str:
     """The language of the page asked for, even when no route matched it."""
     lang = request.path_params.get("lang") or request.url.path.strip("/").split("/")[0]
-    return lang if lang in LANGUAGES else "en"
+    return supported_language(lang)
 
 
 def translator(lang: str) -> Any:
@@ -54,7 +55,7 @@ def translator(lang: str) -> Any:
 
 def toggle_url(request: Request, lang: str) -> str:
     """The same page in the other language, as Canada.ca's toggle does."""
-    other = "fr" if lang == "en" else "en"
+    other = other_language(lang)
     route = request.scope.get("route")
     params = dict(request.path_params)
     if route is None or "lang" not in params:
@@ -81,7 +82,7 @@ def render(
         template,
         {
             "lang": lang,
-            "other_lang": "fr" if lang == "en" else "en",
+            "other_lang": other_language(lang),
             "_": translator(lang),
             "toggle_url": toggle_url(request, lang),
             "csrf_token": csrf_token(request),

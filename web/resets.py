@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 
 from web.temporal import Gateway, deadline
+from workflows.inputs import password_reset_input
 from workflows.reset import PasswordResetWorkflow
-from workflows.reset_types import PasswordResetWorkflowInput, ResetState
+from workflows.reset_types import ResetState
 from workflows.types import PASSWORD_RESET_ID_PREFIX
 
 
@@ -20,13 +21,12 @@ class Resets(Gateway[PasswordResetWorkflow]):
         async with deadline():
             await self.client.start_workflow(
                 PasswordResetWorkflow.run,
-                PasswordResetWorkflowInput(
+                password_reset_input(
+                    settings,
                     reset_id=reset_id,
                     journey_id=journey_id,
                     question_ids=question_ids,
                     language=lang,
-                    max_failures=settings.reset_max_failures,
-                    expire_after_seconds=round(settings.reset_expire_after_minutes * 60),
                 ),
                 id=workflow_id,
                 task_queue=settings.task_queue,

@@ -12,6 +12,7 @@ from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
+    from core.languages import LANGUAGES
     from workflows import rules
     from workflows.access import AccessRules
     from workflows.delivery import MailDelivery
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.support import SupportActions
     from workflows.types import (
+        FINISHED_STEPS,
         LINK_EXPIRED,
         LINK_REPLACED,
         USERNAME_TAKEN,
@@ -38,7 +40,6 @@ with workflow.unsafe.imports_passed_through():
         ConfirmEmailResult,
         CreateAccountInput,
         CreateAccountResult,
-        CreateUserAccountInput,
         EmailKind,
         IssueGCKeyInput,
         JourneyState,
@@ -57,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         SetRecoveryEmailInput,
         SetRecoveryEmailResult,
         Step,
+        StoreUserAccountInput,
     )
 
 
@@ -71,10 +73,11 @@ class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery):
       once the mail server has refused the address for good: workflows/delivery.py).
       A Sign-In Partner journey: begin, then link_partner (the pairwise id), then create_account.
       Once a credential exists (workflows/access.py): record_sign_in (the site's verdict on a
-      password; counts failures and locks), record_partner_attempt (an unknown Sign-In
-      Partner came back).
+      password; counts failures, locks and e-mails the owner, counts attempts while locked),
+      record_partner_attempt (an unknown Sign-In Partner came back).
       Support staff (workflows/support.py), each with staff member and reason:
-      resend_confirmation, extend_deadline, send_resume_link, unlock_gckey, cancel.
+      resend_confirmation, extend_deadline, send_resume_link (to an address the journey
+      holds), unlock_gckey, cancel; and use_resume_link (the person opened that link, once).
     Query: journey (the whole JourneyState; never a hash).
     Signals: password_reset (from PasswordResetWorkflow: the new password is stored).
     Passwords and recovery answers arrive as argon2id hashes; the plaintext never enters history.
@@ -102,7 +105,7 @@ class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery):
         await workflow.wait_condition(lambda: self._begun)
         # GCKey sign-up (steps 1 to 5) or the Sign-In Partner, then Create User Account.
         await workflow.wait_condition(
-            lambda: state.step in (Step.CONFIRM_EMAIL, Step.PORTAL, Step.DECLINED, Step.CANCELLED)
+            lambda: state.step is Step.CONFIRM_EMAIL or state.step in FINISHED_STEPS
         )
         if state.step is Step.CONFIRM_EMAIL:
             await self._wait_for_confirmation()
@@ -117,6 +120,7 @@ class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery):
         await asyncio.gather(*self._sending, *self._watching, return_exceptions=True)
         if state.step is Step.PORTAL and workflow.patched(ACCESS_LIVES_ON):
             await self._keep_access()
+        await asyncio.gather(*self._sending, return_exceptions=True)  # a later lock notice
         await workflow.wait_condition(workflow.all_handlers_finished)
         return OnboardingResult(step=state.step, urn=state.urn or None)
 
@@ -193,7 +197,7 @@ class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery):
 
     @begin.validator
     def _validate_begin(self, input: BeginInput) -> None:
-        if input.language not in rules.LANGUAGES:
+        if input.language not in LANGUAGES:
             raise invalid({"language": [rules.N_("Choose English or French.")]})
 
     # GCKey Sign Up, steps 1 to 5.
@@ -290,7 +294,6 @@ class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery):
                 IssueGCKeyInput(
                     journey_id=state.journey_id,
                     login_method=state.login_method,
-                    username=state.username,
                     password_hash=self._password_hash,
                     recovery_answers=self._recovery_answers,
                     recovery_email=input.email,
@@ -322,8 +325,8 @@ class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery):
             state = self._state
             now = workflow.now()
             result = await workflow.execute_local_activity_method(
-                AccountActivities.create_user_account,
-                CreateUserAccountInput(
+                AccountActivities.store_user_account,
+                StoreUserAccountInput(
                     journey_id=state.journey_id,
                     login_method=state.login_method,
                     profile=input.profile,

@@ -1,5 +1,5 @@
-"""Every workflow class the worker runs, for the replayer: a history of any kind is checked
-against today's code. A test holds this list and the worker's equal."""
+"""Every workflow class: the worker runs these, and the replayer checks a history of any of
+them against today's code. A test holds this list to the classes defined under workflows/."""
 
 from __future__ import annotations
 

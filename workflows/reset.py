@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         ONBOARDING_ID_PREFIX,
         WRONG_STEP,
         PasswordResetInput,
-        SetGCKeyPasswordInput,
+        StoreGCKeyPasswordInput,
     )
 
 FINISHED = (ResetStep.DONE, ResetStep.FAILED, ResetStep.EXPIRED)
@@ -146,8 +146,8 @@ class PasswordResetWorkflow:
             self._expect(ResetStep.NEW_PASSWORD)
             now = workflow.now()
             await workflow.execute_local_activity_method(
-                AccountActivities.set_gckey_password,
-                SetGCKeyPasswordInput(
+                AccountActivities.store_gckey_password,
+                StoreGCKeyPasswordInput(
                     journey_id=self._input.journey_id,
                     password_hash=input.password_hash,
                     changed_at=now,

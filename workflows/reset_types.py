@@ -30,24 +30,26 @@ class ResetStep(StrEnum):
 @dataclass
 class PasswordResetWorkflowInput:
     """``journey_id`` is empty when the username is unknown: the reset then looks the same
-    and can never succeed, so it tells nobody which usernames exist."""
+    and can never succeed, so it tells nobody which usernames exist. Made from the Settings by
+    workflows.inputs.password_reset_input; every field has been in every input ever recorded,
+    so none needs a default."""
 
     reset_id: str
     journey_id: str
     question_ids: list[str]
-    language: str = "en"
-    max_failures: int = 3
-    expire_after_seconds: int = 30 * 60
+    language: str
+    max_failures: int
+    expire_after_seconds: int
 
 
 @dataclass
 class ResetState:
     reset_id: str
+    failures_allowed: int  # the input's max_failures
     step: ResetStep = ResetStep.CHOOSE_WAY
     way: ResetWay | None = None
     asked_question_ids: list[str] = field(default_factory=list)
     failures: int = 0
-    failures_allowed: int = 3
     code_requested_at: datetime | None = None
     expires_at: datetime | None = None
     completed_at: datetime | None = None

@@ -21,6 +21,9 @@ from functools import cache
 
 from email_validator import EmailNotValidError, validate_email
 
+from core.languages import LANGUAGES
+from core.normalize import normalize_answer, normalize_username
+
 
 def N_(message: str) -> str:
     """Marks a message for extraction; the web translates it."""
@@ -49,11 +52,6 @@ _USERNAME_ALLOWED = frozenset(
 )
 
 
-def normalize_username(username: str) -> str:
-    """Composed form, so an accent typed as a separate mark counts as one letter."""
-    return unicodedata.normalize("NFC", username)
-
-
 def username_checks(username: str) -> list[Check]:
     """The "Username Checklist Box": every rule, met or not."""
     username = normalize_username(username)
@@ -77,11 +75,6 @@ def username_checks(username: str) -> list[Check]:
 
 
 USERNAME_TAKEN_MESSAGE = N_("This username has already been used. Choose another one.")
-
-
-def username_key(username: str) -> str:
-    """Uniqueness compares usernames case-insensitively, after Unicode normalization."""
-    return normalize_username(username).casefold()
 
 
 def password_checks(password: str, username: str, confirmation: str | None = None) -> list[Check]:
@@ -174,17 +167,11 @@ def recovery_errors(
     return errors
 
 
-def normalize_answer(answer: str) -> str:
-    """Answers are compared without regard to case or repeated spaces."""
-    return " ".join(unicodedata.normalize("NFC", answer).casefold().split())
-
-
 # Create User Account
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@(?:[^@\s.]+\.)+[^@\s.]{2,}$")
 TELEPHONE_PATTERN = re.compile(r"^\+?[0-9 ().-]{7,20}$")
 NAME_MAX = 50
-LANGUAGES = ("en", "fr")
 CANADIAN_TIME_ZONES = (
     "America/St_Johns",
     "America/Halifax",

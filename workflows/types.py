@@ -35,6 +35,13 @@ class Step(StrEnum):
     CANCELLED = "cancelled"
 
 
+# Where the journey's steps are over: nobody is expected to move it on. (A journey at the
+# portal stays open as the record of its access, but no step is left to take.)
+FINISHED_STEPS = frozenset({Step.PORTAL, Step.DECLINED, Step.GCKEY_EXPIRED, Step.CANCELLED})
+# Where a person still has a step to take, so support may help them on or cancel.
+OPEN_STEPS = frozenset(Step) - FINISHED_STEPS
+
+
 class SignInOutcome(StrEnum):
     SIGNED_IN = "signed_in"
     FAILED = "failed"
@@ -65,20 +72,28 @@ USERNAME_TAKEN = "UsernameTaken"
 LINK_EXPIRED = "ConfirmationLinkExpired"
 LINK_REPLACED = "ConfirmationLinkReplaced"
 WRONG_STEP = "WrongStep"
+RESUME_LINK_DEAD = "ResumeLinkNoLongerWorks"  # replaced, used, expired, or never usable
 PARTNER_LINKED = "PartnerIdentityLinked"  # details[0] is the journey already holding it
+NO_USERNAME = "NoUsername"  # a GCKey issued for a journey that reserved no username
+NO_GCKEY = "NoGCKey"  # a new password for a GCKey never issued, or expired
 # The mail server refused the message for good (an SMTP 5xx); details[0] is its answer.
 MAIL_REFUSED = "MailRefused"
 
 
 @dataclass
 class OnboardingInput:
+    """Made from the Settings by workflows.inputs.onboarding_input, the one place that reads
+    them. The first fields have been in every input ever recorded, so they need no default."""
+
     journey_id: str
-    terms_version: str = "2024-07"
-    recovery_question_count: int = 3
-    reminder_after_seconds: int = 24 * 3600
-    expire_after_seconds: int = 72 * 3600
-    # The rules of signing in: consecutive failures lock the GCKey for a while, and a GCKey
-    # unused for two years expires.
+    terms_version: str
+    recovery_question_count: int
+    reminder_after_seconds: int
+    expire_after_seconds: int
+    # The rules of signing in (consecutive failures lock the GCKey for a while; a GCKey unused
+    # for two years expires) came later. A journey started before them gets these defaults
+    # each time its history is decoded, so they are the service's values when the rules came,
+    # fixed: read from Settings, a changed setting would change recorded journeys on replay.
     lock_after_failures: int = 5
     lock_seconds: int = 20 * 60
     gckey_expire_after_seconds: int = 730 * 24 * 3600
@@ -153,12 +168,18 @@ class JourneyState:
     failed_sign_ins: int = 0
     locked_until: datetime | None = None
     locks: int = 0
+    # Sign-ins tried while the GCKey was locked: each got the answer a wrong password gets.
+    attempts_while_locked: int = 0
+    last_attempt_while_locked_at: datetime | None = None
     partner_attempts: int = 0
     last_partner_attempt_at: datetime | None = None
     password_reset_at: datetime | None = None
     gckey_expired_at: datetime | None = None
     # Support staff's actions stand in history with the staff member and reason.
-    resume_links_sent: int = 0
+    resume_links_sent: int = 0  # the number of the newest link; it revokes the older ones
+    resume_link_expires_at: datetime | None = None
+    resume_link_used: int = 0  # the number of the last link opened; a link works once
+    resume_link_used_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str = ""
     # The confirmation e-mail's address refused by the mail server; None once it is changed.
@@ -348,7 +369,8 @@ class ExtendDeadlineResult:
 
 @dataclass
 class SendResumeLinkInput:
-    """``email`` is where the link goes: the address the person gave staff, or the journey's."""
+    """``email`` is where the link goes: one of the addresses the journey holds (confirmed, or
+    its GCKey's recovery e-mail), never one typed by staff."""
 
     staff: str
     reason: str
@@ -360,7 +382,22 @@ class SendResumeLinkResult:
     resume_link_number: int
 
 
-# Activities
+@dataclass
+class UseResumeLinkInput:
+    """Someone opened support's link: it works once, and only the newest one works."""
+
+    resume_link_number: int
+
+
+@dataclass
+class UseResumeLinkResult:
+    """How the person signs in to continue: the link itself signs nobody in."""
+
+    login_method: LoginMethod
+
+
+# Activities: one message pair each, named for the activity method (a few are recorded in
+# history under an earlier name, kept in their @activity.defn), never for an update.
 
 
 @dataclass
@@ -378,7 +415,6 @@ class ReserveUsernameResult:
 class IssueGCKeyInput:
     journey_id: str
     login_method: LoginMethod
-    username: str
     password_hash: str
     recovery_answers: list[RecoveryAnswer]
     recovery_email: str
@@ -394,7 +430,7 @@ class IssueGCKeyResult:
 
 
 @dataclass
-class CreateUserAccountInput:
+class StoreUserAccountInput:
     journey_id: str
     login_method: LoginMethod
     profile: Profile
@@ -402,7 +438,7 @@ class CreateUserAccountInput:
 
 
 @dataclass
-class CreateUserAccountResult:
+class StoreUserAccountResult:
     urn: str
 
 
@@ -484,12 +520,30 @@ class SendResumeEmailResult:
 
 
 @dataclass
-class SetGCKeyPasswordInput:
+class SendLockNoticeInput:
+    """The owner is told their GCKey locked: when it ends, and the way out."""
+
+    journey_id: str
+    lock_number: int
+    to: str
+    language: str
+    locked_until: datetime
+    failures: int
+    time_zone: str = ""
+
+
+@dataclass
+class SendLockNoticeResult:
+    message_id: str
+
+
+@dataclass
+class StoreGCKeyPasswordInput:
     journey_id: str
     password_hash: str
     changed_at: datetime
 
 
 @dataclass
-class SetGCKeyPasswordResult:
+class StoreGCKeyPasswordResult:
     changed_at: datetime

@@ -20,21 +20,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from core.hashing import hash_password
+from devstack.stack import Stack, local_stack
 from tests.journeys import (
     ANSWERS,
     Journey,
     at_portal,
     choose_credentials,
     create_account,
+    journey_handle,
 )
-from tests.stack import Stack, local_stack
 from web.journeys import Journeys, new_workflow_id
-from workflows.hashing import hash_password
+from workflows.inputs import password_reset_input
 from workflows.onboarding import OnboardingWorkflow
 from workflows.reset import PasswordResetWorkflow
 from workflows.reset_types import (
     ChooseResetWayInput,
-    PasswordResetWorkflowInput,
     RecordVerificationInput,
     ResetWay,
     SetNewPasswordInput,
@@ -51,8 +52,10 @@ from workflows.types import (
     RecordPartnerAttemptInput,
     RecordSignInInput,
     RequestNewLinkInput,
+    SendResumeLinkInput,
     SetRecoveryEmailInput,
     SupportActionInput,
+    UseResumeLinkInput,
 )
 
 HERE = Path(__file__).parent
@@ -97,7 +100,8 @@ async def signed_in_locked_and_reset(handle: Journey, stack: Stack) -> None:
     reset_id = str(uuid.uuid4())
     reset = await stack.client.start_workflow(
         PasswordResetWorkflow.run,
-        PasswordResetWorkflowInput(
+        password_reset_input(
+            stack.settings,
             reset_id=reset_id,
             journey_id=state.journey_id,
             question_ids=state.recovery_question_ids,
@@ -172,6 +176,42 @@ async def helped_by_support(handle: Journey, stack: Stack) -> None:
     await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(True))
 
 
+async def mail_gone(handle: Journey) -> None:
+    """Stands still once no activity is pending (the e-mail it started has been taken)."""
+    while (await handle.describe()).raw_description.pending_activities:
+        await asyncio.sleep(0.2)
+
+
+async def locked_with_notice(handle: Journey, stack: Stack) -> None:
+    """At the portal, five failures lock the GCKey and its owner is e-mailed (at the recovery
+    address); two sign-ins tried during the lock, the right password and a wrong one, are
+    answered alike and counted; then support unlocks it."""
+    await completed(handle)
+    await at_portal(handle)
+    for matched in [False] * 5 + [True, False]:
+        await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(matched))
+    await mail_gone(handle)
+    await handle.execute_update(
+        OnboardingWorkflow.unlock_gckey, SupportActionInput("ana", "Identity checked by phone")
+    )
+
+
+async def resumed_by_support(handle: Journey, stack: Stack) -> None:
+    """The GCKey issued, stopped before Create User Account: support e-mails a link to the
+    recovery address, a second one replaces it, and the person opens that one."""
+    await choose_credentials(handle, f"Histo{uuid.uuid4().hex[:6]}")
+    await handle.execute_update(
+        OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput("recover@example.ca")
+    )
+    for reason in ("Lost the first e-mail", "Asked again by phone"):
+        await handle.execute_update(
+            OnboardingWorkflow.send_resume_link,
+            SendResumeLinkInput("ana", reason, "recover@example.ca"),
+        )
+    await handle.execute_update(OnboardingWorkflow.use_resume_link, UseResumeLinkInput(2))
+    await mail_gone(handle)
+
+
 async def mail_refused_then_changed(handle: Journey, stack: Stack) -> None:
     """The mail server refuses the account's address for good (550); the person gives
     another on the portal, and the new link confirms it."""
@@ -216,6 +256,8 @@ PATHS: dict[str, Recording] = {
     "gckey_expired": Recording(gckey_expired, {"gckey_expire_after_days": 3 / 86400}),
     "cancelled_by_support": Recording(cancelled_by_support),
     "helped_by_support": Recording(helped_by_support),
+    "locked_with_notice": Recording(locked_with_notice),
+    "resumed_by_support": Recording(resumed_by_support),
     "mail_refused_then_changed": Recording(mail_refused_then_changed),
 }
 
@@ -227,7 +269,7 @@ async def main(names: list[str]) -> None:
             settings = stack.settings.model_copy(update=path.settings)
             workflow_id = new_workflow_id()
             await Journeys(stack.client, settings).begin(workflow_id, path.method, "fr")
-            handle = stack.client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+            handle = journey_handle(stack.client, workflow_id)
             await path.walk(handle, replace(stack, settings=settings))
             history = await handle.fetch_history()
             (HERE / f"{name}.json").write_text(history.to_json())

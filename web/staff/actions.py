@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from starlette.responses import RedirectResponse, Response
 
 from db.audit import record_audit
+from db.sessions import end_journey_sessions
 from web.deps import DbEngine, JourneyService, Lang
 from web.journeys import workflow_id_for
 from web.pages import render
@@ -23,8 +24,9 @@ from web.staff.journeys import journey_path
 from web.temporal import JourneyClosed, Rejected, StepRefused
 from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
-from workflows.support import OPEN_STEPS
+from workflows.support import has_credential, resume_addresses
 from workflows.types import (
+    OPEN_STEPS,
     ConfirmationStatus,
     ExtendDeadlineInput,
     JourneyState,
@@ -48,6 +50,9 @@ class Action:
     title: str  # a msgid
     input: type = SupportActionInput
     fields: tuple[str, ...] = ()  # what the form adds to the staff member and the reason
+    # Done, it signs out every session of the journey's GCKey (whoever was guessing may
+    # have got in; the owner signs in afresh).
+    ends_sessions: bool = False
 
     def message(self, staff: SignedInStaff, form: ActionForm) -> Any:
         extra = {name: getattr(form, name) for name in self.fields}
@@ -67,7 +72,10 @@ def offered_actions(state: JourneyState | None, now: datetime | None = None) -> 
     offered = {
         "resend_confirmation": confirming,
         "extend_deadline": confirming,
-        "send_resume_link": state.step in OPEN_STEPS,
+        # Only to an address the journey holds, and only once someone can sign in to it.
+        "send_resume_link": state.step in OPEN_STEPS
+        and has_credential(state)
+        and bool(resume_addresses(state)),
         "unlock_gckey": state.locked_until is not None and state.locked_until > now,
         "cancel": state.step in OPEN_STEPS,
     }
@@ -90,7 +98,9 @@ ACTIONS = {
         SendResumeLinkInput,
         ("email",),
     ),
-    "unlock_gckey": Action(OnboardingWorkflow.unlock_gckey, rules.N_("Unlock the GCKey")),
+    "unlock_gckey": Action(
+        OnboardingWorkflow.unlock_gckey, rules.N_("Unlock the GCKey"), ends_sessions=True
+    ),
     "cancel": Action(OnboardingWorkflow.cancel, rules.N_("Cancel the journey")),
 }
 REFUSED = rules.N_("This action is not possible where the journey stands now.")
@@ -125,6 +135,8 @@ async def act(
             errors = result.errors
     detail = {name: getattr(message, name) for name in action.fields}
     outcome = "refused" if errors else "done"
+    if action.ends_sessions and not errors:
+        await asyncio.to_thread(end_journey_sessions, engine, journey_id)
     await asyncio.to_thread(
         record_audit,
         engine,
@@ -136,6 +148,10 @@ async def act(
         outcome,
     )
     if errors:
+        addresses: dict[str, str] = {}
+        if name == "send_resume_link" and "action" not in errors:
+            state = await journeys.state(workflow_id_for(journey_id))
+            addresses = resume_addresses(state) if state else {}
         return render(
             request,
             "staff/action_refused.html",
@@ -147,6 +163,7 @@ async def act(
             action=action,
             form=form,
             errors=errors,
+            addresses=addresses,
         )
     url = request.url_for("staff_journey", lang=lang, journey_id=journey_id)
     return RedirectResponse(f"{url}?done={name}", status_code=303)

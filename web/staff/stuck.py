@@ -1,7 +1,7 @@
 """When a journey is stuck, and why. Pure: the page hands in what Temporal said.
 
 A running journey is stuck when any of these holds:
-  - it is still open (not at the portal, declined or cancelled) and has made no progress for
+  - it is still open (not at one of the FINISHED_STEPS) and has made no progress for
     longer than ``stuck_after_hours`` (settings.py);
   - an activity is retrying (attempt 2 or more: the mail server refuses mail, the database is
     down): the pending activity's type, attempt count and last failure are shown;
@@ -20,15 +20,13 @@ from typing import Any
 
 from workflows.rules import N_
 from workflows.search import JourneyStatus
-from workflows.types import ConfirmationStatus, JourneyState, Step
+from workflows.types import FINISHED_STEPS, ConfirmationStatus, JourneyState, Step
 
-# Closed in all but name: nobody is expected to move these on. (Steps by value: the terminal
-# steps for support's cancel and GCKey expiry came after this list was first written.)
+# Closed in all but name: nobody is expected to move these on.
 FINISHED_STATUSES = set(JourneyStatus) - {
     JourneyStatus.IN_PROGRESS,
     JourneyStatus.AWAITING_CONFIRMATION,
 }
-FINISHED_STEPS = {Step.PORTAL.value, Step.DECLINED.value, "cancelled", "gckey_expired"}
 
 
 @dataclass(frozen=True)
@@ -114,8 +112,7 @@ def stuck_reasons(
             reasons.append(Stuck("activity_retrying", RETRYING, values))
     if open_journey and link_expired(now, step, deadline, state):
         reasons.append(Stuck("confirmation_expired", LINK_EXPIRED))
-    # Lock state arrives with the sign-in rules; older JourneyState has no such field.
-    locked_until: datetime | None = getattr(state, "locked_until", None)
+    locked_until = state.locked_until if state is not None else None
     if locked_until is not None and locked_until > now:
         reasons.append(Stuck("gckey_locked", GCKEY_LOCKED, {"until": locked_until}))
     refusal = state.mail_refused if state is not None else None

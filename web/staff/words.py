@@ -17,8 +17,8 @@ STEPS: dict[str, str] = {
     Step.CONFIRM_EMAIL: N_("Confirming the e-mail address"),
     Step.PORTAL: N_("Done: in the portal"),
     Step.DECLINED: N_("Declined the terms and conditions"),
-    "gckey_expired": N_("GCKey expired unused"),
-    "cancelled": N_("Cancelled by support"),
+    Step.GCKEY_EXPIRED: N_("GCKey expired unused"),
+    Step.CANCELLED: N_("Cancelled by support"),
 }
 STATUSES = {
     JourneyStatus.IN_PROGRESS: N_("In progress"),

@@ -68,7 +68,7 @@ function liveChecklist(box) {
   var rules = RULES[field];
   if (!input || !rules) { return; }
   function update() {
-    // The server composes accents in a username (rules.normalize_username), never in a password.
+    // The server composes accents in a username (core/normalize.py), never in a password.
     var value = field === "username" ? input.value.normalize("NFC") : input.value;
     box.querySelectorAll("li[data-rule]").forEach(function (item) {
       var rule = rules[item.dataset.rule];
