@@ -17,4 +17,5 @@ RUN pip install . \
 USER cers
 
 EXPOSE 8000
-CMD ["python", "-m", "uvicorn", "web.app:app", "--host", "0.0.0.0", "--port", "8000"]
+# X-Forwarded-For is believed from TRUSTED_PROXIES only (web/app.py), not from uvicorn's default.
+CMD ["python", "-m", "uvicorn", "web.app:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", "--no-server-header"]

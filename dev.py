@@ -184,6 +184,10 @@ def run() -> int:
         env["TEMPORAL_ADDRESS"] = f"{HOST}:{TEMPORAL_PORT}"
         # Its Web UI calls the site's codec endpoints with a staff member's cookie.
         env.setdefault("TEMPORAL_UI_ORIGIN", TEMPORAL_UI_ORIGIN)
+    # The site answers to PUBLIC_URL's host (127.0.0.1 by default) and to localhost, the two
+    # names a newcomer may type and the two the stand-in broker sends people back to.
+    if not settings.allowed_hosts:
+        env["ALLOWED_HOSTS"] = "localhost"
     # SMTP_HOST stays unset for the embedded catcher: the worker then sends to 127.0.0.1 and
     # the web shows the development mailbox (settings.dev_mail_enabled).
     if embedded_broker:
@@ -222,11 +226,7 @@ def run() -> int:
             broker = children.start("broker", *broker_command(settings))
             children.wait_listening("broker", broker, BROKER_PORT)
         children.start("worker", sys.executable, "worker.py")
-        web = children.start(
-            "web",
-            *(sys.executable, "-m", "uvicorn", "web.app:app"),
-            *("--host", HOST, "--port", str(WEB_PORT)),
-        )
+        web = children.start("web", *web_command(WEB_PORT))
         children.wait_listening("web", web, WEB_PORT)
         log.info("site             http://%s:%s/", HOST, WEB_PORT)
         if embedded_temporal:
@@ -248,6 +248,16 @@ def run() -> int:
         children.stop()
     log.info("stopped")
     return 0
+
+
+def web_command(port: int) -> list[str]:
+    """The site under uvicorn; it names no server software and believes no X-Forwarded-For of
+    its own accord (the Dockerfile's does the same)."""
+    return [
+        *(sys.executable, "-m", "uvicorn", "web.app:app"),
+        *("--host", HOST, "--port", str(port), "--no-server-header"),
+        "--no-proxy-headers",  # the app trusts X-Forwarded-For from TRUSTED_PROXIES only
+    ]
 
 
 def temporal_command(settings: Settings) -> list[str]:

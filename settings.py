@@ -8,8 +8,10 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import SecretStr, model_validator
+from limits import parse
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.crypto import BadKeyRing, KeyRing
@@ -41,8 +43,11 @@ class Settings(BaseSettings):
 
     # Signs confirmation links and tokens. Empty in development: a random key kept in DATA_DIR.
     secret_key: SecretStr = SecretStr("")
-    public_url: str = "http://127.0.0.1:8000"
-    https_only_cookies: bool = False
+    public_url: str = "http://127.0.0.1:8000"  # e-mail links, and the host the site answers to
+    # More host names the site answers to (comma- or space-separated), for a second name of the
+    # same site; any other Host header is refused, so no link or redirect is built from it.
+    allowed_hosts: str = ""
+    https_only_cookies: bool = False  # Secure cookies even when PUBLIC_URL is http
 
     session_idle_minutes: int = 20  # GCKey's single sign-on window
     session_max_hours: float = 12  # however active, a session ends this long after it began
@@ -79,6 +84,52 @@ class Settings(BaseSettings):
     # staff member's cookie). Empty: none.
     temporal_ui_origin: str = ""
 
+    # Rate limits (web/limits.py), each a `limits` string ("10/minute"), per client address
+    # and per account (the username typed, known or not). Counted in process unless
+    # RATE_LIMIT_STORAGE names a shared store (redis://host:6379), needed as soon as more than
+    # one web process runs. The client address comes from X-Forwarded-For only when the
+    # connection is from one of TRUSTED_PROXIES (addresses or networks, comma-separated).
+    rate_limit_storage: str = ""
+    rate_limit_key_prefix: str = "cers-limits"
+    trusted_proxies: str = ""
+    sign_in_limit_per_address: str = "30/minute"
+    sign_in_limit_per_account: str = "10/minute"
+    staff_sign_in_limit_per_address: str = "30/minute"
+    staff_sign_in_limit_per_account: str = "10/minute"
+    sign_up_limit_per_address: str = "20/minute"
+    reset_limit_per_address: str = "20/hour"
+    reset_attempts_per_day: int = 5  # Forgot your password? attempts per username
+    reset_code_limit_per_address: str = "20/hour"
+    reset_codes_per_hour: int = 3  # confirmation code e-mails per GCKey
+    # A staff account locks after this many failed sign-ins within the window, for as long.
+    staff_lock_after_failures: int = 5
+    staff_lock_minutes: float = 20
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _a_redis_url(cls, value: str) -> str:
+        schemes = ("redis://", "rediss://")
+        if value and not value.removeprefix("async+").startswith(schemes):
+            raise ValueError("RATE_LIMIT_STORAGE is empty (in process) or a Redis URL")
+        return value
+
+    @field_validator(
+        "sign_in_limit_per_address",
+        "sign_in_limit_per_account",
+        "staff_sign_in_limit_per_address",
+        "staff_sign_in_limit_per_account",
+        "sign_up_limit_per_address",
+        "reset_limit_per_address",
+        "reset_code_limit_per_address",
+    )
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("not a rate limit such as 10/minute") from None  # no value shown
+        return value
+
     @model_validator(mode="after")
     def _secret_key(self) -> Settings:
         key = self.secret_key.get_secret_value()
@@ -108,15 +159,26 @@ class Settings(BaseSettings):
         return key_ring(self.payload_keys.get_secret_value())
 
     @property
-    def secure_cookies(self) -> bool:
-        """Cookies go over HTTPS only when the site is served over HTTPS."""
-        return self.https_only_cookies or self.public_url.startswith("https://")
-
-    @property
     def sqlalchemy_url(self) -> str:
         if self.database_url:
             return self.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
         return f"sqlite:///{self.data_dir / 'cers.sqlite3'}"
+
+    @property
+    def https(self) -> bool:
+        """The site is reached over https: HSTS, and Secure cookies."""
+        return urlsplit(self.public_url).scheme.lower() == "https"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies go over HTTPS only when the site is served over HTTPS (or told to)."""
+        return self.https or self.https_only_cookies
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """The Host headers the site answers: PUBLIC_URL's host and ALLOWED_HOSTS."""
+        extra = self.allowed_hosts.replace(",", " ").split()
+        return [urlsplit(self.public_url).hostname or "", *extra]
 
     @property
     def mail_dir(self) -> Path:

@@ -30,6 +30,8 @@ from workflows.types import (
     MarkEmailConfirmedResult,
     ReserveUsernameInput,
     ReserveUsernameResult,
+    StoreAccountEmailInput,
+    StoreAccountEmailResult,
     StoreGCKeyPasswordInput,
     StoreGCKeyPasswordResult,
     StoreUserAccountInput,
@@ -131,6 +133,22 @@ class AccountActivities:
                 session.commit()
             assert row.urn is not None
             return StoreUserAccountResult(urn=row.urn)
+
+    @activity.defn
+    async def store_account_email(self, input: StoreAccountEmailInput) -> StoreAccountEmailResult:
+        """The account's new address, after the mail server refused the one it had."""
+        return await asyncio.to_thread(self._store_account_email, input)
+
+    def _store_account_email(self, input: StoreAccountEmailInput) -> StoreAccountEmailResult:
+        with Session(self._engine) as session:
+            row = session.exec(
+                select(UserAccount).where(UserAccount.journey_id == input.journey_id)
+            ).one()
+            if row.email != input.email:
+                row.email = input.email
+                session.add(row)
+                session.commit()
+            return StoreAccountEmailResult(email=row.email)
 
     @activity.defn
     async def mark_email_confirmed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -9,11 +10,20 @@ from typing import Any, Protocol
 
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from temporalio.exceptions import ApplicationError
 
 from core.languages import supported_language
 from i18n import translations
+from workflows.types import MAIL_REFUSED
 
 TEMPLATES = Path(__file__).parent / "templates" / "email"
+ADDRESS = re.compile(r"[^\s<>()\[\]'\",;:]+@[^\s<>()\[\]'\",;:]+")
+BRACKETED_ADDRESS = re.compile(rf"<?{ADDRESS.pattern}>?")
+
+
+class MailNotSent(Exception):
+    """The mail server did not take the message. Its answer, without any e-mail address: this
+    is what the worker logs, what the retry shows staff and what history keeps."""
 
 
 class EmailSender(Protocol):
@@ -40,16 +50,48 @@ class SmtpSender:
     async def send(self, message: EmailMessage) -> str:
         if "Message-ID" not in message:
             message["Message-ID"] = make_msgid(domain="cers.example.ca")
-        await aiosmtplib.send(
-            message,
-            hostname=self._host,
-            port=self._port,
-            username=self._username,
-            password=self._password,
-            start_tls=self._starttls,
-            timeout=self._timeout,
-        )
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=self._host,
+                port=self._port,
+                username=self._username,
+                password=self._password,
+                start_tls=self._starttls,
+                timeout=self._timeout,
+            )
+        except aiosmtplib.SMTPException as err:
+            # A refusal names the recipient (and often the server repeats it); from None, so
+            # the traceback does not carry the original either.
+            if (lasting := lasting_refusal(err)) is not None:
+                raise refused(lasting) from None
+            raise MailNotSent(ADDRESS.sub("<address>", str(err))) from None
         return str(message["Message-ID"])
+
+
+def lasting_refusal(err: aiosmtplib.SMTPException) -> aiosmtplib.SMTPResponseException | None:
+    """The server's answer if it refused the recipient (every one) or the message with an
+    SMTP 5xx: it will answer the same however often it is asked. A 4xx, a dropped connection
+    or a timeout may pass, and the activity is retried."""
+    if isinstance(err, aiosmtplib.SMTPRecipientsRefused):
+        lasting = [r for r in err.recipients if 500 <= r.code < 600]
+        return lasting[0] if lasting and len(lasting) == len(err.recipients) else None
+    if isinstance(err, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPDataError):
+        return err if 500 <= err.code < 600 else None
+    return None
+
+
+def refused(err: aiosmtplib.SMTPResponseException) -> ApplicationError:
+    """The refusal as a business error the journey records: the server's answer on one line,
+    without any e-mail address (the journey knows which address it sent to)."""
+    answer = " ".join(f"{err.code} {err.message}".split())
+    answer = BRACKETED_ADDRESS.sub("<address>", answer)[:300]
+    return ApplicationError(
+        f"the mail server refused the message: {answer}",
+        answer,
+        type=MAIL_REFUSED,
+        non_retryable=True,
+    )
 
 
 class EmailTemplates:
@@ -75,9 +117,10 @@ class EmailTemplates:
         message["Subject"] = tr.gettext(subject)
         message["From"] = self.mail_from
         message["To"] = to
-        message["Content-Language"] = lang
         message.set_content(self._jinja.get_template(f"{template}.txt").render(context))
         if f"{template}.html" in self._jinja.list_templates():
             html = self._jinja.get_template(f"{template}.html").render(context, lang=lang)
             message.add_alternative(html, subtype="html")
+        # After the body: setting the content drops every Content-* header set before it.
+        message["Content-Language"] = lang
         return message

@@ -1,5 +1,5 @@
-"""Notification activities: the confirmation e-mail and its reminder, and support's link back
-to a journey, in the reader's language."""
+"""Notification activities: the confirmation e-mail and its reminder, support's link back to
+a journey, and the notice that a GCKey locked, in the reader's language."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from workflows.types import (
     EmailKind,
     SendConfirmationEmailInput,
     SendConfirmationEmailResult,
+    SendLockNoticeInput,
+    SendLockNoticeResult,
     SendResumeEmailInput,
     SendResumeEmailResult,
 )
@@ -59,6 +61,31 @@ class NotificationActivities:
         activity.logger.info("sent resume link %d", input.resume_link_number)
         return SendResumeEmailResult(message_id=message_id)
 
+    @activity.defn
+    async def send_lock_notice(self, input: SendLockNoticeInput) -> SendLockNoticeResult:
+        """The owner learns of the lock here, not on the sign-in page: when it ends, and that
+        Forgot your password? ends it now."""
+        lang = supported_language(input.language)
+        message = self._templates.compose(
+            language=lang,
+            to=input.to,
+            subject=rules.N_("Your GCKey is locked for now"),
+            template="locked",
+            context={
+                "failures": input.failures,
+                "until": format_when(input.locked_until, lang, input.time_zone),
+                "forgot_password": f"{self._public_url}/{lang}/gckey/forgot-password",
+            },
+        )
+        # The same id on every retry: a mailbox shows a notice the server took twice once.
+        message["Message-ID"] = f"<{input.journey_id}.lock.{input.lock_number}@{self._domain()}>"
+        message_id = await self._sender.send(message)
+        activity.logger.info("sent the notice of lock %d", input.lock_number)
+        return SendLockNoticeResult(message_id=message_id)
+
+    def _domain(self) -> str:
+        return self._templates.mail_from.rsplit("@", 1)[-1].strip("> ") or "cers.example.ca"
+
     def compose(self, input: SendConfirmationEmailInput) -> EmailMessage:
         lang = supported_language(input.language)
         token = make_token(self._secret_key, ConfirmationLink(input.journey_id, input.link_number))
@@ -79,9 +106,7 @@ class NotificationActivities:
                 "reminder": reminder,
             },
         )
-        mail_from = self._templates.mail_from
-        domain = mail_from.rsplit("@", 1)[-1].strip("> ") or "cers.example.ca"
         message["Message-ID"] = (
-            f"<{input.journey_id}.{input.link_number}.{input.kind.value}@{domain}>"
+            f"<{input.journey_id}.{input.link_number}.{input.kind.value}@{self._domain()}>"
         )
         return message

@@ -62,6 +62,9 @@ SAYS: dict[str, str] = {
     ),
     "confirm_email": N_("E-mail address confirmed with link %(link_number)s."),
     "request_new_link": N_("New confirmation link requested: link %(link_number)s."),
+    "change_email": N_(
+        "E-mail address changed to %(email)s after the mail server refused the old one."
+    ),
     "link_partner": N_("Signed in through a Sign-In Partner (%(issuer)s) for the first time."),
     "record_sign_in:signed_in": N_("Signed in with the GCKey."),
     "record_sign_in:failed": N_("GCKey sign-in refused: wrong username or password."),
@@ -78,6 +81,9 @@ SAYS: dict[str, str] = {
     ),
     "extend_deadline": N_("Confirmation deadline extended by %(hours)s hours."),
     "send_resume_link": N_("Link to resume the journey sent."),
+    "use_resume_link": N_(
+        "Resume link %(resume_link_number)s opened and used up; the person was sent to sign in."
+    ),
     "unlock_gckey": N_("GCKey unlocked."),
     "cancel": N_("Journey cancelled."),
     # Local activities, by the names history records: the durable facts the steps produced.
@@ -85,6 +91,7 @@ SAYS: dict[str, str] = {
     "local:create_user_account": N_("CERS user account created, URN %(urn)s."),
     "local:link_partner_identity": N_("Sign-In Partner identity kept for this journey."),
     "local:expire_gckey": N_("GCKey expired after going unused."),
+    "local:store_account_email": N_("CERS user account e-mail address now %(email)s."),
     # Regular activities (their names may also be an update's, hence the prefix).
     "activity:send_confirmation_email:confirmation": N_(
         "Confirmation e-mail sent to %(to)s, link %(link_number)s."
@@ -104,6 +111,9 @@ SAYS: dict[str, str] = {
         "last failure: %(failure)s"
     ),
     "activity:send_resume_link": N_("Resume link %(resume_link_number)s e-mailed to %(to)s."),
+    "activity:send_lock_notice": N_(
+        "The owner was told by e-mail, at %(to)s, that the GCKey is locked (lock %(lock_number)s)."
+    ),
     # Timers.
     "timer:link_expired": N_("Confirmation link %(link_number)s expired."),
     "timer": N_("A waiting period ended."),

@@ -19,6 +19,7 @@ from werkzeug.serving import run_simple
 from broker.app import Config, create_app
 from broker.keys import load_or_create_key
 from broker.oidc import Client
+from broker.serving import RequestHandler
 
 log = logging.getLogger("broker")
 
@@ -70,7 +71,7 @@ def main(argv: Sequence[str]) -> int:
     # from a shell that ignores SIGINT for background jobs: werkzeug returns on KeyboardInterrupt.
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, signal.default_int_handler)
-    run_simple(args.host, int(args.port), app, threaded=True)
+    run_simple(args.host, int(args.port), app, threaded=True, request_handler=RequestHandler)
     return 0
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from joserfc.jwk import RSAKey
 
+from broker.headers import add_security_headers
 from broker.oidc import AUTH_METHODS, Client, Server
 from broker.pages import sign_in_pages
 
@@ -25,6 +26,7 @@ def create_app(config: Config) -> Flask:
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     server = Server(app, config.client, config.issuer, config.key)
     app.register_blueprint(sign_in_pages(server, config.pairwise_secret))
+    add_security_headers(app, config.issuer, config.client.redirect_uris)
 
     @app.get("/.well-known/openid-configuration")
     def discovery() -> dict[str, Any]:

@@ -12,6 +12,8 @@ from sqlmodel import Session, col, select
 
 from db.models import AuditEntry
 
+REASON_MAX = 500  # audit_entry.reason
+
 
 class Staff(Protocol):
     """Who acted: a StaffMember row or the web's SignedInStaff."""
@@ -39,7 +41,8 @@ def record_audit(
         staff_role=str(staff.role),
         action=action,
         journey_id=journey_id,
-        reason=reason,
+        # A refused attempt is recorded too, whatever was typed: as much as the column holds.
+        reason=reason.replace("\x00", "\ufffd")[:REASON_MAX],
         detail=json.dumps(dict(detail or {}), default=str, sort_keys=True),
         outcome=outcome,
     )

@@ -31,6 +31,12 @@ def _sqlite_pragmas(connection: object, _record: object) -> None:
     cursor.close()
 
 
+def storable(text: str) -> bool:
+    """PostgreSQL text cannot hold NUL (psycopg refuses the query): a value with one is in no
+    row, so a look-up by it finds nothing without asking."""
+    return "\x00" not in text
+
+
 def migrate(url: str) -> None:
     """Brings the schema to the newest migration (safe to run every start)."""
     config = Config()

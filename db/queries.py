@@ -8,6 +8,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from core.normalize import username_key
+from db.engine import storable
 from db.models import (
     GCKey,
     JourneyArchive,
@@ -19,6 +20,8 @@ from db.models import (
 
 
 def issued_gckey(engine: Engine, username: str) -> GCKey | None:
+    if not storable(username):
+        return None
     with Session(engine) as session:
         return session.exec(
             select(GCKey).where(
@@ -67,6 +70,8 @@ def archived_closed_between(
 
 def journeys_for_username(engine: Engine, username: str) -> list[str]:
     """The journey that reserved this GCKey username (case and accents as GCKey compares)."""
+    if not storable(username):
+        return []
     with Session(engine) as session:
         return list(
             session.exec(
@@ -78,6 +83,8 @@ def journeys_for_username(engine: Engine, username: str) -> list[str]:
 def journeys_for_email(engine: Engine, email: str) -> list[str]:
     """Journeys whose CERS account or GCKey recovery e-mail is this address, in any case."""
     address = email.strip().lower()
+    if not storable(address):
+        return []
     with Session(engine) as session:
         accounts = session.exec(
             select(UserAccount.journey_id).where(func.lower(UserAccount.email) == address)
@@ -118,6 +125,11 @@ def recovery_answers(engine: Engine, journey_id: str) -> list[RecoveryAnswerRow]
         )
 
 
-def reset_code(engine: Engine, reset_id: str) -> ResetCode | None:
+def newest_reset_code(engine: Engine, journey_id: str) -> ResetCode | None:
+    """The code most recently sent for a GCKey: the only one that still works."""
     with Session(engine) as session:
-        return session.get(ResetCode, reset_id)
+        return session.exec(
+            select(ResetCode)
+            .where(ResetCode.journey_id == journey_id)
+            .order_by(col(ResetCode.sent_at).desc())
+        ).first()

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.normalize import username_key
+from db.engine import storable
 from db.models import StaffMember
 from db.sessions import end_staff_sessions
 
@@ -70,6 +71,8 @@ def staff_members(engine: Engine) -> list[StaffMember]:
 
 
 def staff_member_named(engine: Engine, username: str) -> StaffMember | None:
+    if not storable(username):
+        return None
     with Session(engine) as session:
         return session.exec(
             select(StaffMember).where(StaffMember.username_key == username_key(username))

@@ -42,15 +42,28 @@ async def start_dev_server(
 
 class MailServer:
     """A real SMTP server that accepts every message, or, while ``refuse`` is set, answers as a
-    mail server that is temporarily down."""
+    mail server that is temporarily down. It refuses for good (an SMTP 5xx) the addresses in
+    ``unknown`` (550 at RCPT) and a message to any of ``rejected`` (554 on DATA)."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.refuse = False
+        self.unknown: set[str] = set()
+        self.rejected: set[str] = set()
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.unknown:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.refuse:
             return "451 4.3.0 Mail server temporarily unavailable"
+        if self.rejected & set(envelope.rcpt_tos):
+            return "554 5.7.1 Message rejected as spam"
         # The controller leaves decode_data off, so the content is the bytes as sent.
         assert isinstance(envelope.content, bytes)
         self.received(envelope.content)

@@ -76,7 +76,11 @@ async def site(
                 }
             )
         config = uvicorn.Config(
-            create_app(settings, client), log_level="warning", access_log=False, ws="none"
+            create_app(settings, client),
+            log_level="warning",
+            access_log=False,
+            ws="none",
+            server_header=False,  # as dev.py, the Dockerfile and docker-compose.yml serve it
         )
         server = uvicorn.Server(config)
         try:
@@ -104,9 +108,33 @@ def partner_for(url: str, directory: Path) -> Broker:
     )
 
 
+# Every page, frame and pop-up reports what its Content-Security-Policy blocked.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => console.error(
+  `CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} on ${e.documentURI}`
+));
+"""
+
+
+def violation(text: str) -> bool:
+    """The page's own report, or Chromium's (which it prints even when the event is missed)."""
+    return text.startswith("CSP violation:") or "Content Security Policy" in text
+
+
 @pytest.fixture
-async def page(chromium: Browser, site: str) -> AsyncIterator[Page]:
+async def csp_violations() -> list[str]:
+    """What the site's policy blocked in the ``page`` fixture's browser; it must stay empty."""
+    return []
+
+
+@pytest.fixture
+async def page(chromium: Browser, site: str, csp_violations: list[str]) -> AsyncIterator[Page]:
     context = await chromium.new_context(base_url=site, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
+    await context.add_init_script(REPORT_VIOLATIONS)
+    context.on("console", lambda m: csp_violations.append(m.text) if violation(m.text) else None)
     yield await context.new_page()
     await context.close()
+    # Every browser test walks pages with the live checklists, the partner's pages and forms
+    # that leave for the partner: none may have been refused anything by the policy.
+    assert not csp_violations, "\n".join(csp_violations)

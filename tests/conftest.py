@@ -27,6 +27,7 @@ from core.crypto import EncryptionCodec, KeyRing
 from core.temporal import data_converter, decode_in_place
 from db.engine import migrate
 from devstack.servers import BIN, MailServer, start_dev_server
+from devstack.stack import GENEROUS_LIMITS
 from settings import Settings
 from worker import running_worker
 from workflows import search
@@ -172,6 +173,36 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def redis_reachable() -> str | None:
+    """None when reachable, else the reason."""
+    try:
+        import redis
+
+        with redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3) as connection:
+            connection.ping()
+            return None
+    except Exception as err:  # noqa: BLE001  (any failure means: skip with its reason)
+        return f"Redis not reachable at {REDIS_URL}: {err}"
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def limit_store(request: pytest.FixtureRequest, settings: Settings) -> str:
+    """The test's settings count rate limits in process, or in Redis under a key prefix of
+    this test's own (so no test sees another's counts)."""
+    if request.param == "redis":
+        reason = redis_reachable()
+        if reason and os.environ.get("REQUIRE_REDIS") == "1":
+            pytest.fail(f"REQUIRE_REDIS=1 but {reason}")
+        if reason:
+            pytest.skip(reason)
+        settings.rate_limit_storage = REDIS_URL
+        settings.rate_limit_key_prefix = f"test-{uuid.uuid4().hex}"
+    return str(request.param)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, smtp: MailCatcher) -> Settings:
     s = Settings(
@@ -183,6 +214,7 @@ def settings(tmp_path: Path, smtp: MailCatcher) -> Settings:
         secret_key=SecretStr("test-secret-key-that-is-long-enough-000"),
         payload_keys=SecretStr(TEST_RING.text()),
         public_url="http://testserver",
+        **GENEROUS_LIMITS,
     )
     migrate(s.sqlalchemy_url)
     return s

@@ -20,8 +20,9 @@ from i18n import gettext
 from settings import Settings
 from staff.cli import create as create_staff
 from tests.browser_steps import arrive
-from tests.conftest import MailCatcher, text_of
-from tests.journeys import begin
+from tests.conftest import MailCatcher, text_of, until
+from tests.journeys import PASSWORD as JOURNEY_PASSWORD
+from tests.journeys import begin, create_account, journey_handle, sign_up
 from web.journeys import journey_id_of
 
 pytest_plugins = ["tests.browser_helpers"]  # chromium, site, page
@@ -248,6 +249,43 @@ async def test_every_staff_page_passes_axe(
     await walk.audit("staff signed out", "You have signed out")
 
     assert len(walk.seen) == 7, walk.seen
+    assert not walk.violations, "\n".join(walk.violations)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+async def test_the_portal_for_an_address_the_mail_server_refused_passes_axe(
+    page: Page, settings: Settings, client: Client, smtp: MailCatcher, lang: str
+) -> None:
+    """The portal once the mail server has refused the address: its form for another one,
+    that form's error, and the notice once the new link is on its way."""
+    refused, username = f"{uuid.uuid4().hex[:8]}@example.ca", f"axe{uuid.uuid4().hex[:6]}"
+    smtp.unknown.add(refused)
+    workflow_id = await begin(client, settings)
+    await sign_up(client, workflow_id, username)
+    handle = journey_handle(client, workflow_id)
+    await create_account(handle, refused)
+    walk = Walk(page, lang)
+
+    await page.goto(f"/{lang}/gckey/sign-in")
+    await walk.fill({"username": username, "password": JOURNEY_PASSWORD})
+    await walk.press("button", "Sign In")
+    await arrive(page, walk.t("CERS portal"))
+
+    async def told() -> bool:  # the refusal arrives a moment after the account
+        await page.reload()
+        return await page.locator(".status.refused").count() > 0
+
+    await until(told, what="the portal to say the address was refused")
+    await walk.audit("portal, address refused")
+    await walk.fill({"email": "élan@exemple.ca"})
+    await walk.press("button", "Use this address")
+    await walk.rejected("portal, address refused")
+    await walk.fill({"email": f"{uuid.uuid4().hex[:8]}@example.ca"})
+    await walk.press("button", "Use this address")
+    await expect(page.locator(".notice")).to_be_visible()
+    await walk.audit("portal, new address")
+
+    assert len(walk.seen) == 3, walk.seen
     assert not walk.violations, "\n".join(walk.violations)
 
 

@@ -4,6 +4,7 @@ from the archive once Temporal has dropped it."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -27,7 +28,7 @@ from tests.journeys import (
     new_username,
     to_portal,
 )
-from tests.web_helpers import Browser, Page, browser
+from tests.web_helpers import Browser, Page, browser, element
 from web.audit import replay_workflows
 from web.journeys import journey_id_of
 from workflows.registry import WORKFLOWS
@@ -142,6 +143,13 @@ async def test_the_history_export_is_decoded_replays_and_the_document_carries_it
             "Journey ended: the terms and conditions were declined."
         )
         assert not document.html.css("link[rel=stylesheet], script, img")
+        # Its one style element is allowed by its hash; nothing else may run or load.
+        style = element(document.html, "style").text().encode()
+        digest = base64.b64encode(hashlib.sha256(style).digest()).decode()
+        policy = document.response.headers["content-security-policy"]
+        assert f"style-src 'sha256-{digest}';" in policy
+        assert "default-src 'none'; script-src 'none';" in policy
+        assert "unsafe-inline" not in policy
 
 
 async def test_the_replay_button_passes_with_todays_code_and_shows_a_changed_workflows_error(

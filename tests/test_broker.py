@@ -9,7 +9,7 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -286,3 +286,34 @@ async def test_the_signing_key_survives_a_restart(http: httpx.AsyncClient, broke
         with pytest.raises(httpx.ConnectError):
             await http.get(f"{broker.issuer}/health")
     assert (await http.get(f"{broker.issuer}/jwks")).json() == before
+
+
+BROKER_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' http://testserver; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+async def test_every_answer_has_the_security_headers_and_names_no_server(
+    http: httpx.AsyncClient, broker: Broker
+) -> None:
+    request = authorization(broker)
+    first = await http.get(request.url)  # the authorization request, to the sign-in pages
+    pages = [first, await http.get(urljoin(str(first.url), first.headers["location"]))]
+    stylesheet = HTMLParser(pages[1].text).css_first("link[rel=stylesheet]")
+    assert stylesheet is not None and not HTMLParser(pages[1].text).css("style, [style]")
+    static = await http.get(urljoin(str(pages[1].url), stylesheet.attributes["href"] or ""))
+    assert static.status_code == 200 and static.headers["content-type"].startswith("text/css")
+    token = await redeem(http, broker, "no-such-code", request.verifier)
+    assert token.status_code == 400
+    discovery = await http.get(f"{broker.issuer}/.well-known/openid-configuration")
+    for response in (*pages, static, token, discovery, await http.get(f"{broker.issuer}/nope")):
+        where = response.url.path
+        assert "server" not in response.headers, where  # werkzeug's banner named its versions
+        assert response.headers["content-security-policy"] == BROKER_POLICY, where
+        assert response.headers["x-content-type-options"] == "nosniff", where
+        assert response.headers["x-frame-options"] == "DENY", where
+        assert response.headers["referrer-policy"] == "no-referrer", where
+        assert "strict-transport-security" not in response.headers  # an http issuer
+    for response in (*pages, token):  # the authorization request, its pages, the token
+        assert response.headers["cache-control"] == "no-store", response.url.path

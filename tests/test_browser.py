@@ -13,7 +13,7 @@ from playwright.async_api import Locator, Page, expect
 
 from i18n import gettext
 from tests.browser_steps import arrive
-from tests.conftest import MailCatcher, text_of
+from tests.conftest import MailCatcher, text_of, until
 from workflows import rules
 
 pytest_plugins = ["tests.browser_helpers"]  # chromium, site, page
@@ -262,6 +262,32 @@ async def test_live_checklists_agree_with_the_rules(page: Page) -> None:
         if (shown := await verdicts(page, "password-rules")) != expected:
             disagreements.append(f"password {value!a}/{again!a}: shown {shown}, rules {expected}")
     assert not disagreements, "\n".join(disagreements)
+
+
+async def test_the_policy_refuses_injected_script_and_style_and_the_checklist_runs(
+    page: Page, csp_violations: list[str]
+) -> None:
+    """The checklist's script is the site's own file, so it runs; a script or style that an
+    injection would add inline is refused, and the browser reports it."""
+    await to_username_step(page, "en")
+    await retype(page.locator("#username"), "short")
+    assert await verdicts(page, "username-rules") == ["not-ok", "ok", "ok"]
+    await page.evaluate(
+        """() => {
+        const script = document.createElement("script");
+        script.textContent = "window.injected = true";
+        document.body.append(script);
+        document.body.setAttribute("style", "background: red");
+    }"""
+    )
+    await until(lambda: len(csp_violations) >= 2, what="the browser to report both")
+    assert await page.evaluate("window.injected === undefined")
+    assert await page.evaluate("getComputedStyle(document.body).backgroundColor") != (
+        "rgb(255, 0, 0)"
+    )
+    assert any("script-src" in v for v in csp_violations), csp_violations
+    assert any("style-src" in v for v in csp_violations), csp_violations
+    csp_violations.clear()  # provoked here; the page fixture holds every other test to none
 
 
 async def test_an_error_takes_focus_and_leads_to_its_field(page: Page) -> None:

@@ -38,6 +38,7 @@ from workflows.onboarding import OnboardingWorkflow
 from workflows.reset import PasswordResetWorkflow
 from workflows.reset_types import (
     ChooseResetWayInput,
+    PasswordResetWorkflowResult,
     RecordVerificationInput,
     ResetWay,
     SetNewPasswordInput,
@@ -45,6 +46,8 @@ from workflows.reset_types import (
 from workflows.types import RecordSignInInput
 
 HIJACK = "Hijack7Wombat"
+# Declared: mypy cannot always solve get_workflow_handle_for alone (tests/journeys.py says so).
+Reset = WorkflowHandle[PasswordResetWorkflow, PasswordResetWorkflowResult]
 NOT_BOUND = "a payload was encrypted for another workflow, or for none"
 
 
@@ -168,7 +171,7 @@ async def test_ciphertexts_copied_from_another_reset_do_not_decode_in_this_one(
         questions = ["first_pet", "first_school", "childhood_street"]
 
         own_reset = await resets.start(journey_id_of(own.id), questions, "en")
-        handle = client.get_workflow_handle_for(PasswordResetWorkflow.run, own_reset)
+        handle: Reset = client.get_workflow_handle_for(PasswordResetWorkflow.run, own_reset)
         await handle.execute_update(
             PasswordResetWorkflow.choose_way, ChooseResetWayInput(ResetWay.ALL_ANSWERS)
         )
@@ -187,9 +190,8 @@ async def test_ciphertexts_copied_from_another_reset_do_not_decode_in_this_one(
         assert copied["set_new_password"].metadata["encoding"] == b"binary/encrypted"
 
         victims_reset = await resets.start(journey_id_of(victim.id), questions, "en")
-        await client.get_workflow_handle_for(
-            PasswordResetWorkflow.run, victims_reset
-        ).execute_update(
+        victims: Reset = client.get_workflow_handle_for(PasswordResetWorkflow.run, victims_reset)
+        await victims.execute_update(
             PasswordResetWorkflow.choose_way, ChooseResetWayInput(ResetWay.ALL_ANSWERS)
         )
         target = attacker.get_workflow_handle(victims_reset)

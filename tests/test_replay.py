@@ -58,6 +58,9 @@ def test_every_path_of_the_journey_has_a_history() -> None:
         "gckey_expired",
         "cancelled_by_support",
         "helped_by_support",
+        "locked_with_notice",
+        "resumed_by_support",
+        "mail_refused_then_changed",
     }
 
 

@@ -4,6 +4,8 @@ boundaries, with what the person reads in English and in French."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.i18n_helpers import says
 from workflows import rules
@@ -41,10 +43,63 @@ def test_names_are_required_and_at_most_50_characters(field: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "email", ["jean@example.ca", "jean.tremblay+cers@exportateur.qc.ca", "élan@exemple.ca"]
+    "email", ["jean@example.ca", "jean.tremblay+cers@exportateur.qc.ca", "o'neil@exemple.ca"]
 )
 def test_well_formed_email_addresses_pass(email: str) -> None:
     assert profile(email=email) == {}
+
+
+@pytest.mark.parametrize(
+    "email", ["<script>@x.ca", "jean@example.ca>", '"jean"@example.ca', "jean@[192.0.2.1]"]
+)
+def test_what_mail_servers_do_not_take_is_refused(email: str) -> None:
+    (message,) = rules.email_errors(email, required=True)
+    assert message == "Enter an e-mail address in the form name@example.ca."
+
+
+@pytest.mark.parametrize(
+    "email", ["jean\x00@example.ca", "jean@example.ca\r\nBcc: x@example.ca", "je\tan@example.ca"]
+)
+def test_control_characters_in_an_address_are_refused(email: str) -> None:
+    """A NUL or a line break in an address once made the e-mail retry forever."""
+    (message,) = rules.email_errors(email, required=False)
+    says(
+        message,
+        "Remove the tab, line break or other invisible character from this field.",
+        "Retirez de ce champ la tabulation, le saut de ligne ou tout autre caractère invisible.",
+    )
+
+
+@pytest.mark.parametrize("email", ["élan@exemple.ca", "jean@exémple.ca", "陈@例子.ca"])
+def test_internationalised_addresses_are_refused_with_a_reason(email: str) -> None:
+    """CERS sends without SMTPUTF8, so a person learns it at the form, not from a silence."""
+    (message,) = rules.email_errors(email, required=True)
+    says(
+        message,
+        "CERS cannot send e-mail to an address with accented or other non-English letters. "
+        "Use an address without them.",
+        "Le SCDE ne peut pas envoyer de courriel à une adresse qui contient des lettres "
+        "accentuées ou d'autres lettres non anglaises. Utilisez une adresse sans ces "
+        "lettres.",
+    )
+
+
+@given(st.text(max_size=300))
+def test_no_address_with_a_control_or_non_ascii_character_passes(email: str) -> None:
+    """Whatever is typed gets a verdict, never an exception; an address that passes can go
+    into a mail header as it is."""
+    problems = rules.email_errors(email, required=False)
+    if email and (not email.isascii() or rules.has_invisible_characters(email)):
+        assert len(problems) == 1
+    if not problems and email:
+        assert email.isascii() and "@" in email and len(email) <= 254
+        assert not any(c in email for c in '\r\n\x00<>" ')
+
+
+@pytest.mark.parametrize("field", ["given_name", "family_name"])
+def test_names_with_control_characters_are_refused(field: str) -> None:
+    errors = profile(**{field: "Jean\x00"})
+    assert errors[field] == [rules.INVISIBLE_CHARACTERS]
 
 
 @pytest.mark.parametrize(

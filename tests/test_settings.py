@@ -80,3 +80,23 @@ def test_a_bad_value_is_named_not_printed(monkeypatch: pytest.MonkeyPatch) -> No
         Settings(_env_file=None)  # type: ignore[call-arg]
     assert "smtp_port" in str(refused.value)
     assert "93b2" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SIGN_IN_LIMIT_PER_ACCOUNT", "ten a minute", "not a rate limit such as 10/minute"),
+        ("RATE_LIMIT_STORAGE", "memcached://cache:11211", "a Redis URL"),
+    ],
+)
+def test_a_limit_or_store_it_cannot_read_stops_the_start(
+    variable: str, value: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=message) as refused:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    assert value not in str(refused.value)  # named, not printed
+    monkeypatch.setenv("RATE_LIMIT_STORAGE", "redis://127.0.0.1:6379")
+    monkeypatch.setenv("SIGN_IN_LIMIT_PER_ACCOUNT", "10 per minute")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.sign_in_limit_per_account == "10 per minute"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import timedelta
+from email.message import EmailMessage
 
 from sqlmodel import Session
 from temporalio.client import Client
@@ -14,8 +15,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.engine import make_engine
 from db.models import GCKey
+from db.queries import issued_gckey
+from i18n import format_when
 from settings import Settings
-from tests.conftest import MailCatcher, NewWorker, decoded_bytes
+from tests.conftest import MailCatcher, NewWorker, decoded_bytes, text_of, until
 from tests.journeys import (
     PASSWORD,
     begin,
@@ -26,6 +29,7 @@ from tests.journeys import (
     terminate_if_running,
     to_portal,
 )
+from tests.staff_helpers import Staff, staff_sign_in
 from tests.web_helpers import ANSWERS, Browser, Page, answers_for, browser
 from tests.web_helpers import sign_up as web_walk_sign_up
 from workflows.onboarding import OnboardingWorkflow
@@ -47,6 +51,16 @@ async def sign_in(b: Browser, username: str, password: str) -> Page:
     return await b.submit(
         await b.get("/en/gckey/sign-in"), "sign-in", {"username": username, "password": password}
     )
+
+
+def issued_gckey_id(settings: Settings, username: str) -> str:
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        gckey = issued_gckey(engine, username)
+        assert gckey is not None
+        return gckey.journey_id
+    finally:
+        engine.dispose()
 
 
 async def test_an_unknown_username_and_a_wrong_password_get_the_same_answer(
@@ -74,23 +88,58 @@ async def test_an_unknown_username_and_a_wrong_password_get_the_same_answer(
     assert csrf.sub("", without_username[0]) == csrf.sub("", without_username[1])
 
 
-async def test_failures_lock_the_gckey_and_a_new_password_ends_the_lock(
-    client: Client, settings: Settings, new_worker: NewWorker
+def main_of(page: Page) -> str:
+    """The page's main content as parsed, the whole of what a person reads."""
+    node = page.html.css_first("main")
+    assert node is not None
+    return str(node.html)
+
+
+def words(text: str) -> str:
+    """Spaces of every kind (Babel's times hold narrow no-break ones) as one plain space."""
+    return " ".join(text.split())
+
+
+async def lock_notices(smtp: MailCatcher, address: str, subject: str) -> list[EmailMessage]:
+    await until(
+        lambda: any(m["Subject"] == subject for m in smtp.to(address)), what="the lock notice"
+    )
+    return [m for m in smtp.to(address) if m["Subject"] == subject]
+
+
+async def test_failures_lock_the_gckey_the_owner_is_told_and_a_new_password_ends_the_lock(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
 ) -> None:
     settings.lock_after_failures = 3
     username = f"Lock{uuid.uuid4().hex[:6]}"
+    address = new_address()
     async with new_worker(client, settings), browser(settings, client) as b:
-        await web_sign_up(b, username)
+        await web_sign_up(b, username, address)
         for _ in range(3):
             page = await sign_in(b, username, "Wrong7Password")
             assert page.h1 == "Welcome to GCKey" and page.status == 400
-        # The right password on a locked GCKey: the owner is told; anyone else is not.
-        page = await sign_in(b, username, PASSWORD)
-        assert page.status == 403 and page.h1 == "Your GCKey is locked for now"
-        assert "3 incorrect sign in attempts in a row" in page.text("main")
-        assert "locked for 20 minutes" in page.text("main")
-        page = await sign_in(b, username, "Wrong7Password")
-        assert page.status == 400 and page.h1 == "Welcome to GCKey"
+        # While it is locked the right password reads, word for word, as a wrong one: a
+        # guesser cannot tell when they hit it. The owner learns of the lock by e-mail.
+        right = await sign_in(b, username, PASSWORD)
+        wrong = await sign_in(b, username, "Wrong7Password")
+        assert right.status == wrong.status == 400
+        assert main_of(right) == main_of(wrong)
+        assert right.text(".error-summary li") == (
+            "The username or password you entered is incorrect."
+        )
+        assert "not even the right one" in right.text("main")
+        assert b.session().get("auth") is None
+        workflow_id = f"onboarding-{issued_gckey_id(settings, username)}"
+        handle = journey_handle(client, workflow_id)
+        state = await handle.query(OnboardingWorkflow.journey)
+        assert state.locks == 1 and state.locked_until is not None
+        assert state.attempts_while_locked == 2 and state.last_attempt_while_locked_at
+        (notice,) = await lock_notices(smtp, address, "Your GCKey is locked for now")
+        assert notice["Content-Language"] == "en"
+        text = words(text_of(notice))
+        assert "There were 3 incorrect sign in attempts in a row" in text
+        assert f"locked until {words(format_when(state.locked_until, 'en'))}" in text
+        assert "http://testserver/en/gckey/forgot-password" in text
 
         # Forgot your password? with every recovery answer ends the lock.
         page = await b.submit(
@@ -108,15 +157,84 @@ async def test_failures_lock_the_gckey_and_a_new_password_ends_the_lock(
         assert page.status == 400  # the old password no longer opens it
         page = await sign_in(b, username, NEW_PASSWORD)
         assert page.h1 in ("Welcome to CERS", "CERS portal")
-        workflow_id = b.session()["auth"]
-        state = await client.get_workflow_handle(workflow_id).query(OnboardingWorkflow.journey)
+        assert b.session()["auth"] == workflow_id
+        state = await handle.query(OnboardingWorkflow.journey)
         assert state.locks == 1 and state.locked_until is None and state.password_reset_at
-        history = await decoded_bytes(
-            await client.get_workflow_handle(workflow_id).fetch_history(), settings.payload_ring
-        )
-        assert history.count(b"record_sign_in") >= 6
+        history = await decoded_bytes(await handle.fetch_history(), settings.payload_ring)
+        assert history.count(b"record_sign_in") >= 6 and b"send_lock_notice" in history
         for secret in (PASSWORD, NEW_PASSWORD, "Wrong7Password", *ANSWERS.values()):
             assert secret.encode() not in history
+
+
+async def test_a_locked_gckey_reads_the_same_in_french_and_staff_see_the_attempts(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    """No recovery e-mail: the notice goes to the CERS account's address, in the account's
+    language and time zone."""
+    settings.lock_after_failures = 3
+    username = f"Verr{uuid.uuid4().hex[:6]}"
+    address = new_address()
+    staff = Staff(settings)
+    async with (
+        new_worker(client, settings),
+        browser(settings, client) as b,
+        browser(settings, client) as desk,
+    ):
+        page = await web_walk_sign_up(b, "fr", username)
+        page = await b.submit(page, "issued")
+        page = await b.get("/fr/cers/account")
+        account = {
+            "given_name": "Jeanne",
+            "family_name": "Tremblay",
+            "email": address,
+            "time_zone": "America/Vancouver",
+            "language": "fr",
+        }
+        page = await b.submit(page, "account", account)
+        workflow_id = b.session()["auth"]
+        await b.submit(page, "sign-out")
+        for _ in range(3):
+            page = await b.submit(
+                await b.get("/fr/gckey/sign-in"),
+                "sign-in",
+                {"username": username, "password": "Wrong7Password"},
+            )
+        pages = [
+            await b.submit(
+                await b.get("/fr/gckey/sign-in"),
+                "sign-in",
+                {"username": name, "password": password},
+            )
+            for name, password in (
+                (username, PASSWORD),
+                (username, "Wrong7Password"),
+                (f"Personne{uuid.uuid4().hex[:6]}", PASSWORD),
+            )
+        ]
+        right, wrong, unknown = pages
+        assert right.status == wrong.status == unknown.status == 400
+        assert main_of(right) == main_of(wrong)
+        typed = re.compile(r'name="username" type="text" value="[^"]*"')
+        assert typed.sub("", main_of(unknown)) == typed.sub("", main_of(right))
+        assert right.text(".error-summary li") == (
+            "Le nom d'utilisateur ou le mot de passe que vous avez saisi est incorrect."
+        )
+        handle = journey_handle(client, workflow_id)
+        state = await handle.query(OnboardingWorkflow.journey)
+        assert state.attempts_while_locked == 2 and state.locked_until is not None
+        (notice,) = await lock_notices(smtp, address, "Votre CléGC est verrouillée pour le moment")
+        assert notice["Content-Language"] == "fr"
+        text = words(text_of(notice))
+        until_then = format_when(state.locked_until, "fr", "America/Vancouver")
+        assert f"verrouillée jusqu'au {words(until_then)}" in text
+        assert "(heure" in until_then and "Pacifique" in until_then
+        assert "http://testserver/fr/gckey/forgot-password" in text
+
+        await staff_sign_in(desk, staff.support)
+        page = await desk.get(f"/en/staff/journeys/{workflow_id.removeprefix('onboarding-')}")
+        assert page.text(".attempts-while-locked") == "2"
+        assert page.text(".last-attempt-while-locked") != "None"
+        assert page.text(".locks") == "1"
 
 
 async def test_forgot_password_with_the_emailed_code_and_one_answer(
@@ -168,6 +286,48 @@ async def test_forgot_password_with_the_emailed_code_and_one_answer(
     for history in histories:
         for secret in (code, NEW_PASSWORD, PASSWORD, *ANSWERS.values()):
             assert secret.encode() not in history
+
+
+async def test_a_new_code_invalidates_the_old_one(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    """A second attempt's code e-mail ends the first attempt's code, in that attempt too (an
+    old tab, or its cookie kept): only the newest code sent for a GCKey works."""
+    username = f"Twice{uuid.uuid4().hex[:6]}"
+    address = new_address()
+
+    async def code_asked(b: Browser) -> Page:
+        page = await b.submit(
+            await b.get("/en/gckey/forgot-password"), "forgot-password", {"username": username}
+        )
+        return await b.submit(page, "way", {"way": "email_code"})
+
+    async with new_worker(client, settings), browser(settings, client) as old:
+        await web_sign_up(old, username, address)
+        old_page = await code_asked(old)
+        (first,) = await smtp.wait_for(address)
+        async with browser(settings, client) as new:
+            new_page = await code_asked(new)
+            second = (await smtp.wait_for(address, 2))[1]
+            old_code, new_code = (code_in(m.get_content()) for m in (first, second))
+            refused = [
+                await b.submit(page, "verify", {"code": old_code, "answer": answers_for(page)})
+                for b, page in ((new, new_page), (old, old_page))
+            ]
+            assert [page.status for page in refused] == [400, 400]
+            assert refused[1].text(".error-summary li") == (
+                "The information you entered does not match our records."
+            )
+            page = await new.submit(
+                refused[0], "verify", {"code": new_code, "answer": answers_for(refused[0])}
+            )
+            assert page.h1 == "Create a New Password"
+
+
+def code_in(text: str) -> str:
+    match = re.search(r"\b(\d{6})\b", text)
+    assert match, text
+    return match.group(1)
 
 
 async def test_wrong_answers_end_the_reset_and_an_unknown_username_looks_the_same(

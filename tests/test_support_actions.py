@@ -5,11 +5,17 @@ stands in the journey's history with the staff member and the reason, and in the
 from __future__ import annotations
 
 import re
+import time
 import uuid
+from datetime import timedelta
+from email.message import EmailMessage
 
 import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
+from core.links import RESUME_SALT
 from db.audit import audit_entries
 from db.engine import make_engine
 from settings import Settings
@@ -17,18 +23,28 @@ from tests.conftest import MailCatcher, NewWorker, decoded_bytes, text_of, until
 from tests.journeys import (
     PASSWORD,
     begin,
+    choose_credentials,
     create_account,
     journey_handle,
     new_address,
     sign_up,
+    terminate_if_running,
 )
 from tests.staff_helpers import Staff, staff_sign_in
 from tests.web_helpers import Browser, Page, browser, link_in
+from tests.web_helpers import sign_up as web_sign_up
 from web.journeys import journey_id_of
 from workflows.onboarding import OnboardingWorkflow
-from workflows.types import ConfirmationStatus, RecordSignInInput, Step
+from workflows.types import (
+    ConfirmationStatus,
+    RecordSignInInput,
+    SendResumeLinkInput,
+    SetRecoveryEmailInput,
+    Step,
+)
 
 REASON = "Asked by phone, ticket 4471"
+LOGIN_PAGE = "Welcome to the Canadian Export Reporting System (CERS)"
 
 
 @pytest.fixture
@@ -132,10 +148,31 @@ async def test_extending_the_deadline_makes_an_expired_link_work_again(
     assert audited(settings, journey_id)[0][1:] == ("extend_deadline", REASON, "done")
 
 
-async def test_a_resume_link_takes_the_person_back_to_their_step(
+def resume_link_in(message: EmailMessage) -> str:
+    link = re.search(r"http://testserver(/en/resume/\S+)", text_of(message))
+    assert link, "the e-mail holds no resume link"
+    return link.group(1)
+
+
+def old_token(settings: Settings, journey_id: str, number: int, hours: float) -> str:
+    """A resume token as the site signs them, but signed ``hours`` ago."""
+
+    class Then(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time() - hours * 3600)
+
+    serializer = URLSafeTimedSerializer(
+        settings.secret_key.get_secret_value(), salt=RESUME_SALT, signer=Then
+    )
+    return str(serializer.dumps([journey_id, number]))
+
+
+async def test_no_resume_link_for_a_journey_without_a_credential(
     client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher, staff: Staff
 ) -> None:
-    address = new_address()
+    """Before a GCKey exists nobody can be told apart from whoever holds a link, so none is
+    sent; the sign-up goes on only in the browser that began it."""
+    attacker = new_address()
     async with (
         new_worker(client, settings),
         browser(settings, client) as desk,
@@ -145,22 +182,128 @@ async def test_a_resume_link_takes_the_person_back_to_their_step(
         page = await person.submit(await person.get("/en/gckey/sign-in"), "sign-up")
         page = await person.submit(page, "terms", {"decision": "accept"})
         assert page.h1 == "Create Your Username"
-        journey_id = journey_id_of(person.session_journey())
+        workflow_id = person.session_journey()
+        journey_id = journey_id_of(workflow_id)
         await staff_sign_in(desk, staff.support)
-        page = await act(desk, journey_id, "send_resume_link", email="nope")
-        assert page.status == 400 and page.field_error("email")  # kept, explained
-        page = await act(desk, journey_id, "send_resume_link", email=address)
-        assert page.text(".staff-actions .notice") == "Done: Send a link to continue the journey."
-        (message,) = await smtp.wait_for(address)
-        assert message["Subject"] == "Continue your CERS registration"
-        link = re.search(r"http://testserver(/en/resume/\S+)", message.get_content())
-        assert link
-        page = await other_device.get(link.group(1))
-        assert page.h1 == "Create Your Username"
-        assert other_device.session_journey() == person.session_journey()
-        page = await other_device.get("/en/resume/not-a-real-token")
+        page = await desk.get(f"/en/staff/journeys/{journey_id}")
+        assert "Send a link to continue the journey" not in page.texts(".staff-actions legend")
+        page = await act(desk, journey_id, "send_resume_link", email=attacker)
+        assert page.status == 409
+        assert page.text(".error-summary li") == (
+            "This action is not possible where the journey stands now."
+        )
+        state = await client.get_workflow_handle(workflow_id).query(OnboardingWorkflow.journey)
+        assert state.resume_links_sent == 0
+        assert (await other_device.get("/en/resume")).h1 == LOGIN_PAGE
+        assert (await person.get("/en/resume")).h1 == "Create Your Username"
+    assert audited(settings, journey_id) == [(staff.support, "send_resume_link", REASON, "refused")]
+    assert smtp.to(attacker) == []
+
+
+async def test_a_resume_link_goes_to_the_journeys_own_address_and_only_leads_to_sign_in_once(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher, staff: Staff
+) -> None:
+    username = f"Res{uuid.uuid4().hex[:6]}"
+    recovery, attacker = new_address(), new_address()
+    async with (
+        new_worker(client, settings),
+        browser(settings, client) as desk,
+        browser(settings, client) as person,
+        browser(settings, client) as other_device,
+    ):
+        # Signed up with a recovery e-mail, then stopped before Create User Account.
+        page = await web_sign_up(person, "en", username, recovery)
+        assert page.h1 == "Your GCKey has been issued"
+        workflow_id = person.session_journey()
+        journey_id = journey_id_of(workflow_id)
+        await staff_sign_in(desk, staff.support)
+        # An address staff type (as a caller claiming the journey would ask) is refused.
+        page = await act(desk, journey_id, "send_resume_link", email=attacker)
+        assert page.status == 400
+        assert page.field_error("email") == (
+            "Error: Choose one of the addresses this journey holds."
+        )
+        page = await desk.get(f"/en/staff/journeys/{journey_id}")
+        choices = page.html.css("input[name=email][type=radio]")
+        assert [c.attributes.get("value") for c in choices] == [recovery]
+        assert "checked" in choices[0].attributes
+        assert page.html.css("input[name=email][type=email], input[name=email][type=text]") == []
+        for sent in (1, 2):
+            page = await act(desk, journey_id, "send_resume_link", email=recovery)  # as offered
+            assert page.text(".staff-actions .notice") == (
+                "Done: Send a link to continue the journey."
+            )
+            await smtp.wait_for(recovery, sent)
+        first, second = (resume_link_in(m) for m in smtp.to(recovery))
+        assert smtp.to(attacker) == []
+
+        # The older link stopped working when the newer one was sent.
+        page = await other_device.get(first)
         assert page.status == 410 and page.h1 == "This link no longer works"
-    assert [a[3] for a in audited(settings, journey_id)] == ["refused", "done"]
+        # A link signed more than 72 hours ago no longer works either.
+        stale = old_token(settings, journey_id, 2, hours=73)
+        page = await other_device.get(f"/en/resume/{stale}")
+        assert page.status == 410 and page.h1 == "This link no longer works"
+
+        # Opened in a fresh browser: it signs nobody in and opens no journey.
+        page = await other_device.get(second)
+        assert page.status == 200 and page.h1 == "Sign in to continue where you stopped"
+        page = await other_device.submit(page, "/resume/")
+        assert page.h1 == "Welcome to GCKey"  # GCKey Sign In
+        assert "journey" not in other_device.session() and "auth" not in other_device.session()
+        assert (await other_device.get("/en/gckey/username")).h1 == LOGIN_PAGE
+        assert (await other_device.get("/en/cers/account")).h1 == "Welcome to GCKey"
+        # It works once.
+        again = await other_device.get(second)
+        assert again.status == 410 and again.h1 == "This link no longer works"
+        _, hidden = page.form("sign-in")
+        replayed = Page(await other_device.http.post(second, data=hidden))
+        assert replayed.status == 410 and replayed.h1 == "This link no longer works"
+        # The owner signs in and is taken to the unfinished step.
+        page = await other_device.submit(
+            page, "sign-in", {"username": username, "password": PASSWORD}
+        )
+        assert page.h1 == "Welcome to CERS"
+
+        state = await client.get_workflow_handle(workflow_id).query(OnboardingWorkflow.journey)
+        assert state.resume_links_sent == 2 and state.resume_link_used == 2
+        assert await in_history(
+            client, settings, workflow_id, "use_resume_link", "send_resume_link"
+        )
+    assert [(a[1], a[3]) for a in audited(settings, journey_id)] == [
+        ("send_resume_link", "refused"),
+        ("send_resume_link", "done"),
+        ("send_resume_link", "done"),
+    ]
+
+
+async def test_a_resume_link_expires_after_72_hours(
+    time_env: WorkflowEnvironment, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    """The journey keeps each link's deadline; the site's clock is not the one that counts."""
+    client = time_env.client
+    recovery = new_address()
+    async with new_worker(client, settings), browser(settings, client) as person:
+        workflow_id = await begin(client, settings)
+        handle = journey_handle(client, workflow_id)
+        try:
+            await choose_credentials(handle, f"Exp{uuid.uuid4().hex[:6]}")
+            await handle.execute_update(
+                OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput(recovery)
+            )
+            await handle.execute_update(
+                OnboardingWorkflow.send_resume_link, SendResumeLinkInput("ana", REASON, recovery)
+            )
+            (message,) = await smtp.wait_for(recovery)
+            await time_env.sleep(timedelta(hours=73))
+            page = await person.get(resume_link_in(message))
+            if page.status == 200:  # the site's own clock has not moved; the journey's has
+                page = await person.submit(page, "/resume/")
+            assert page.status == 410 and page.h1 == "This link no longer works"
+            state = await handle.query(OnboardingWorkflow.journey)
+            assert state.resume_link_used == 0
+        finally:
+            await terminate_if_running(handle)
 
 
 async def test_unlocking_a_gckey_lets_its_owner_sign_in_at_once(
@@ -179,7 +322,9 @@ async def test_unlocking_a_gckey_lets_its_owner_sign_in_at_once(
             await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(False))
         sign_in = {"username": username, "password": PASSWORD}
         page = await person.submit(await person.get("/en/gckey/sign-in"), "sign-in", sign_in)
-        assert page.h1 == "Your GCKey is locked for now"
+        assert page.status == 400 and page.h1 == "Welcome to GCKey"  # as a wrong password
+        # No recovery e-mail and no account yet: no address to tell the owner at.
+        assert not await in_history(client, settings, workflow_id, "send_lock_notice")
 
         journey_id = journey_id_of(workflow_id)
         await staff_sign_in(desk, staff.support)

@@ -10,16 +10,18 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 from temporalio.client import Client
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from core.languages import ENGLISH, LANGUAGES
 from core.temporal import data_converter
@@ -31,7 +33,10 @@ from web.audit import router as audit_router
 from web.codec import add_codec
 from web.deps import Services
 from web.guards import GoTo, goto
+from web.headers import SecurityHeaders
 from web.journeys import Journeys
+from web.limits import Limiter, LimitsUnavailable, TooManyAttempts
+from web.logs import redact, redact_access_log
 from web.pace import SignInPace
 from web.pages import page_language, render
 from web.resets import Resets
@@ -49,10 +54,12 @@ def create_app(
 ) -> FastAPI:
     """The app; tests hand in their own settings, Temporal client and clock."""
     settings = settings or get_settings()
+    redact_access_log()
     engine = make_engine(settings.sqlalchemy_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limiter = Limiter.for_settings(settings)
         connected = client or await Client.connect(
             settings.temporal_address or "127.0.0.1:7233",
             namespace=settings.temporal_namespace,
@@ -68,10 +75,12 @@ def create_app(
             pace=SignInPace(),
             journeys=Journeys(connected, settings),
             resets=Resets(connected, settings),
+            limiter=limiter,
             clock=clock,
         )
         await asyncio.to_thread(purge_stale_sessions, engine, settings)
         yield
+        await limiter.close()
         engine.dispose()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
@@ -85,16 +94,13 @@ def create_app(
         clock=clock,
     )
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        # Confirmation links carry a token in the path: never hand it on as a Referer.
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.url.path.startswith(tuple(f"/{lang}/" for lang in LANGUAGES)):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    # An attacker's Host header never reaches url_for: links and redirects name this site.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
+    app.add_middleware(SecurityHeaders, settings=settings)  # outermost: every response
+
+    if settings.trusted_proxies:
+        # Outermost, so every part of the app sees the client the trusted proxy names.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     add_codec(app, settings.temporal_ui_origin)
@@ -128,6 +134,14 @@ def create_app(
             status=exc.status_code,
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def unreadable(request: Request, exc: RequestValidationError) -> Response:
+        # A form field that cannot be read as its type (a number that is not one): the 400
+        # page in the page's language, not FastAPI's JSON.
+        return render(
+            request, "error.html", lang=page_language(request), status_code=400, status=400
+        )
+
     @app.exception_handler(StepRefused)
     @app.exception_handler(JourneyClosed)
     async def out_of_step(request: Request, exc: Exception) -> Response:
@@ -138,9 +152,25 @@ def create_app(
     async def go_to(request: Request, exc: GoTo) -> Response:
         return goto(request, page_language(request), exc.page)
 
+    @app.exception_handler(TooManyAttempts)
+    async def too_many(request: Request, exc: TooManyAttempts) -> Response:
+        lang = page_language(request)
+        response = render(
+            request,
+            "too_many.html",
+            lang=lang,
+            status_code=429,
+            retry_at=datetime.now(UTC) + timedelta(seconds=exc.retry_after),
+            staff_area=request.url.path.startswith(f"/{lang}/staff/"),
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
     @app.exception_handler(TemporalUnavailable)
-    async def unavailable(request: Request, exc: TemporalUnavailable) -> Response:
-        log.warning("Temporal did not answer in time on %s", request.url.path)
+    @app.exception_handler(LimitsUnavailable)
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        what = "the rate limit store" if isinstance(exc, LimitsUnavailable) else "Temporal"
+        log.warning("%s did not answer in time on %s", what, redact(request.url.path))
         return render(
             request,
             "error.html",

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time, get_timezone_name
 from fastapi import APIRouter, Depends, HTTPException, Request
+from markupsafe import Markup
 from starlette.responses import Response
 
 from audit.replay import ReplayOutcome, replay
@@ -19,12 +21,25 @@ from audit.sources import HistoryNotFound, JourneyHistory, RunHistory
 from audit.timeline import Entry, build_timeline
 from i18n import DEFAULT_ZONE, translations
 from web.deps import AppSettings, DbEngine, JourneyService, Lang
+from web.headers import CSP, content_policy, style_hash
 from web.pages import render, templates, translator
 from web.session import check_csrf
 from web.staff import AnyStaff, SignedInStaff
+from web.staff.journeys import journey_path
 from workflows.registry import WORKFLOWS
 
 router = APIRouter(prefix="/{lang}/staff/journeys/{journey_id}")
+
+# The filed document carries its style inline, to be read anywhere; its policy allows that one
+# style element by its hash and nothing else: no script, no file from the site.
+DOCUMENT_STYLE = (Path(__file__).parent / "templates/staff/audit/document.css").read_text()
+DOCUMENT_POLICY = content_policy(
+    default_src="'none'",
+    script_src="'none'",
+    style_src=style_hash(DOCUMENT_STYLE),
+    img_src="'none'",
+    form_action="'none'",
+)
 
 
 def replay_workflows() -> Sequence[type]:
@@ -36,9 +51,9 @@ async def journey_history(
     journeys: JourneyService, engine: DbEngine, journey_id: str
 ) -> JourneyHistory:
     """A dependency: every run of the journey, from Temporal or else the archive; 404 if
-    neither has it."""
+    neither has it, or if the id is not one the site makes."""
     try:
-        return await journeys.history(engine, journey_id)
+        return await journeys.history(engine, journey_path(journey_id))
     except HistoryNotFound as err:
         raise HTTPException(404) from err
 
@@ -170,8 +185,10 @@ async def timeline_document(
             "generated_at": iso(generated_at),
             "generated_at_local": moment(generated_at, lang),
             "staff": staff,
+            "style": Markup(DOCUMENT_STYLE),  # a file of this package, not input
         },
     )
+    response.headers[CSP] = DOCUMENT_POLICY
     filename = f"{journey.workflow_id}-timeline.html"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return response

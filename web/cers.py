@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from core.links import read_resume_token
+from core.links import ResumeLink, read_resume_token
 from db.models import UserAccount
 from db.queries import account_for
+from settings import Settings
 from web.deps import AppSettings, DbEngine, JourneyService, Lang
 from web.guards import LinkInToken, SignedIn, goto, goto_step, of_browser
-from web.journeys import journey_id_of, workflow_id_for
+from web.journeys import Journeys, journey_id_of, workflow_id_for
 from web.pages import current_account, render, signed_in_account
 from web.session import SessionKey, check_csrf, sign_out, signed_in_journey
 from web.temporal import JourneyClosed, Rejected, StepRefused
 from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
+from workflows.support import RESUME_LINK_HOURS, why_link_dead
 from workflows.types import (
     LINK_EXPIRED,
     LINK_REPLACED,
+    ChangeEmailInput,
     ConfirmEmailInput,
     CreateAccountInput,
+    LoginMethod,
     Profile,
     RequestNewLinkInput,
     Step,
+    UseResumeLinkInput,
 )
 
 router = APIRouter(prefix="/{lang}", dependencies=[Depends(check_csrf), Depends(signed_in_account)])
@@ -38,7 +44,6 @@ SIGN_UP_STEPS = (
     Step.RECOVERY_ANSWERS,
     Step.RECOVERY_EMAIL,
 )
-RESUME_LINK_HOURS = 72  # the e-mail says so
 
 
 class AccountForm(BaseModel):
@@ -77,26 +82,55 @@ async def resume(request: Request, lang: Lang, journeys: JourneyService) -> Resp
     return goto_step(request, lang, current.state.step)
 
 
+def resume_token(settings: Settings, token: str) -> ResumeLink | None:
+    return read_resume_token(
+        settings.secret_key.get_secret_value(), token, RESUME_LINK_HOURS * 3600
+    )
+
+
+def link_gone(request: Request, lang: str) -> Response:
+    return render(request, "cers/resume_expired.html", lang=lang, status_code=410)
+
+
 @router.get("/resume/{token}", name="resume_link")
 async def resume_link(
     request: Request, lang: Lang, journeys: JourneyService, token: str, settings: AppSettings
 ) -> Response:
-    """Support's e-mailed link back to a journey. Before a credential exists it opens the
-    journey in this browser, as the browser that began it would; after, the person signs in."""
-    link = read_resume_token(
-        settings.secret_key.get_secret_value(), token, RESUME_LINK_HOURS * 3600
-    )
+    """Support's e-mailed link back to a journey. It signs nobody in and puts no journey in
+    this browser: holding it is not being the journey's owner. It leads to signing in, and
+    from there to the unfinished step. A page with a button first: mail scanners that open
+    links must not use it up."""
+    link = resume_token(settings, token)
     state = await journeys.state(workflow_id_for(link.journey_id)) if link else None
     if link is None or state is None:
-        return render(request, "cers/resume_expired.html", lang=lang, status_code=410)
+        return link_gone(request, lang)
     if state.step is Step.CANCELLED:
         return goto(request, lang, "journey_cancelled")
-    if state.gckey_issued_at is not None:
+    if why_link_dead(state, link.resume_link_number, datetime.now(UTC)):
+        return link_gone(request, lang)
+    gckey = state.login_method is LoginMethod.GCKEY
+    return render(request, "cers/resume.html", lang=lang, token=token, gckey=gckey)
+
+
+@router.post("/resume/{token}")
+async def resume_link_use(
+    request: Request, lang: Lang, journeys: JourneyService, token: str, settings: AppSettings
+) -> Response:
+    """The journey records the link's one use, then the person signs in the usual way."""
+    link = resume_token(settings, token)
+    if link is None:
+        return link_gone(request, lang)
+    try:
+        used = await journeys.send(
+            workflow_id_for(link.journey_id),
+            OnboardingWorkflow.use_resume_link,
+            UseResumeLinkInput(link.resume_link_number),
+        )
+    except (StepRefused, JourneyClosed):
+        return link_gone(request, lang)
+    if used.login_method is LoginMethod.GCKEY:
         return goto(request, lang, "gckey_sign_in")
-    if state.partner_linked_at is not None:
-        return goto(request, lang, "login")
-    request.session[SessionKey.JOURNEY] = workflow_id_for(link.journey_id)
-    return goto_step(request, lang, state.step)
+    return goto(request, lang, "login")  # its Sign-In Partner button
 
 
 @router.get("/cancelled", name="journey_cancelled")
@@ -182,9 +216,26 @@ async def account_created(request: Request, lang: Lang, _: SignedIn) -> Response
     return render(request, "cers/account_created.html", lang=lang, account=account)
 
 
+class EmailForm(BaseModel):
+    email: str = ""
+
+
 @router.get("/portal", name="portal")
 async def portal(
     request: Request, lang: Lang, journeys: JourneyService, workflow_id: SignedIn
+) -> Response:
+    return await portal_page(request, lang, journeys, workflow_id)
+
+
+async def portal_page(
+    request: Request,
+    lang: str,
+    journeys: Journeys,
+    workflow_id: str,
+    *,
+    status: int = 200,
+    email: str = "",
+    errors: dict[str, list[str]] | None = None,
 ) -> Response:
     account = current_account(request)
     if account is None:
@@ -194,10 +245,36 @@ async def portal(
         request,
         "cers/portal.html",
         lang=lang,
+        status_code=status,
         account=account,
         state=state,
+        # The mail server refused the account's address for good: the person gives another.
+        refused=bool(state and state.mail_refused and state.mail_refused.address == account.email),
+        email=email,
+        errors=errors or {},
         sent=bool(request.session.pop(SessionKey.LINK_SENT, False)),
     )
+
+
+@router.post("/portal/email", name="change_email")
+async def change_email(
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    workflow_id: SignedIn,
+    form: Annotated[EmailForm, Form()],
+) -> Response:
+    """Another address, once the mail server has refused the account's: a new confirmation
+    link goes to it (a journey with no refused address answers WrongStep: back to the portal)."""
+    result = await journeys.submit(
+        workflow_id, OnboardingWorkflow.change_email, ChangeEmailInput(form.email.strip())
+    )
+    if isinstance(result, Rejected):
+        return await portal_page(
+            request, lang, journeys, workflow_id, status=400, email=form.email, errors=result.errors
+        )
+    request.session[SessionKey.LINK_SENT] = True
+    return goto(request, lang, "portal")
 
 
 @router.post("/portal/new-link", name="new_link")

@@ -1,6 +1,6 @@
 """The site's typed dependencies: the one way a route reaches the settings, the database, the
-Temporal gateways, the Sign-In Partner client and the page's language. Only this module reads
-``app.state``; the app sets it once, in its lifespan."""
+Temporal gateways, the Sign-In Partner client, the rate limits and the page's language. Only
+this module reads ``app.state``; the app sets it once, in its lifespan."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from temporalio.client import Client
 from core.languages import LANGUAGES
 from settings import Settings
 from web.journeys import Journeys
+from web.limits import Limiter
 from web.pace import SignInPace
 from web.resets import Resets
 
@@ -30,6 +31,7 @@ class Services:
     pace: SignInPace
     journeys: Journeys
     resets: Resets
+    limiter: Limiter
     clock: Callable[[], float]  # the time the session middleware counts idle windows in
 
 
@@ -62,6 +64,10 @@ def get_pace(request: Request) -> SignInPace:
     return services(request).pace
 
 
+def get_limiter(request: Request) -> Limiter:
+    return services(request).limiter
+
+
 def now(request: Request) -> float:
     return services(request).clock()
 
@@ -79,5 +85,6 @@ JourneyService = Annotated[Journeys, Depends(get_journeys)]
 ResetService = Annotated[Resets, Depends(get_resets)]
 PartnerClient = Annotated[Any | None, Depends(get_partner)]
 Pace = Annotated[SignInPace, Depends(get_pace)]
+RateLimits = Annotated[Limiter, Depends(get_limiter)]
 Lang = Annotated[str, Depends(language)]
 Now = Annotated[float, Depends(now)]

@@ -13,9 +13,14 @@ from fastapi import APIRouter, HTTPException, Request
 from starlette.responses import Response
 
 from web.deps import AppSettings, Lang
+from web.headers import CSP, content_policy
 from web.pages import render
 
 router = APIRouter(prefix="/{lang}/dev")
+
+# An HTML e-mail styles its elements in attributes, as mail clients need, and the sandboxed
+# frame that shows it inherits the page's policy: here, and only here, those attributes apply.
+MESSAGE_POLICY = content_policy(style_src_attr="'unsafe-inline'")
 
 
 def read_mail(path: str) -> list[tuple[str, EmailMessage]]:
@@ -40,7 +45,7 @@ async def mail_message(request: Request, lang: Lang, settings: AppSettings, key:
         raise HTTPException(404)
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
-    return render(
+    page = render(
         request,
         "dev/message.html",
         lang=lang,
@@ -48,3 +53,5 @@ async def mail_message(request: Request, lang: Lang, settings: AppSettings, key:
         text=text.get_content() if text else "",
         html=html.get_content() if html else "",
     )
+    page.headers[CSP] = MESSAGE_POLICY
+    return page

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from core.hashing import hash_answers, hash_password
 from core.normalize import normalize_username
-from web.deps import AppSettings, JourneyService, Lang, Now
+from web.deps import AppSettings, JourneyService, Lang, Now, RateLimits
 from web.guards import Issued, PostedJourney, at_step, choose_login, goto, goto_step
 from web.journeys import AtStep
 from web.pages import render, signed_in_account
@@ -60,7 +60,10 @@ class RecoveryEmailForm(BaseModel):
 
 
 @router.post("/sign-up", name="sign_up")
-async def sign_up(request: Request, lang: Lang, journeys: JourneyService) -> Response:
+async def sign_up(
+    request: Request, lang: Lang, journeys: JourneyService, limiter: RateLimits
+) -> Response:
+    await limiter.hit(limiter.sign_up, request)
     step = await choose_login(request, journeys, LoginMethod.GCKEY, lang)
     return goto_step(request, lang, step)
 

@@ -17,7 +17,7 @@ from temporalio.client import (
     WorkflowExecutionDescription,
 )
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from audit.sources import JourneyHistory, read_journey
 from core.crypto import EncryptionCodec
@@ -47,6 +47,11 @@ def workflow_id_for(journey_id: str) -> str:
 def journey_id_of(workflow_id: str) -> str:
     """The key the application database files a journey under."""
     return workflow_id.removeprefix(ONBOARDING_ID_PREFIX)
+
+
+class ListPageGone(Exception):
+    """A page of the staff list that cannot be had (its token forged, or too old for
+    Temporal): the list starts again from its first page."""
 
 
 @dataclass
@@ -118,12 +123,18 @@ class Journeys(Gateway[OnboardingWorkflow]):
     async def list_page(
         self, query: str, page_size: int, token: bytes | None
     ) -> tuple[list[WorkflowExecution], bytes | None]:
-        """One page of the journeys visibility finds for ``query``, and the next page's token."""
-        async with deadline():
-            listing = self.client.list_workflows(
-                query, page_size=page_size, next_page_token=token, rpc_timeout=self.timeout
-            )
-            await listing.fetch_next_page()
+        """One page of the journeys visibility finds for ``query``, and the next page's token.
+        ListPageGone when Temporal will not take the token."""
+        try:
+            async with deadline():
+                listing = self.client.list_workflows(
+                    query, page_size=page_size, next_page_token=token, rpc_timeout=self.timeout
+                )
+                await listing.fetch_next_page()
+        except RPCError as err:
+            if token is not None and err.status is RPCStatusCode.INVALID_ARGUMENT:
+                raise ListPageGone from err
+            raise
         return list(listing.current_page or []), listing.next_page_token or None
 
     async def history(self, engine: Engine, journey_id: str) -> JourneyHistory:

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from core.languages import supported_language
 from db.queries import partner_journey
 from settings import Settings
-from web.deps import DbEngine, JourneyService, Lang, PartnerClient
+from web.deps import DbEngine, JourneyService, Lang, PartnerClient, RateLimits
 from web.guards import choose_login, goto, goto_step, of_browser
 from web.journeys import Journeys, new_workflow_id, workflow_id_for
 from web.pages import render, signed_in_account
@@ -73,11 +73,16 @@ def problem(request: Request, lang: str, kind: str, status: int) -> Response:
 
 @router.post("/{lang}/login/sign-in-partner", name="choose_partner")
 async def choose_partner(
-    request: Request, lang: Lang, journeys: JourneyService, partner: PartnerClient
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    partner: PartnerClient,
+    limiter: RateLimits,
 ) -> Response:
     """The choice is recorded on the journey, then the browser goes to the Sign-In Partner.
     Someone already signed in keeps their journey: what comes back is checked against it."""
     if not signed_in_journey(request):
+        await limiter.hit(limiter.sign_up, request)  # it starts a journey, as Sign Up does
         step = await choose_login(request, journeys, LoginMethod.SIGN_IN_PARTNER, lang)
         if step is not Step.PARTNER_SIGN_IN:
             return goto_step(request, lang, step)
@@ -110,7 +115,9 @@ async def partner_callback(
     try:
         token = await partner.authorize_access_token(request)
     except OAuthError as err:
-        log.info("Sign-In Partner answered %s: %s", err.error, err.description)
+        # The error code only: its description is the provider's free text, which may echo
+        # what it was sent.
+        log.info("Sign-In Partner answered %s", err.error)
         if err.error == "access_denied":
             return problem(request, lang, "cancelled", 400)
         if err.error in STATE_ERRORS:

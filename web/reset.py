@@ -21,8 +21,8 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from core.hashing import HASHER, hash_password, verify_secret
 from core.normalize import normalize_answer, normalize_username, username_key
-from db.queries import gckey_for, issued_gckey, recovery_answers, reset_code
-from web.deps import AppSettings, DbEngine, Lang, ResetService
+from db.queries import gckey_for, issued_gckey, newest_reset_code, recovery_answers
+from web.deps import AppSettings, DbEngine, Lang, RateLimits, ResetService
 from web.gckey import PasswordForm, password_problems
 from web.guards import GoTo, goto, held_or_go
 from web.pages import render, signed_in_account
@@ -88,13 +88,15 @@ def reset_subject(engine: Engine, secret: str, username: str, count: int) -> tup
 def verified(
     engine: Engine, reset_id: str, journey_id: str, code: str | None, answers: dict[str, str]
 ) -> bool:
-    """Every check runs, matched or not, so the time taken tells nothing."""
+    """Every check runs, matched or not, so the time taken tells nothing. Only the newest
+    code sent for the GCKey works: a new attempt's code ends every earlier one's."""
     stored = {row.question_id: row.answer_hash for row in recovery_answers(engine, journey_id)}
-    sent = reset_code(engine, reset_id) if code is not None else None
     ok = bool(journey_id) and bool(answers)
     if code is not None:
-        code_hash = sent.code_hash if sent and sent.journey_id == journey_id else _DUMMY_HASH
-        ok = verify_secret(code_hash, code.strip()) and sent is not None and ok
+        newest = newest_reset_code(engine, journey_id)
+        current = newest if newest is not None and newest.reset_id == reset_id else None
+        code_hash = current.code_hash if current is not None else _DUMMY_HASH
+        ok = verify_secret(code_hash, code.strip()) and current is not None and ok
     for question_id, answer in answers.items():
         answer_hash = stored.get(question_id, _DUMMY_HASH)
         ok = verify_secret(answer_hash, normalize_answer(answer)) and ok
@@ -139,6 +141,7 @@ async def username_submit(
     settings: AppSettings,
     engine: DbEngine,
     resets: ResetService,
+    limiter: RateLimits,
     form: Annotated[UsernameForm, Form()],
 ) -> Response:
     username = normalize_username(form.username)
@@ -152,6 +155,8 @@ async def username_submit(
             username="",
             errors=errors,
         )
+    account = limiter.account(username)
+    await limiter.hit(limiter.reset, request, account)
     journey_id, questions = await asyncio.to_thread(
         reset_subject,
         engine,
@@ -161,6 +166,8 @@ async def username_submit(
     )
     request.session[SessionKey.RESET] = await resets.start(journey_id, questions, lang)
     request.session[SessionKey.RESET_JOURNEY] = journey_id
+    # Codes are counted per username typed, known or not; only its keyed hash is kept.
+    request.session[SessionKey.RESET_ACCOUNT] = account
     return goto(request, lang, "reset_way")
 
 
@@ -176,12 +183,16 @@ async def way_submit(
     request: Request,
     lang: Lang,
     resets: ResetService,
+    limiter: RateLimits,
     workflow_id: ResetId,
     form: Annotated[WayForm, Form()],
 ) -> Response:
     if form.way not in set(ResetWay):
         errors = {"way": [rules.N_("Choose how you will confirm it is you.")]}
         return render(request, "gckey/reset/way.html", lang=lang, status_code=400, errors=errors)
+    if form.way == ResetWay.EMAIL_CODE:
+        account = held(request, SessionKey.RESET_ACCOUNT) or workflow_id
+        await limiter.hit(limiter.reset_code, request, account)
     await send(
         resets,
         workflow_id,
@@ -313,6 +324,7 @@ async def done_page(
 ) -> Response:
     request.session.pop(SessionKey.RESET, None)
     request.session.pop(SessionKey.RESET_JOURNEY, None)
+    request.session.pop(SessionKey.RESET_ACCOUNT, None)
     return render(request, "gckey/reset/done.html", lang=lang)
 
 

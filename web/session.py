@@ -25,6 +25,7 @@ class SessionKey(StrEnum):
     PARTNER_LANG = "partner_lang"  # the page language to come back to from the Sign-In Partner
     RESET = "reset"  # the workflow id of the Forgot your password? attempt
     RESET_JOURNEY = "reset_journey"  # the journey whose GCKey that attempt resets ("" unknown)
+    RESET_ACCOUNT = "reset_account"  # the keyed hash its code e-mails are counted under
     # {"journey", "at"}: this session finished Sign Up step 5 and may press Continue, once
     ISSUED = "issued"
 
@@ -89,5 +90,6 @@ async def check_csrf(request: Request) -> None:
     token = request.session.get(SessionKey.CSRF)
     if not isinstance(sent, str) or not isinstance(token, str):
         raise HTTPException(403)
-    if not hmac.compare_digest(sent, token):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    if not hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), token.encode()):
         raise HTTPException(403)

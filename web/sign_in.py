@@ -15,7 +15,7 @@ from core.hashing import HASHER, verify_secret
 from db.models import GCKey
 from db.queries import issued_gckey
 from settings import Settings
-from web.deps import AppSettings, DbEngine, JourneyService, Lang, Pace
+from web.deps import AppSettings, DbEngine, JourneyService, Lang, Pace, RateLimits
 from web.guards import goto
 from web.journeys import Journeys, workflow_id_for
 from web.pace import SignInPace
@@ -79,8 +79,10 @@ async def sign_in_submit(
     journeys: JourneyService,
     engine: DbEngine,
     pace: Pace,
+    limiter: RateLimits,
     form: Annotated[SignInForm, Form()],
 ) -> Response:
+    await limiter.hit(limiter.gckey_sign_in, request, limiter.account(form.username))
     gckey, matched = await asyncio.to_thread(
         check_credentials, engine, form.username, form.password
     )
@@ -88,12 +90,10 @@ async def sign_in_submit(
     if outcome is SignInOutcome.SIGNED_IN and gckey is not None:
         sign_in(request, workflow_id_for(gckey.journey_id))
         return goto(request, lang, "cers_home")
-    # Only someone who knows the password learns that the GCKey is locked or expired; to
-    # anyone else every failure reads the same.
-    if matched and outcome is SignInOutcome.LOCKED:
-        return render(
-            request, "gckey/locked.html", lang=lang, status_code=403, settings=journeys.settings
-        )
+    # A locked GCKey answers as a wrong password does, right password or not: a lock that
+    # told who typed the right one would tell a guesser when they hit it. Its owner is told
+    # by e-mail instead (workflows/access.py). Only someone who knows the password learns
+    # that a GCKey has expired; to anyone else every failure reads the same.
     if matched and outcome is SignInOutcome.EXPIRED:
         return render(
             request, "gckey/expired.html", lang=lang, status_code=403, settings=journeys.settings

@@ -1,9 +1,10 @@
 """The rules of access once a journey has a credential: the Sign-In Partner's pairwise id,
-sign-in verdicts that count failures and lock, a new password that ends a lock, and the expiry
-of a GCKey left unused."""
+sign-in verdicts that count failures and lock (and tell the owner), a new password that ends a
+lock, and the expiry of a GCKey left unused."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -12,9 +13,12 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
+    from activities.notify import NotificationActivities
     from workflows import rules
     from workflows.journey import (
         DB_CALL,
+        LOCK_TELLS_NOTHING,
+        MAIL_CALL,
         JourneyCore,
         business_error,
         invalid,
@@ -32,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         RecordPartnerAttemptResult,
         RecordSignInInput,
         RecordSignInResult,
+        SendLockNoticeInput,
         SignInOutcome,
         Step,
     )
@@ -56,6 +61,7 @@ class AccessRules(JourneyCore):
             except TimeoutError:
                 await self._expire_gckey()
                 return
+        await asyncio.gather(*self._sending, return_exceptions=True)  # a lock notice on its way
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(self._carried())
 
@@ -149,6 +155,12 @@ class AccessRules(JourneyCore):
         if state.gckey_expired_at or (last_use and now >= last_use + expiry):
             return RecordSignInResult(SignInOutcome.EXPIRED)
         if state.locked_until and now < state.locked_until:
+            if workflow.patched(LOCK_TELLS_NOTHING):
+                # Counted whatever the password: the site answers every attempt during a lock
+                # as it answers a wrong password. Whether it matched stays in this update's
+                # input only; staff see how many and when, which is what tells of guessing.
+                state.attempts_while_locked += 1
+                state.last_attempt_while_locked_at = now
             return RecordSignInResult(SignInOutcome.LOCKED, state.locked_until)
         if input.password_matched:
             state.failed_sign_ins = 0
@@ -162,7 +174,33 @@ class AccessRules(JourneyCore):
         state.locks += 1
         state.locked_until = now + timedelta(seconds=self._input.lock_seconds)
         workflow.logger.info("GCKey locked until %s", state.locked_until)
+        if workflow.patched(LOCK_TELLS_NOTHING):
+            self._tell_owner_of_lock(state.locked_until)
         return RecordSignInResult(SignInOutcome.LOCKED, state.locked_until)
+
+    def _tell_owner_of_lock(self, locked_until: datetime) -> None:
+        """The site no longer tells anyone of a lock, so the owner is told by e-mail: at the
+        recovery address, else the CERS account's, in their language and time zone."""
+        state = self._state
+        profile = state.profile
+        to = state.recovery_email or (profile.email if profile else "")
+        if not to:
+            workflow.logger.info("GCKey locked; it has no address to tell its owner at")
+            return
+        notice = workflow.start_activity_method(
+            NotificationActivities.send_lock_notice,
+            SendLockNoticeInput(
+                journey_id=state.journey_id,
+                lock_number=state.locks,
+                to=to,
+                language=profile.language if profile else state.language,
+                locked_until=locked_until,
+                failures=self._input.lock_after_failures,
+                time_zone=profile.time_zone if profile else "",
+            ),
+            **MAIL_CALL,
+        )
+        self._sending.append(notice)
 
     @record_sign_in.validator
     def _validate_record_sign_in(self, input: RecordSignInInput) -> None:

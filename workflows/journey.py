@@ -50,6 +50,13 @@ MAIL_CALL: dict[str, Any] = {
 ACCESS_LIVES_ON = "access-lives-on-after-portal"
 # From SEARCH_ATTRIBUTES on, a journey tells Temporal's visibility where it stands.
 SEARCH_ATTRIBUTES = "search-attributes"
+# From LOCK_TELLS_NOTHING on, a sign-in tried while the GCKey is locked is counted, and the
+# owner is e-mailed when it locks (the site answers those attempts as it answers a wrong
+# password, so the lock no longer tells a guesser anything).
+LOCK_TELLS_NOTHING = "lock-tells-nothing-and-owner-is-told"
+# From MAIL_REFUSAL_KEPT on, the journey records an address the mail server refuses for good
+# (an SMTP 5xx, which the e-mail activity no longer retries) and sends no reminder to it.
+MAIL_REFUSAL_KEPT = "mail-refusal-kept"
 
 STATUS_OF_STEP = {
     Step.CONFIRM_EMAIL: search.JourneyStatus.AWAITING_CONFIRMATION,

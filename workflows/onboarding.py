@@ -12,14 +12,13 @@ from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
-    from activities.notify import NotificationActivities
     from core.languages import LANGUAGES
     from workflows import rules
     from workflows.access import AccessRules
+    from workflows.delivery import MailDelivery
     from workflows.journey import (
         ACCESS_LIVES_ON,
         DB_CALL,
-        MAIL_CALL,
         business_error,
         invalid,
     )
@@ -53,8 +52,6 @@ with workflow.unsafe.imports_passed_through():
         RequestNewLinkInput,
         RequestNewLinkResult,
         ReserveUsernameInput,
-        SendConfirmationEmailInput,
-        SendConfirmationEmailResult,
         SetPasswordInput,
         SetPasswordResult,
         SetRecoveryAnswersInput,
@@ -67,19 +64,21 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn
-class OnboardingWorkflow(AccessRules, SupportActions, MovesToEncryptedHistory):
+class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery, MovesToEncryptedHistory):
     """The CERS onboarding journey, one execution per journey, id ``onboarding-<uuid>``.
 
     Updates, in the order a person meets them:
       begin (update-with-start: the login choice), answer_terms, choose_username,
       set_password, set_recovery_answers, set_recovery_email (issues the GCKey),
-      create_account (assigns the URN), confirm_email, request_new_link.
+      create_account (assigns the URN), confirm_email, request_new_link, change_email (only
+      once the mail server has refused the address for good: workflows/delivery.py).
       A Sign-In Partner journey: begin, then link_partner (the pairwise id), then create_account.
       Once a credential exists (workflows/access.py): record_sign_in (the site's verdict on a
-      password; counts failures and locks), record_partner_attempt (an unknown Sign-In
-      Partner came back).
+      password; counts failures, locks and e-mails the owner, counts attempts while locked),
+      record_partner_attempt (an unknown Sign-In Partner came back).
       Support staff (workflows/support.py), each with staff member and reason:
-      resend_confirmation, extend_deadline, send_resume_link, unlock_gckey, cancel.
+      resend_confirmation, extend_deadline, send_resume_link (to an address the journey
+      holds), unlock_gckey, cancel; and use_resume_link (the person opened that link, once).
     Query: journey (the whole JourneyState; never a hash).
     Signals: password_reset (from PasswordResetWorkflow: the new password is stored);
       move_to_encrypted_history (the cut-over to encrypted payloads, workflows/moving.py).
@@ -102,6 +101,7 @@ class OnboardingWorkflow(AccessRules, SupportActions, MovesToEncryptedHistory):
         self._reminded_link = input.carried_link_reminded
         self._lock = asyncio.Lock()
         self._sending: list[ActivityHandle[Any]] = []
+        self._watching: list[asyncio.Task[None]] = []
         self._deadline_changes = 0
 
     @workflow.run
@@ -122,9 +122,10 @@ class OnboardingWorkflow(AccessRules, SupportActions, MovesToEncryptedHistory):
                 sending.cancel()
         # Go on only once every e-mail has gone (or been cancelled): a journey that completes
         # while an activity result is arriving has its completion refused by the server.
-        await asyncio.gather(*self._sending, return_exceptions=True)
+        await asyncio.gather(*self._sending, *self._watching, return_exceptions=True)
         if state.step is Step.PORTAL and workflow.patched(ACCESS_LIVES_ON):
             await self._keep_access()
+        await asyncio.gather(*self._sending, return_exceptions=True)  # a later lock notice
         await workflow.wait_condition(workflow.all_handlers_finished)
         return OnboardingResult(step=state.step, urn=state.urn or None)
 
@@ -146,8 +147,9 @@ class OnboardingWorkflow(AccessRules, SupportActions, MovesToEncryptedHistory):
             if self._reminded_link != link and remind_at < state.link_expires_at:
                 if not await self._sleep_until(remind_at, link):
                     self._reminded_link = link
-                    state.reminders_sent += 1
-                    self._sending.append(self._send(EmailKind.REMINDER))
+                    if not self._address_refused():  # the server said no for good
+                        state.reminders_sent += 1
+                        self._sending.append(self._send(EmailKind.REMINDER))
                 continue
             if state.confirmation is ConfirmationStatus.PENDING:
                 if not await self._sleep_until(state.link_expires_at, link):
@@ -169,25 +171,6 @@ class OnboardingWorkflow(AccessRules, SupportActions, MovesToEncryptedHistory):
         except TimeoutError:
             return False
         return True
-
-    def _send(self, kind: EmailKind) -> ActivityHandle[SendConfirmationEmailResult]:
-        state = self._state
-        assert state.profile and state.link_expires_at
-        return workflow.start_activity_method(
-            NotificationActivities.send_confirmation_email,
-            SendConfirmationEmailInput(
-                journey_id=state.journey_id,
-                kind=kind,
-                link_number=state.link_number,
-                to=state.profile.email,
-                given_name=state.profile.given_name,
-                language=state.profile.language,
-                urn=state.urn,
-                expires_at=state.link_expires_at,
-                time_zone=state.profile.time_zone,
-            ),
-            **MAIL_CALL,
-        )
 
     def _cancelled(self) -> bool:
         return self._state.step is Step.CANCELLED

@@ -7,14 +7,19 @@ Sources (see shared/reference/gckey-cers-facts.md):
 - username: GCKey Help "Create Your Username" (HP-01); CFIA "Getting your GCKey".
 - password: IRCC Help Centre "How do I change my GCKey password?" (qnum=1411).
 - recovery questions: number and answer length are unpublished, so they are settings.
+- e-mail addresses: syntax checked by email-validator without network look-ups; ASCII only
+  (see email_errors).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 from functools import cache
+
+from email_validator import EmailNotValidError, validate_email
 
 from core.languages import LANGUAGES
 from core.normalize import normalize_answer, normalize_username
@@ -153,6 +158,8 @@ def recovery_errors(
             )
         if answer and re.search(rf"\b{re.escape(answer)}\b", normalize_answer(entry.hint)):
             errors.setdefault(f"hint_{i}", []).append(N_("The hint must not contain the answer."))
+        if has_invisible_characters(entry.hint):
+            errors.setdefault(f"hint_{i}", []).append(INVISIBLE_CHARACTERS)
         if len(entry.hint) > 100:
             errors.setdefault(f"hint_{i}", []).append(
                 N_("The hint must have at most 100 characters.")
@@ -210,15 +217,46 @@ def time_zones() -> tuple[str, ...]:
     return CANADIAN_TIME_ZONES + tuple(z for z in others if z.split("/")[0] in REGIONS)
 
 
+EMAIL_MALFORMED = N_("Enter an e-mail address in the form name@example.ca.")
+EMAIL_NOT_ASCII = N_(
+    "CERS cannot send e-mail to an address with accented or other non-English letters. "
+    "Use an address without them."
+)
+INVISIBLE_CHARACTERS = N_(
+    "Remove the tab, line break or other invisible character from this field."
+)
+
+
+def has_invisible_characters(value: str) -> bool:
+    """Control characters (NUL, tab, line breaks...) and lone surrogates: nobody types them,
+    a mail header or a database column cannot hold them."""
+    return any(unicodedata.category(c) in ("Cc", "Cs") for c in value)
+
+
 def is_email(value: str) -> bool:
-    return len(value) <= 254 and bool(EMAIL_PATTERN.match(value))
+    """An address the mail server can be asked to deliver to: the syntax of RFC 5321/5322
+    as email-validator checks it (no DNS look-up), in ASCII, with a top-level domain of two
+    letters or more (email-validator takes one)."""
+    if not value.isascii() or has_invisible_characters(value):
+        return False
+    try:
+        validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        return False
+    return bool(EMAIL_PATTERN.match(value))
 
 
 def email_errors(email: str, *, required: bool) -> list[str]:
+    """Internationalised addresses are refused here rather than sent with SMTPUTF8: a mail
+    server or relay without it would refuse them later, after the person has left the form."""
     if not email:
         return [N_("Enter your e-mail address.")] if required else []
+    if has_invisible_characters(email):
+        return [INVISIBLE_CHARACTERS]
+    if not email.isascii():
+        return [EMAIL_NOT_ASCII]
     if not is_email(email):
-        return [N_("Enter an e-mail address in the form name@example.ca.")]
+        return [EMAIL_MALFORMED]
     return []
 
 
@@ -231,6 +269,8 @@ def profile_errors(
             errors[field_name] = [N_("This field is required.")]
         elif len(value.strip()) > NAME_MAX:
             errors[field_name] = [N_("Use at most 50 characters.")]
+        elif has_invisible_characters(value):
+            errors[field_name] = [INVISIBLE_CHARACTERS]
     if problems := email_errors(email, required=True):
         errors["email"] = problems
     digits = sum(c.isdigit() for c in telephone)

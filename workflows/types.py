@@ -72,9 +72,12 @@ USERNAME_TAKEN = "UsernameTaken"
 LINK_EXPIRED = "ConfirmationLinkExpired"
 LINK_REPLACED = "ConfirmationLinkReplaced"
 WRONG_STEP = "WrongStep"
+RESUME_LINK_DEAD = "ResumeLinkNoLongerWorks"  # replaced, used, expired, or never usable
 PARTNER_LINKED = "PartnerIdentityLinked"  # details[0] is the journey already holding it
 NO_USERNAME = "NoUsername"  # a GCKey issued for a journey that reserved no username
 NO_GCKEY = "NoGCKey"  # a new password for a GCKey never issued, or expired
+# The mail server refused the message for good (an SMTP 5xx); details[0] is its answer.
+MAIL_REFUSED = "MailRefused"
 
 
 @dataclass
@@ -136,6 +139,17 @@ class Profile:
 
 
 @dataclass
+class MailRefusal:
+    """The mail server's lasting refusal of an address (an SMTP 5xx): the address, the kind
+    of e-mail and what the server answered (no link, no secret)."""
+
+    address: str
+    kind: EmailKind
+    answer: str
+    at: datetime | None = None
+
+
+@dataclass
 class JourneyState:
     """Everything the journey knows, as the web shows it. No hash is ever kept here."""
 
@@ -168,14 +182,22 @@ class JourneyState:
     failed_sign_ins: int = 0
     locked_until: datetime | None = None
     locks: int = 0
+    # Sign-ins tried while the GCKey was locked: each got the answer a wrong password gets.
+    attempts_while_locked: int = 0
+    last_attempt_while_locked_at: datetime | None = None
     partner_attempts: int = 0
     last_partner_attempt_at: datetime | None = None
     password_reset_at: datetime | None = None
     gckey_expired_at: datetime | None = None
     # Support staff's actions stand in history with the staff member and reason.
-    resume_links_sent: int = 0
+    resume_links_sent: int = 0  # the number of the newest link; it revokes the older ones
+    resume_link_expires_at: datetime | None = None
+    resume_link_used: int = 0  # the number of the last link opened; a link works once
+    resume_link_used_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str = ""
+    # The confirmation e-mail's address refused by the mail server; None once it is changed.
+    mail_refused: MailRefusal | None = None
 
 
 # One message pair per update, named for the step it performs.
@@ -276,6 +298,18 @@ class RequestNewLinkResult:
 
 
 @dataclass
+class ChangeEmailInput:
+    """The address the confirmation e-mail goes to instead of one the mail server refused."""
+
+    email: str
+
+
+@dataclass
+class ChangeEmailResult:
+    link_number: int
+
+
+@dataclass
 class LinkPartnerInput:
     """The Sign-In Partner's answer: who vouches (the issuer) and the pairwise id it gave."""
 
@@ -349,7 +383,8 @@ class ExtendDeadlineResult:
 
 @dataclass
 class SendResumeLinkInput:
-    """``email`` is where the link goes: the address the person gave staff, or the journey's."""
+    """``email`` is where the link goes: one of the addresses the journey holds (confirmed, or
+    its GCKey's recovery e-mail), never one typed by staff."""
 
     staff: str
     reason: str
@@ -359,6 +394,20 @@ class SendResumeLinkInput:
 @dataclass
 class SendResumeLinkResult:
     resume_link_number: int
+
+
+@dataclass
+class UseResumeLinkInput:
+    """Someone opened support's link: it works once, and only the newest one works."""
+
+    resume_link_number: int
+
+
+@dataclass
+class UseResumeLinkResult:
+    """How the person signs in to continue: the link itself signs nobody in."""
+
+    login_method: LoginMethod
 
 
 # Activities: one message pair each, named for the activity method (a few are recorded in
@@ -405,6 +454,17 @@ class StoreUserAccountInput:
 @dataclass
 class StoreUserAccountResult:
     urn: str
+
+
+@dataclass
+class StoreAccountEmailInput:
+    journey_id: str
+    email: str
+
+
+@dataclass
+class StoreAccountEmailResult:
+    email: str
 
 
 @dataclass
@@ -470,6 +530,24 @@ class SendResumeEmailInput:
 
 @dataclass
 class SendResumeEmailResult:
+    message_id: str
+
+
+@dataclass
+class SendLockNoticeInput:
+    """The owner is told their GCKey locked: when it ends, and the way out."""
+
+    journey_id: str
+    lock_number: int
+    to: str
+    language: str
+    locked_until: datetime
+    failures: int
+    time_zone: str = ""
+
+
+@dataclass
+class SendLockNoticeResult:
     message_id: str
 
 

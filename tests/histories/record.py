@@ -20,7 +20,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
@@ -50,6 +50,7 @@ from workflows.reset_types import (
 from workflows.types import (
     PASSWORD_RESET_ID_PREFIX,
     AnswerTermsInput,
+    ChangeEmailInput,
     ConfirmationStatus,
     ConfirmEmailInput,
     ExtendDeadlineInput,
@@ -58,8 +59,10 @@ from workflows.types import (
     RecordPartnerAttemptInput,
     RecordSignInInput,
     RequestNewLinkInput,
+    SendResumeLinkInput,
     SetRecoveryEmailInput,
     SupportActionInput,
+    UseResumeLinkInput,
 )
 
 HERE = Path(__file__).parent
@@ -186,6 +189,58 @@ async def kept(stack: Stack, history: WorkflowHistory) -> str:
     return (await readable(history, reader)).to_json()
 
 
+async def mail_gone(handle: Journey) -> None:
+    """Stands still once no activity is pending (the e-mail it started has been taken)."""
+    while (await handle.describe()).raw_description.pending_activities:
+        await asyncio.sleep(0.2)
+
+
+async def locked_with_notice(handle: Journey, stack: Stack) -> None:
+    """At the portal, five failures lock the GCKey and its owner is e-mailed (at the recovery
+    address); two sign-ins tried during the lock, the right password and a wrong one, are
+    answered alike and counted; then support unlocks it."""
+    await completed(handle)
+    await at_portal(handle)
+    for matched in [False] * 5 + [True, False]:
+        await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(matched))
+    await mail_gone(handle)
+    await handle.execute_update(
+        OnboardingWorkflow.unlock_gckey, SupportActionInput("ana", "Identity checked by phone")
+    )
+
+
+async def resumed_by_support(handle: Journey, stack: Stack) -> None:
+    """The GCKey issued, stopped before Create User Account: support e-mails a link to the
+    recovery address, a second one replaces it, and the person opens that one."""
+    await choose_credentials(handle, f"Histo{uuid.uuid4().hex[:6]}")
+    await handle.execute_update(
+        OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput("recover@example.ca")
+    )
+    for reason in ("Lost the first e-mail", "Asked again by phone"):
+        await handle.execute_update(
+            OnboardingWorkflow.send_resume_link,
+            SendResumeLinkInput("ana", reason, "recover@example.ca"),
+        )
+    await handle.execute_update(OnboardingWorkflow.use_resume_link, UseResumeLinkInput(2))
+    await mail_gone(handle)
+
+
+async def mail_refused_then_changed(handle: Journey, stack: Stack) -> None:
+    """The mail server refuses the account's address for good (550); the person gives
+    another on the portal, and the new link confirms it."""
+    stack.mail.unknown.add("nobody@example.ca")
+    await choose_credentials(handle, f"Histo{uuid.uuid4().hex[:6]}")
+    await handle.execute_update(OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput(""))
+    await create_account(handle, "nobody@example.ca")
+    while (await handle.query(OnboardingWorkflow.journey)).mail_refused is None:
+        await asyncio.sleep(0.2)
+    await handle.execute_update(
+        OnboardingWorkflow.change_email, ChangeEmailInput("somebody@example.ca")
+    )
+    await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(2))
+    await at_portal(handle)
+
+
 @dataclass
 class Recording:
     walk: Callable[[Journey, Stack], Awaitable[None]]
@@ -214,6 +269,9 @@ PATHS: dict[str, Recording] = {
     "gckey_expired": Recording(gckey_expired, {"gckey_expire_after_days": 3 / 86400}),
     "cancelled_by_support": Recording(cancelled_by_support),
     "helped_by_support": Recording(helped_by_support),
+    "locked_with_notice": Recording(locked_with_notice),
+    "resumed_by_support": Recording(resumed_by_support),
+    "mail_refused_then_changed": Recording(mail_refused_then_changed),
 }
 
 
@@ -225,7 +283,7 @@ async def main(names: list[str]) -> None:
             workflow_id = new_workflow_id()
             await Journeys(stack.client, settings).begin(workflow_id, path.method, "fr")
             handle = journey_handle(stack.client, workflow_id)
-            await path.walk(handle, Stack(stack.client, settings))
+            await path.walk(handle, replace(stack, settings=settings))
             history = await handle.fetch_history()
             (HERE / f"{name}.json").write_text(await kept(stack, history))
             log.info("recorded %s: %d events", name, len(history.events))

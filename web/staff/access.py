@@ -4,6 +4,12 @@ The session's ``staff`` key holds only the staff member's id; every request read
 again, so a disabled account or a changed role counts at once. Signing in as staff clears
 whatever an exporter had in the cookie, and an exporter's sign-in clears the staff key
 (web/session.py starts a fresh session). An exporter's session never reaches a staff page.
+
+Sign-in is rate limited per address and per account, and an account locks after repeated
+failures (web/limits.py: in the rate-limit store, so every web process sees the lock). A
+locked account reads and costs the same as an unknown username or a wrong password: the same
+argon2id check runs and the same page comes back. Every sign-in, failure and lock is written
+to the audit log; an unknown username as "(unknown)" and a keyed hash, never what was typed.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ from starlette.responses import Response
 
 from core.hashing import HASHER, verify_secret
 from core.normalize import normalize_username
+from db.audit import record_audit
 from db.models import StaffMember
 from db.staff import StaffRole, staff_member, staff_member_named
-from web.deps import DbEngine, Lang
+from web.deps import DbEngine, Lang, RateLimits
 from web.guards import GoTo, goto
 from web.pages import render
 from web.session import EXPORTER_KEYS, SessionKey, check_csrf, fresh_session, sign_out
@@ -76,13 +83,41 @@ AnyStaff = Annotated[SignedInStaff, Depends(RoleCheck(StaffRole.SUPPORT, StaffRo
 SupportStaff = Annotated[SignedInStaff, Depends(RoleCheck(StaffRole.SUPPORT))]
 
 
-def opened_staff_account(engine: Engine, username: str, password: str) -> StaffMember | None:
-    """The active staff account these credentials open, if any. An unknown or disabled
-    username costs the same argon2id check as a wrong password."""
-    member = staff_member_named(engine, normalize_username(username.strip()))
+def staff_username(typed: str) -> str:
+    """The username as the lookup reads it."""
+    return normalize_username(typed.strip())
+
+
+def checked_staff_account(
+    engine: Engine, username: str, password: str
+) -> tuple[StaffMember | None, bool]:
+    """The staff account named (None if unknown), and whether these credentials open it
+    (never a disabled one). An unknown or disabled username costs the same argon2id check as
+    a wrong password."""
+    member = staff_member_named(engine, staff_username(username))
     usable = member is not None and member.disabled_at is None
     hashed = member.password_hash if member is not None and usable else _DUMMY_HASH
-    return member if verify_secret(hashed, password) and usable else None
+    return member, verify_secret(hashed, password) and usable
+
+
+@dataclass(frozen=True)
+class UnknownStaff:
+    """Who tried, in the audit log, when the username names no staff account."""
+
+    username: str = "(unknown)"
+    role: str = ""
+
+
+def audit_sign_in(
+    engine: Engine, member: StaffMember | None, attempt: str, outcome: str, locked_now: bool
+) -> None:
+    """``attempt`` is a keyed hash of the username typed, so an auditor can tell repeated
+    attempts on one name apart from a spray over many without the log holding the name."""
+    who = member or UnknownStaff()
+    detail = {"attempt": attempt[:16]}
+    record_audit(engine, who, "staff_sign_in", None, detail=detail, outcome=outcome)
+    if locked_now:
+        record_audit(engine, who, "staff_locked", None, detail=detail, outcome="locked")
 
 
 def sign_in_staff(request: Request, member: StaffMember) -> None:
@@ -105,21 +140,37 @@ async def sign_in_page(request: Request, lang: Lang) -> Response:
 
 @router.post("/sign-in")
 async def sign_in_submit(
-    request: Request, lang: Lang, engine: DbEngine, form: Annotated[StaffSignInForm, Form()]
+    request: Request,
+    lang: Lang,
+    engine: DbEngine,
+    limiter: RateLimits,
+    form: Annotated[StaffSignInForm, Form()],
 ) -> Response:
-    member = await asyncio.to_thread(opened_staff_account, engine, form.username, form.password)
-    if member is None:
-        return render(
-            request,
-            "staff/sign_in.html",
-            lang=lang,
-            status_code=400,
-            username=form.username,
-            errors={"sign_in": [SIGN_IN_FAILED]},
-            timed_out=False,
-        )
-    sign_in_staff(request, member)
-    return goto(request, lang, "staff_journeys")
+    account = limiter.account(staff_username(form.username))
+    await limiter.hit(limiter.staff_sign_in, request, account)
+    lockout = limiter.staff_lockout
+    locked = await lockout.locked(account)
+    member, opened = await asyncio.to_thread(
+        checked_staff_account, engine, form.username, form.password
+    )
+    if member is not None and opened and not locked:
+        await lockout.succeeded(account)
+        await asyncio.to_thread(audit_sign_in, engine, member, account, "signed_in", False)
+        sign_in_staff(request, member)
+        return goto(request, lang, "staff_journeys")
+    locked_now = await lockout.failed(account)
+    disabled = member is not None and member.disabled_at is not None
+    outcome = "refused_locked" if locked else "refused_disabled" if disabled else "failed"
+    await asyncio.to_thread(audit_sign_in, engine, member, account, outcome, locked_now)
+    return render(
+        request,
+        "staff/sign_in.html",
+        lang=lang,
+        status_code=400,
+        username=form.username,
+        errors={"sign_in": [SIGN_IN_FAILED]},
+        timed_out=False,
+    )
 
 
 @router.post("/sign-out", name="staff_sign_out")

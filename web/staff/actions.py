@@ -24,6 +24,7 @@ from web.staff.journeys import journey_path
 from web.temporal import JourneyClosed, Rejected, StepRefused
 from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
+from workflows.support import has_credential, resume_addresses
 from workflows.types import (
     OPEN_STEPS,
     ConfirmationStatus,
@@ -71,7 +72,10 @@ def offered_actions(state: JourneyState | None, now: datetime | None = None) -> 
     offered = {
         "resend_confirmation": confirming,
         "extend_deadline": confirming,
-        "send_resume_link": state.step in OPEN_STEPS,
+        # Only to an address the journey holds, and only once someone can sign in to it.
+        "send_resume_link": state.step in OPEN_STEPS
+        and has_credential(state)
+        and bool(resume_addresses(state)),
         "unlock_gckey": state.locked_until is not None and state.locked_until > now,
         "cancel": state.step in OPEN_STEPS,
     }
@@ -144,6 +148,10 @@ async def act(
         outcome,
     )
     if errors:
+        addresses: dict[str, str] = {}
+        if name == "send_resume_link" and "action" not in errors:
+            state = await journeys.state(workflow_id_for(journey_id))
+            addresses = resume_addresses(state) if state else {}
         return render(
             request,
             "staff/action_refused.html",
@@ -155,6 +163,7 @@ async def act(
             action=action,
             form=form,
             errors=errors,
+            addresses=addresses,
         )
     url = request.url_for("staff_journey", lang=lang, journey_id=journey_id)
     return RedirectResponse(f"{url}?done={name}", status_code=303)

@@ -22,10 +22,11 @@ from db.queries import (
     journeys_for_username,
 )
 from web.deps import AppSettings, DbEngine, JourneyService, Lang
+from web.journeys import ListPageGone
 from web.pages import render
 from web.staff import words
 from web.staff.access import AnyStaff
-from web.staff.reading import Filters, StaffReader
+from web.staff.reading import Filters, ListPage, StaffReader
 from workflows import rules
 from workflows.search import JourneyStatus
 from workflows.types import LoginMethod, Step
@@ -34,6 +35,9 @@ router = APIRouter(prefix="/{lang}/staff")
 
 NO_MATCH = rules.N_("No journey has this username, e-mail address or URN.")
 ENTER_SEARCH = rules.N_("Enter a username, an e-mail address or a URN.")
+PAGE_GONE = rules.N_(
+    "This page of the list is no longer available. Start again from the first page."
+)
 
 
 def get_reader(journeys: JourneyService) -> StaffReader:
@@ -72,7 +76,10 @@ async def journey_list(
     page: str = "",
 ) -> Response:
     filters, errors = Filters.parse(step, status, login_method, idle_hours, stuck)
-    listed = await reader.page(filters, "" if errors else page, now())
+    try:
+        listed = await reader.page(filters, "" if errors else page, now())
+    except ListPageGone:
+        listed, errors = ListPage([], ""), {"page": [PAGE_GONE]}
     return render(
         request,
         "staff/journeys.html",

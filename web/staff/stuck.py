@@ -10,6 +10,8 @@ A running journey is stuck when any of these holds:
   - its workflow task keeps failing (attempt 2 or more): the worker refuses something sent to
     it, such as a message not encrypted with the service's keys (core/crypto.py), and nothing
     the journey does moves on until that is dealt with; its timeline says what was refused.
+  - the mail server refused its confirmation e-mail's address for good (an SMTP 5xx): the
+    address and the server's answer are shown, until the person gives another address.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ WORKER_REFUSES = N_(
     "The worker refuses what was last sent to this journey and keeps retrying "
     "(attempt %(attempt)s); the timeline says why"
 )
+MAIL_REFUSED = N_("The mail server refused the address %(address)s: %(answer)s")
 
 
 def is_open(step: str | None, status: str | None) -> bool:
@@ -122,6 +125,10 @@ def stuck_reasons(
     locked_until = state.locked_until if state is not None else None
     if locked_until is not None and locked_until > now:
         reasons.append(Stuck("gckey_locked", GCKEY_LOCKED, {"until": locked_until}))
+    refusal = state.mail_refused if state is not None else None
+    if refusal is not None:
+        values = {"address": refusal.address, "answer": refusal.answer}
+        reasons.append(Stuck("mail_refused", MAIL_REFUSED, values))
     return reasons
 
 
