@@ -23,15 +23,18 @@ MOVES_TO_ENCRYPTED_HISTORY = "moves-to-encrypted-history"
 
 class MovesToEncryptedHistory(JourneyCore):
     _watching: list[asyncio.Task[None]]  # workflows/delivery.py: what became of each e-mail
+
     @workflow.signal
     async def move_to_encrypted_history(self, input: MoveToEncryptedHistoryInput) -> None:
         """Continues as new once no step is in progress and no e-mail is on its way."""
         if not self._begun:
             return  # nothing to carry: the first update has not arrived
         await workflow.wait_condition(
-            lambda: not self._lock.locked()
-            and all(s.done() for s in self._sending)
-            and all(w.done() for w in self._watching)
+            lambda: (
+                not self._lock.locked()
+                and all(s.done() for s in self._sending)
+                and all(w.done() for w in self._watching)
+            )
         )
         workflow.patched(MOVES_TO_ENCRYPTED_HISTORY)
         workflow.logger.info("moving to encrypted history, asked by %s", input.operator)
