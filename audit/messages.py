@@ -68,6 +68,9 @@ SAYS: dict[str, str] = {
     "link_partner": N_("Signed in through a Sign-In Partner (%(issuer)s) for the first time."),
     "record_sign_in:signed_in": N_("Signed in with the GCKey."),
     "record_sign_in:failed": N_("GCKey sign-in refused: wrong username or password."),
+    "record_sign_in:locked_now": N_(
+        "GCKey sign-in refused: wrong username or password; that failure locked the GCKey."
+    ),
     "record_sign_in:locked": N_("GCKey sign-in refused: the GCKey is locked."),
     "record_sign_in:expired": N_("GCKey sign-in refused: the GCKey has expired."),
     "record_partner_attempt": N_(

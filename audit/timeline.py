@@ -117,6 +117,8 @@ def variants(name: str, fields: Fields) -> list[str]:
     keys = [name]
     if isinstance(fields.get("outcome"), str):
         keys.insert(0, f"{name}:{fields['outcome']}")
+    if name == "record_sign_in" and fields.get("locked_now"):
+        keys.insert(0, f"{name}:locked_now")
     if name == "answer_terms":
         keys.insert(0, f"{name}:{'accepted' if fields.get('accepted') else 'declined'}")
     if name == "set_recovery_email" and not fields.get("email"):

@@ -168,6 +168,8 @@ class JourneyState:
     failed_sign_ins: int = 0
     locked_until: datetime | None = None
     locks: int = 0
+    # The failed sign-ins in a row that made the latest lock (the count itself starts again).
+    failures_that_locked: int = 0
     # Sign-ins tried while the GCKey was locked: each got the answer a wrong password gets.
     attempts_while_locked: int = 0
     last_attempt_while_locked_at: datetime | None = None
@@ -319,6 +321,9 @@ class RecordSignInInput:
 class RecordSignInResult:
     outcome: SignInOutcome
     locked_until: datetime | None = None
+    # True when this sign-in's wrong password is the one that locked the GCKey (LOCKED then
+    # tells of a wrong password, not of an attempt made while it was already locked).
+    locked_now: bool = False
 
 
 @dataclass
