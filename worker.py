@@ -86,6 +86,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
             accounts.store_account_email,
             accounts.link_partner_identity,
             accounts.expire_gckey,
+            accounts.release_username,
             accounts.store_gckey_password,
             notifications.send_confirmation_email,
             notifications.send_resume_email,

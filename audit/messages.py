@@ -94,6 +94,9 @@ SAYS: dict[str, str] = {
     "local:create_user_account": N_("CERS user account created, URN %(urn)s."),
     "local:link_partner_identity": N_("Sign-In Partner identity kept for this journey."),
     "local:expire_gckey": N_("GCKey expired after going unused."),
+    "local:release_username": N_(
+        "Sign-up abandoned with no progress; its username is free for anyone again."
+    ),
     "local:store_account_email": N_("CERS user account e-mail address now %(email)s."),
     # Regular activities (their names may also be an update's, hence the prefix).
     "activity:send_confirmation_email:confirmation": N_(
@@ -125,6 +128,9 @@ SAYS: dict[str, str] = {
     f"completed:{Step.DECLINED}": N_("Journey ended: the terms and conditions were declined."),
     f"completed:{Step.GCKEY_EXPIRED}": N_("Journey ended: the GCKey expired."),
     f"completed:{Step.CANCELLED}": N_("Journey ended: cancelled by support staff."),
+    f"completed:{Step.ABANDONED}": N_(
+        "Journey ended: the sign-up was abandoned, with no progress for too long."
+    ),
     "completed": N_("Journey completed at step %(step)s."),
     "failed": N_("Journey failed: %(failure)s"),
     "terminated": N_("Journey terminated: %(reason)s"),

@@ -29,6 +29,7 @@ STEP_PAGES = {
     Step.DECLINED: "declined",
     Step.CANCELLED: "journey_cancelled",
     Step.GCKEY_EXPIRED: "gckey_sign_in",
+    Step.ABANDONED: "sign_up_expired",
 }
 
 
@@ -64,7 +65,7 @@ async def choose_login(
     current = await of_browser(request, journeys)
     if (
         current is None
-        or current.state.step in (Step.DECLINED, Step.PORTAL)
+        or current.state.step in (Step.DECLINED, Step.PORTAL, Step.ABANDONED)
         or current.state.gckey_issued_at is not None
     ):
         workflow_id = new_workflow_id()

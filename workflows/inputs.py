@@ -18,6 +18,7 @@ def onboarding_input(settings: Settings, journey_id: str) -> OnboardingInput:
         lock_after_failures=settings.lock_after_failures,
         lock_seconds=round(settings.lock_minutes * 60),
         gckey_expire_after_seconds=round(settings.gckey_expire_after_days * 86400),
+        abandon_after_seconds=round(settings.abandon_after_days * 86400),
     )
 
 

@@ -14,9 +14,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from core.languages import LANGUAGES
     from workflows import rules
+    from workflows.abandoned import Abandonment
     from workflows.access import AccessRules
     from workflows.delivery import MailDelivery
     from workflows.journey import (
+        ABANDON_UNFINISHED,
         ACCESS_LIVES_ON,
         DB_CALL,
         business_error,
@@ -63,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn
-class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery):
+class OnboardingWorkflow(Abandonment, AccessRules, SupportActions, MailDelivery):
     """The CERS onboarding journey, one execution per journey, id ``onboarding-<uuid>``.
 
     Updates, in the order a person meets them:
@@ -81,6 +83,8 @@ class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery):
     Query: journey (the whole JourneyState; never a hash).
     Signals: password_reset (from PasswordResetWorkflow: the new password is stored).
     Passwords and recovery answers arrive as argon2id hashes; the plaintext never enters history.
+    A sign-up left before any credential for the abandon period ends as abandoned
+    (workflows/abandoned.py), its username free again.
     After the portal the journey stays open as the record of the access it gave; a GCKey unused
     for the expiry period expires and the journey ends there.
     """
@@ -98,11 +102,14 @@ class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery):
         self._sending: list[ActivityHandle[Any]] = []
         self._watching: list[asyncio.Task[None]] = []
         self._deadline_changes = 0
+        self._moves = 0
 
     @workflow.run
     async def run(self, input: OnboardingInput) -> OnboardingResult:
         state = self._state
         await workflow.wait_condition(lambda: self._begun)
+        if workflow.patched(ABANDON_UNFINISHED):
+            await self._abandon_when_left()
         # GCKey sign-up (steps 1 to 5) or the Sign-In Partner, then Create User Account.
         await workflow.wait_condition(
             lambda: state.step is Step.CONFIRM_EMAIL or state.step in FINISHED_STEPS
