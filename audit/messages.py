@@ -43,6 +43,7 @@ def _render(value: Value, gettext: Callable[[str], str]) -> str:
 SAYS: dict[str, str] = {
     # The journey, in the order a person lives it (updates and signals, by name).
     "started": N_("Journey started."),
+    "started:rules": N_("Journey started, checked against rule set version %(rules_version)s."),
     "begin": N_("Login choice: %(login_method)s, in %(language)s."),
     "answer_terms:accepted": N_(
         "Terms and conditions version %(terms_version)s accepted, read in %(language)s."

@@ -93,7 +93,9 @@ class OnboardingWorkflow(Abandonment, AccessRules, SupportActions, MailDelivery)
     def __init__(self, input: OnboardingInput) -> None:
         self._input = input
         self._state = input.carried or JourneyState(
-            journey_id=input.journey_id, started_at=workflow.now()
+            journey_id=input.journey_id,
+            started_at=workflow.now(),
+            rules_version=input.rules_version,
         )
         self._begun = input.carried is not None
         self._password_hash = ""

@@ -117,6 +117,8 @@ class OnboardingInput:
     # A sign-up without progress this long, before any credential, ends as abandoned. The
     # default is the service's value when the rule came (as above, fixed for replay).
     abandon_after_seconds: int = 30 * 24 * 3600
+    # The version of workflows/rules.py the journey is checked against ("" before it was kept).
+    rules_version: str = ""
     # A journey that has run long continues as new with what it knows.
     carried: JourneyState | None = None
 
@@ -165,6 +167,7 @@ class JourneyState:
     language: str = "en"
     started_at: datetime | None = None
     terms_version: str = ""
+    rules_version: str = ""
     terms_language: str = ""
     terms_answered_at: datetime | None = None
     username: str = ""
