@@ -30,9 +30,12 @@ from activities.notify import NotificationActivities
 from activities.reset import PasswordResetActivities
 from db.engine import make_engine, migrate
 from settings import Settings, get_settings
+from workflows import search
 from workflows.archive import ArchiveWorkflow
 from workflows.archive_types import ArchiveClosedInput, archive_schedule_id
+from workflows.onboarding import OnboardingWorkflow
 from workflows.registry import WORKFLOWS
+from workflows.types import BEFORE_A_CREDENTIAL, WatchForAbandonmentInput
 
 log = logging.getLogger("cers.worker")
 
@@ -125,6 +128,24 @@ async def ensure_archive_schedule(client: Client, settings: Settings) -> None:
         )
 
 
+async def watch_waiting_sign_ups(client: Client, settings: Settings) -> int:
+    """Journeys begun before abandonment came, still before a credential, have no abandon
+    timer: each is told to start one (a journey that has one ignores it). Their number."""
+    steps = ", ".join(f"'{step.value}'" for step in sorted(BEFORE_A_CREDENTIAL))
+    query = (
+        f"WorkflowType = 'OnboardingWorkflow' AND ExecutionStatus = 'Running' "
+        f"AND TaskQueue = '{settings.task_queue}' AND {search.STEP.name} IN ({steps})"
+    )
+    told = 0
+    async for execution in client.list_workflows(query):
+        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, execution.id)
+        await handle.signal(OnboardingWorkflow.watch_for_abandonment, WatchForAbandonmentInput())
+        told += 1
+    if told:
+        log.info("%d waiting sign-ups told to watch for abandonment", told)
+    return told
+
+
 async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address or "127.0.0.1:7233", namespace=settings.temporal_namespace
@@ -137,6 +158,7 @@ async def main() -> None:
     migrate(settings.sqlalchemy_url)
     client = await connect(settings)
     await ensure_archive_schedule(client, settings)
+    await watch_waiting_sign_ups(client, settings)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)

@@ -79,6 +79,9 @@ SAYS: dict[str, str] = {
         "unchanged: %(default_access)s."
     ),
     "password_reset": N_("Password reset."),
+    "watch_for_abandonment": N_(
+        "Begun before unfinished sign-ups were ended: from now on it ends as abandoned if left."
+    ),
     # Support actions; each is followed by who did it and why (SUPPORT_ACTION).
     "resend_confirmation": N_(
         "Confirmation e-mail resent with a new link; the old link no longer works."

@@ -6,18 +6,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+import worker
 from audit.timeline import build_timeline
 from settings import Settings
+from tests.changed_workflow import EarlierOnboardingWorkflow
 from tests.conftest import NewWorker, until
 from tests.journeys import journey_handle, new_username, terminate_if_running
 from tests.staff_helpers import Staff, staff_sign_in
 from tests.web_helpers import Browser, Page, browser
-from web.journeys import journey_id_of
+from web.journeys import Journeys, journey_id_of, new_workflow_id
+from worker import watch_waiting_sign_ups
 from workflows.onboarding import OnboardingWorkflow
-from workflows.types import Step
+from workflows.registry import WORKFLOWS
+from workflows.types import LoginMethod, Step
 
 
 async def to_password_step(b: Browser, lang: str, username: str) -> Page:
@@ -116,3 +121,49 @@ async def test_staff_see_an_abandoned_sign_up_in_plain_words(
         assert page.text(f"{row} .status") == "Abandoned"
         french = await desk.get(f"/fr/staff/journeys/{journey_id}")
         assert french.text(".status") == "Abandonné"
+
+
+async def test_a_partner_journey_waiting_from_before_the_change_ends_as_abandoned(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    """Begun by the earlier code (the click started it; no abandon timer), then the worker of
+    today starts: it tells the waiting journey to watch, and the journey ends as abandoned."""
+    settings.abandon_after_days = 2 / 86400
+    workflow_id = new_workflow_id()
+    handle = journey_handle(client, workflow_id)
+    earlier = [EarlierOnboardingWorkflow if w is OnboardingWorkflow else w for w in WORKFLOWS]
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(worker, "WORKFLOWS", earlier)
+            async with new_worker(client, settings):
+                await Journeys(client, settings).begin(
+                    workflow_id, LoginMethod.SIGN_IN_PARTNER, "en"
+                )
+        events = (await handle.fetch_history()).events
+        assert not [e for e in events if e.HasField("timer_started_event_attributes")]
+
+        async with new_worker(client, settings):
+
+            async def told() -> bool:
+                return await watch_waiting_sign_ups(client, settings) > 0
+
+            await until(told, what="the waiting journey in Temporal's list")
+
+            async def abandoned() -> bool:
+                state = await handle.query(OnboardingWorkflow.journey)
+                return state.step is Step.ABANDONED
+
+            await until(abandoned, what="the waiting journey abandoned")
+            assert (await handle.result()).step is Step.ABANDONED
+        said = [
+            line.says.render(lambda m: m) for line in build_timeline(await handle.fetch_history())
+        ]
+        assert said[1:] == [
+            "Login choice: Sign-In Partner, in English.",
+            "Begun before unfinished sign-ups were ended: "
+            "from now on it ends as abandoned if left.",
+            "A waiting period ended.",
+            "Journey ended: the sign-up was abandoned, with no progress for too long.",
+        ]
+    finally:
+        await terminate_if_running(handle)

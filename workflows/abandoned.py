@@ -10,27 +10,45 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
-    from workflows.journey import DB_CALL, JourneyCore
+    from workflows.journey import ABANDON_UNFINISHED, DB_CALL, JourneyCore
     from workflows.types import (
         BEFORE_A_CREDENTIAL,
         RecoveryAnswer,
         ReleaseUsernameInput,
         Step,
+        WatchForAbandonmentInput,
     )
 
 
 class Abandonment(JourneyCore):
     _password_hash: str
     _recovery_answers: list[RecoveryAnswer]
+    _watching_abandonment: bool
+
+    async def _abandon_if_patched(self) -> None:
+        if workflow.patched(ABANDON_UNFINISHED):
+            await self._abandon_when_left()
+
+    @workflow.signal
+    async def watch_for_abandonment(self, input: WatchForAbandonmentInput) -> None:
+        """A journey that was already waiting when abandonment came has no timer (its run
+        passed the patch before it existed): this starts one, from its last move."""
+        await self._abandon_when_left()
 
     async def _abandon_when_left(self) -> None:
         """Waits while the journey is before a credential; each move starts the period again."""
+        if self._watching_abandonment:
+            return
+        self._watching_abandonment = True
         state = self._state
         period = timedelta(seconds=self._input.abandon_after_seconds)
         while state.step in BEFORE_A_CREDENTIAL:
             moves = self._moves
+            left = self._last_move_at + period - workflow.now()
             try:
-                await workflow.wait_condition(self._moved_since(moves), timeout=period)
+                await workflow.wait_condition(
+                    self._moved_since(moves), timeout=max(left, timedelta(seconds=1))
+                )
             except TimeoutError:
                 await self._abandon(moves)
 

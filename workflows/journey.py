@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -94,6 +94,7 @@ class JourneyCore:
     _lock: asyncio.Lock
     _deadline_changes: int
     _moves: int  # how many times the journey moved on; the abandon timer starts at each
+    _last_move_at: datetime  # when it last did (its start, before any move)
     _sending: list[ActivityHandle[Any]]  # e-mail on its way; the journey ends only after it
 
     def _expect(self, *steps: Step) -> None:
@@ -122,6 +123,7 @@ class JourneyCore:
         """Where the journey stands, for the staff list in Temporal's visibility: the step, the
         login method, a status, when it last moved and its deadline; never who it is."""
         self._moves += 1
+        self._last_move_at = workflow.now()
         if not workflow.patched(SEARCH_ATTRIBUTES):
             return
         state = self._state

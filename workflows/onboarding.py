@@ -18,7 +18,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.access import AccessRules
     from workflows.delivery import MailDelivery
     from workflows.journey import (
-        ABANDON_UNFINISHED,
         ACCESS_LIVES_ON,
         DB_CALL,
         business_error,
@@ -77,6 +76,7 @@ class OnboardingWorkflow(Abandonment, AccessRules, SupportActions, MailDelivery)
       Once a credential exists (workflows/access.py): record_sign_in (the site's verdict on a
       password; counts failures, locks and e-mails the owner, counts attempts while locked),
       record_partner_attempt (an unknown Sign-In Partner came back).
+      Signal watch_for_abandonment: a journey begun before abandonment came starts its timer.
       Support staff (workflows/support.py), each with staff member and reason:
       resend_confirmation, extend_deadline, send_resume_link (to an address the journey
       holds), unlock_gckey, cancel; and use_resume_link (the person opened that link, once).
@@ -105,13 +105,14 @@ class OnboardingWorkflow(Abandonment, AccessRules, SupportActions, MailDelivery)
         self._watching: list[asyncio.Task[None]] = []
         self._deadline_changes = 0
         self._moves = 0
+        self._last_move_at = workflow.now()
+        self._watching_abandonment = False
 
     @workflow.run
     async def run(self, input: OnboardingInput) -> OnboardingResult:
         state = self._state
         await workflow.wait_condition(lambda: self._begun)
-        if workflow.patched(ABANDON_UNFINISHED):
-            await self._abandon_when_left()
+        await self._abandon_if_patched()
         # GCKey sign-up (steps 1 to 5) or the Sign-In Partner, then Create User Account.
         await workflow.wait_condition(
             lambda: state.step is Step.CONFIRM_EMAIL or state.step in FINISHED_STEPS

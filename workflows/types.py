@@ -507,6 +507,13 @@ class LinkPartnerIdentityResult:
 
 
 @dataclass
+class WatchForAbandonmentInput:
+    """Sent once to journeys that were already waiting when abandonment came (worker.py)."""
+
+    reason: str = "deployed"
+
+
+@dataclass
 class ReleaseUsernameInput:
     journey_id: str
 
