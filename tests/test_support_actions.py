@@ -114,6 +114,9 @@ async def test_resending_the_confirmation_kills_the_old_link(
         assert await in_history(
             client, settings, workflow_id, "resend_confirmation", staff.support, REASON
         )
+        # Confirmed: the staff page no longer shows the link's deadline as if it still ran.
+        page = await desk.get(f"/en/staff/journeys/{journey_id}")
+        assert page.text(".deadline").startswith("None: the e-mail address was confirmed on ")
     assert audited(settings, journey_id) == [(staff.support, "resend_confirmation", REASON, "done")]
 
 
