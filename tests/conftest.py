@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.email import EmailSender
+from audit.readable import readable
 from core.crypto import EncryptionCodec, KeyRing
 from core.temporal import data_converter, decode_in_place
 from db.engine import migrate
@@ -241,6 +242,11 @@ def history_bytes(history: WorkflowHistory) -> bytes:
     """Every event as raw protobuf, as Temporal holds it (encrypted): payloads appear as
     stored, not base64 as in to_json."""
     return b"".join(event.SerializeToString() for event in history.events)
+
+
+async def as_staff_read_it(history: WorkflowHistory, ring: KeyRing) -> WorkflowHistory:
+    """The history decoded with the key ring, hashes redacted: what the timeline is told from."""
+    return await readable(history, EncryptionCodec(ring, accept_plaintext=True))
 
 
 async def decoded_bytes(history: WorkflowHistory, ring: KeyRing) -> bytes:

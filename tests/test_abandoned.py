@@ -14,7 +14,7 @@ import worker
 from audit.timeline import build_timeline
 from settings import Settings
 from tests.changed_workflow import EarlierOnboardingWorkflow
-from tests.conftest import NewWorker, until
+from tests.conftest import NewWorker, as_staff_read_it, until
 from tests.journeys import journey_handle, new_username, terminate_if_running
 from tests.staff_helpers import Staff, staff_sign_in
 from tests.web_helpers import Browser, Page, browser
@@ -81,7 +81,9 @@ async def test_a_sign_up_left_at_the_password_ends_as_abandoned_and_frees_its_us
 
             said = [
                 line.says.render(lambda m: m)
-                for line in build_timeline(await handle.fetch_history())
+                for line in build_timeline(
+                    await as_staff_read_it(await handle.fetch_history(), settings.payload_ring)
+                )
             ]
             assert said[-2:] == [
                 "Sign-up abandoned with no progress; its username is free for anyone again.",
@@ -155,9 +157,8 @@ async def test_a_partner_journey_waiting_from_before_the_change_ends_as_abandone
 
             await until(abandoned, what="the waiting journey abandoned")
             assert (await handle.result()).step is Step.ABANDONED
-        said = [
-            line.says.render(lambda m: m) for line in build_timeline(await handle.fetch_history())
-        ]
+        history = await as_staff_read_it(await handle.fetch_history(), settings.payload_ring)
+        said = [line.says.render(lambda m: m) for line in build_timeline(history)]
         assert said[1:] == [
             "Login choice: Sign-In Partner, in English.",
             "Begun before unfinished sign-ups were ended: "
