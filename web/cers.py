@@ -347,4 +347,10 @@ async def confirm_new_link(
 @router.post("/sign-out", name="sign_out")
 async def sign_out_submit(request: Request, lang: Lang) -> Response:
     sign_out(request)
+    # Redirect after POST: a reload of the page it lands on signs nobody out again.
+    return goto(request, lang, "signed_out")
+
+
+@router.get("/signed-out", name="signed_out")
+async def signed_out(request: Request, lang: Lang) -> Response:
     return render(request, "cers/signed_out.html", lang=lang)

@@ -1,0 +1,38 @@
+"""The rough edges a newcomer met on the site (issue 11), each walked over HTTP against the real
+app with a real worker behind it, in the language the newcomer read."""
+
+from __future__ import annotations
+
+import uuid
+
+from temporalio.client import Client
+
+from settings import Settings
+from tests.conftest import NewWorker
+from tests.web_helpers import browser, sign_up
+
+
+async def test_every_page_has_a_favicon(client: Client, settings: Settings) -> None:
+    async with browser(settings, client) as b:
+        page = await b.get("/fr/login")
+        icon = page.html.css_first("link[rel=icon]")
+        assert icon is not None and icon.attributes["href"] == "http://testserver/favicon.ico"
+        answer = await b.http.get("/favicon.ico")
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "image/x-icon"
+        assert answer.content.startswith(b"\x00\x00\x01\x00")  # an ICO file
+
+
+async def test_sign_out_redirects_so_a_reload_posts_nothing(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await sign_up(b, "fr", f"Reload{uuid.uuid4().hex[:6]}")
+        page = await b.submit(page, "issued")
+        page = await b.submit(page, "sign-out")
+        assert [r.status_code for r in page.response.history] == [303]
+        assert page.response.request.method == "GET"
+        assert page.url == "http://testserver/fr/signed-out"
+        assert page.h1 == "Vous avez fermé la session"
+        again = await b.get(page.url)  # the reload
+        assert again.h1 == page.h1 and "auth" not in b.session()
