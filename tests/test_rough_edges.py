@@ -36,3 +36,31 @@ async def test_sign_out_redirects_so_a_reload_posts_nothing(
         assert page.h1 == "Vous avez fermé la session"
         again = await b.get(page.url)  # the reload
         assert again.h1 == page.h1 and "auth" not in b.session()
+
+
+async def test_the_error_summary_follows_the_fields_of_the_page(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await sign_up(b, "en", f"Order{uuid.uuid4().hex[:6]}")
+        await b.submit(page, "issued")
+        page = await b.submit(await b.get("/en/cers/account"), "account", {"time_zone": "Mars"})
+        assert page.status == 400
+        summary = [a.attributes["href"] for a in page.html.css(".error-summary a")]
+        on_page = [n.attributes["id"] for n in page.html.css("form [id]")]
+        assert summary == ["#given_name", "#family_name", "#email", "#time_zone", "#language"]
+        assert summary == [f"#{i}" for i in on_page if f"#{i}" in summary]
+
+
+async def test_an_empty_username_is_asked_for(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await b.get("/fr/gckey/sign-in")
+        page = await b.submit(page, "sign-up")
+        page = await b.submit(page, "terms", {"decision": "accept"})
+        page = await b.submit(page, "username", {"username": "  "})
+        assert page.status == 400
+        asked = "Nom d'utilisateur : Entrez un nom d'utilisateur."
+        assert page.texts(".error-summary li") == [asked]
+        assert page.field_error("username") == "Erreur : Entrez un nom d'utilisateur."

@@ -136,10 +136,15 @@ async def username_submit(
     workflow_id: PostedJourney,
     form: Annotated[UsernameForm, Form()],
 ) -> Response:
-    result = await journeys.submit(
-        workflow_id,
-        OnboardingWorkflow.choose_username,
-        ChooseUsernameInput(normalize_username(form.username)),
+    # An empty username is asked for here: the workflow would list the rules it breaks.
+    result = (
+        await journeys.submit(
+            workflow_id,
+            OnboardingWorkflow.choose_username,
+            ChooseUsernameInput(normalize_username(form.username)),
+        )
+        if form.username.strip()
+        else Rejected({"username": rules.username_errors(form.username)})
     )
     if isinstance(result, Rejected):
         return render(

@@ -74,6 +74,17 @@ def username_checks(username: str) -> list[Check]:
     ]
 
 
+USERNAME_REQUIRED = N_("Enter a username.")
+
+
+def username_errors(username: str) -> list[str]:
+    """What the form says of a username: an empty (or blank) one is asked for, not measured
+    by the rules."""
+    if not username.strip():
+        return [USERNAME_REQUIRED]
+    return failed(username_checks(username))
+
+
 USERNAME_TAKEN_MESSAGE = N_("This username has already been used. Choose another one.")
 
 
