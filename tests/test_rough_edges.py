@@ -9,7 +9,14 @@ from temporalio.client import Client
 
 from settings import Settings
 from tests.conftest import NewWorker
-from tests.web_helpers import browser, sign_up
+from tests.journeys import PASSWORD
+from tests.web_helpers import ANSWERS, Browser, Page, browser, sign_up
+
+
+async def to_username(b: Browser, lang: str) -> Page:
+    page = await b.get(f"/{lang}/gckey/sign-in")
+    page = await b.submit(page, "sign-up")
+    return await b.submit(page, "terms", {"decision": "accept"})
 
 
 async def test_every_page_has_a_favicon(client: Client, settings: Settings) -> None:
@@ -56,11 +63,31 @@ async def test_an_empty_username_is_asked_for(
     client: Client, settings: Settings, new_worker: NewWorker
 ) -> None:
     async with new_worker(client, settings), browser(settings, client) as b:
-        page = await b.get("/fr/gckey/sign-in")
-        page = await b.submit(page, "sign-up")
-        page = await b.submit(page, "terms", {"decision": "accept"})
-        page = await b.submit(page, "username", {"username": "  "})
+        page = await b.submit(await to_username(b, "fr"), "username", {"username": "  "})
         assert page.status == 400
         asked = "Nom d'utilisateur : Entrez un nom d'utilisateur."
         assert page.texts(".error-summary li") == [asked]
         assert page.field_error("username") == "Erreur : Entrez un nom d'utilisateur."
+
+
+async def test_recovery_answers_and_hints_have_a_maximum_length(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await to_username(b, "fr")
+        page = await b.submit(page, "username", {"username": f"Long{uuid.uuid4().hex[:6]}"})
+        page = await b.submit(page, "password", {"password": PASSWORD, "confirmation": PASSWORD})
+        assert "de 3 à 100 caractères" in page.text("main")
+        assert "indices d'au plus 100 caractères" in page.text("main")
+        answers = ["x" * 10_000, *list(ANSWERS.values())[1:]]
+        hints = ["", "y" * 10_000, ""]
+        refused = await b.submit(
+            page, "recovery", {"question": list(ANSWERS), "answer": answers, "hint": hints}
+        )
+        assert refused.status == 400 and refused.h1 == page.h1
+        assert refused.field_error("answer_0") == (
+            "Erreur : La réponse est trop longue : utilisez au plus le nombre de caractères "
+            "indiqué plus haut."
+        )
+        assert refused.field_error("hint_1").startswith("Erreur : L'indice est trop long")
+        assert (await b.get("/fr/gckey/recovery")).h1 == page.h1  # nothing was kept

@@ -147,9 +147,14 @@ class RecoveryEntry:
 
 
 def recovery_errors(
-    entries: list[RecoveryEntry], count: int, min_answer: int = 3
+    entries: list[RecoveryEntry],
+    count: int,
+    min_answer: int = 3,
+    max_answer: int = 100,
+    max_hint: int = 100,
 ) -> dict[str, list[str]]:
-    """Errors keyed by form field (``question_0``, ``answer_0``, ``hint_0``...)."""
+    """Errors keyed by form field (``question_0``, ``answer_0``, ``hint_0``...). The lengths
+    are the settings' (GCKey publishes none); the page states them, so the messages need not."""
     errors: dict[str, list[str]] = {}
     seen: set[str] = set()
     if len(entries) != count:
@@ -167,13 +172,17 @@ def recovery_errors(
             errors.setdefault(f"answer_{i}", []).append(
                 N_("The answer is too short: use at least the number of characters shown above.")
             )
+        elif len(answer) > max_answer:
+            errors.setdefault(f"answer_{i}", []).append(
+                N_("The answer is too long: use at most the number of characters shown above.")
+            )
         if answer and re.search(rf"\b{re.escape(answer)}\b", normalize_answer(entry.hint)):
             errors.setdefault(f"hint_{i}", []).append(N_("The hint must not contain the answer."))
         if has_invisible_characters(entry.hint):
             errors.setdefault(f"hint_{i}", []).append(INVISIBLE_CHARACTERS)
-        if len(entry.hint) > 100:
+        if len(entry.hint.strip()) > max_hint:
             errors.setdefault(f"hint_{i}", []).append(
-                N_("The hint must have at most 100 characters.")
+                N_("The hint is too long: use at most the number of characters shown above.")
             )
     return errors
 
