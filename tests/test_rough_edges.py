@@ -9,8 +9,13 @@ from temporalio.client import Client
 
 from settings import Settings
 from tests.conftest import NewWorker
-from tests.journeys import PASSWORD
+from tests.journeys import PASSWORD, begin, journey_handle
+from tests.journeys import sign_up as sign_up_journey
+from tests.staff_helpers import Staff, staff_sign_in
 from tests.web_helpers import ANSWERS, Browser, Page, browser, sign_up
+from workflows import rules
+from workflows.onboarding import OnboardingWorkflow
+from workflows.types import CreateAccountInput, Profile
 
 
 async def to_username(b: Browser, lang: str) -> Page:
@@ -91,3 +96,37 @@ async def test_recovery_answers_and_hints_have_a_maximum_length(
         )
         assert refused.field_error("hint_1").startswith("Erreur : L'indice est trop long")
         assert (await b.get("/fr/gckey/recovery")).h1 == page.h1  # nothing was kept
+
+
+def one_digit_changed(urn: str, at: int) -> str:
+    return urn[:at] + str((int(urn[at]) + 1) % 10) + urn[at + 1 :]
+
+
+async def test_staff_search_says_a_urn_is_mistyped(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    staff = Staff(settings)
+    async with new_worker(client, settings), browser(settings, client) as b:
+        workflow_id = await begin(client, settings)
+        await sign_up_journey(client, workflow_id, f"Urn{uuid.uuid4().hex[:6]}")
+        created = await journey_handle(client, workflow_id).execute_update(
+            OnboardingWorkflow.create_account,
+            CreateAccountInput(
+                Profile("Léa", "Roy", "lea@exemple.ca", "", "America/Toronto", "fr")
+            ),
+        )
+        await staff_sign_in(b, staff.support, "fr")
+        found = await b.get(f"/fr/staff/search?q={rules.format_urn(created.urn)}")
+        assert found.url.endswith(workflow_id.removeprefix("onboarding-"))
+        for at in (0, 4, 9):
+            typed = rules.format_urn(one_digit_changed(created.urn, at))
+            page = await b.get(f"/fr/staff/search?q={typed}")
+            assert page.status == 400
+            assert page.field_error("q") == (
+                "Erreur : Ce NRU est mal saisi : son dernier chiffre ne correspond pas aux autres. "
+                "Vérifiez chaque chiffre."
+            )
+        page = await b.get(f"/en/staff/search?q={one_digit_changed(created.urn, 2)}")
+        assert page.texts(".error-summary li") == [
+            "This URN is mistyped: its last digit does not match the others. Check each digit."
+        ]

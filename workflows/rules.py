@@ -335,6 +335,18 @@ def is_urn(value: str) -> bool:
     )
 
 
+URN_MISTYPED = N_(
+    "This URN is mistyped: its last digit does not match the others. Check each digit."
+)
+
+
+def is_mistyped_urn(value: str) -> bool:
+    """Ten digits, as a URN is typed, whose check digit fails. No username has that many
+    digits, so it is a URN with a digit wrong, not something else."""
+    digits = value.replace(" ", "").replace("-", "")
+    return len(digits) == URN_DIGITS and digits.isascii() and digits.isdigit() and not is_urn(value)
+
+
 def format_urn(urn: str) -> str:
     """Grouped for reading aloud: 000 000 001 8."""
     return f"{urn[0:3]} {urn[3:6]} {urn[6:9]} {urn[9:]}"
