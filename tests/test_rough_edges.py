@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import uuid
 
+from pydantic import SecretStr
 from temporalio.client import Client
 
 from settings import Settings
+from tests.broker_process import Broker, fresh_login
+from tests.broker_process import sign_in as sign_in_at_partner
 from tests.conftest import NewWorker
 from tests.journeys import PASSWORD, begin, journey_handle
 from tests.journeys import sign_up as sign_up_journey
@@ -130,3 +133,27 @@ async def test_staff_search_says_a_urn_is_mistyped(
         assert page.texts(".error-summary li") == [
             "This URN is mistyped: its last digit does not match the others. Check each digit."
         ]
+
+
+async def test_the_welcome_page_says_how_the_person_signed_in(
+    client: Client, settings: Settings, new_worker: NewWorker, broker: Broker
+) -> None:
+    settings.partner_issuer = broker.issuer
+    settings.partner_client_id = broker.client_id
+    settings.partner_client_secret = SecretStr(broker.client_secret)
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await b.get("/fr/login")
+        action, fields = page.form("sign-in-partner")
+        answer = await b.http.post(action, data=fields, follow_redirects=False)
+        authorize = answer.headers["location"]
+        page = await b.get(await sign_in_at_partner(authorize, login=fresh_login()))
+        assert page.h1 == "Bienvenue dans le SCDE"
+        assert page.texts("main p")[0] == (
+            "Vous avez ouvert une session au moyen de votre partenaire de connexion."
+        )
+        assert "CléGC" not in page.text("main")
+        page = await b.get("/en/cers/welcome")
+        assert page.texts("main p")[0] == "You are signed in through your Sign-In Partner."
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await b.submit(await sign_up(b, "en", f"Key{uuid.uuid4().hex[:6]}"), "issued")
+        assert page.texts("main p")[0] == "You are signed in with your GCKey."

@@ -154,8 +154,12 @@ async def cers_home(
 
 
 @router.get("/cers/welcome", name="welcome")
-async def welcome(request: Request, lang: Lang, _: SignedIn) -> Response:
-    return render(request, "cers/welcome.html", lang=lang)
+async def welcome(
+    request: Request, lang: Lang, workflow_id: SignedIn, journeys: JourneyService
+) -> Response:
+    state = await journeys.state(workflow_id)
+    partner = state is not None and state.login_method is LoginMethod.SIGN_IN_PARTNER
+    return render(request, "cers/welcome.html", lang=lang, partner=partner)
 
 
 def account_form_page(
