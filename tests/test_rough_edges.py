@@ -4,18 +4,20 @@ app with a real worker behind it, in the language the newcomer read."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from pydantic import SecretStr
 from temporalio.client import Client
 
+from i18n import format_when
 from settings import Settings
 from tests.broker_process import Broker, fresh_login
 from tests.broker_process import sign_in as sign_in_at_partner
-from tests.conftest import NewWorker
+from tests.conftest import MailCatcher, NewWorker, text_of
 from tests.journeys import PASSWORD, begin, journey_handle
 from tests.journeys import sign_up as sign_up_journey
 from tests.staff_helpers import Staff, staff_sign_in
-from tests.web_helpers import ANSWERS, Browser, Page, browser, sign_up
+from tests.web_helpers import ANSWERS, Browser, Page, browser, link_in, sign_up
 from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import CreateAccountInput, Profile
@@ -157,3 +159,28 @@ async def test_the_welcome_page_says_how_the_person_signed_in(
     async with new_worker(client, settings), browser(settings, client) as b:
         page = await b.submit(await sign_up(b, "en", f"Key{uuid.uuid4().hex[:6]}"), "issued")
         assert page.texts("main p")[0] == "You are signed in with your GCKey."
+
+
+def test_french_dates_write_the_first_of_the_month_as_1er() -> None:
+    first = datetime(2026, 12, 1, 15, tzinfo=UTC)
+    assert format_when(first, "fr").startswith("1er décembre 2026, 10 h 00")
+    assert format_when(first.replace(day=11), "fr").startswith("11 décembre 2026")
+    assert format_when(first, "en").startswith("December 1, 2026")
+
+
+async def test_the_french_e_mail_comes_from_scde_and_the_portal_says_when(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    address = f"{uuid.uuid4().hex[:8]}@exemple.ca"
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await b.submit(await sign_up(b, "fr", f"Scde{uuid.uuid4().hex[:6]}"), "issued")
+        profile = {"given_name": "Léa", "family_name": "Roy", "email": address}
+        profile |= {"time_zone": "America/Toronto", "language": "fr"}
+        page = await b.submit(await b.get("/fr/cers/account"), "account", profile)
+        (message,) = await smtp.wait_for(address)
+        assert message["From"] == "SCDE <no-reply@cers.example.ca>"
+        page = await b.get(link_in(text_of(message)))
+        page = await b.submit(page, "confirm")
+        page = await b.get("/fr/portal")
+        day = format_when(datetime.now(UTC), "fr").split(",")[0]
+        assert f"a été confirmée le {day}, " in page.text(".status.ok")
