@@ -184,3 +184,40 @@ async def test_the_french_e_mail_comes_from_scde_and_the_portal_says_when(
         page = await b.get("/fr/portal")
         day = format_when(datetime.now(UTC), "fr").split(",")[0]
         assert f"a été confirmée le {day}, " in page.text(".status.ok")
+
+
+async def test_time_zones_come_from_cldr_in_the_page_language(
+    client: Client, settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await b.submit(await sign_up(b, "fr", f"Zone{uuid.uuid4().hex[:6]}"), "issued")
+        page = await b.get("/fr/cers/account")
+        groups = page.html.css("#time_zone optgroup")
+        assert [g.attributes["label"] for g in groups][:3] == ["Canada", "Amériques", "Europe"]
+        canada = {o.attributes["value"]: o.text() for o in groups[0].css("option")}
+        assert len(canada) == 23  # every zone CLDR lists for Canada
+        assert (
+            canada["America/St_Johns"]
+            == "Saint-Jean de Terre-Neuve — heure de Terre-Neuve (UTC−03:30)"
+        )
+        assert canada["America/Blanc-Sablon"].startswith("Blanc-Sablon — heure de l’Atlantique")
+        assert canada["America/Resolute"].startswith("Resolute — heure du Centre")
+        values = [str(o.attributes["value"]) for o in page.html.css("#time_zone option")][1:]
+        for deprecated in ("America/Buenos_Aires", "Africa/Asmera", "America/Montreal", "Etc/UTC"):
+            assert deprecated not in values
+        assert "America/Argentina/Buenos_Aires" in values and "Africa/Asmara" in values
+        assert len(values) == len(set(values)) < 489
+        cairo = page.html.css_first("option[value='Africa/Cairo']")
+        assert cairo is not None and cairo.text().startswith("Le Caire (UTC+0")
+
+        # An old page's alias is stored as the zone it now is, by its IANA id.
+        address = f"{uuid.uuid4().hex[:8]}@exemple.ca"
+        profile = {"given_name": "Léa", "family_name": "Roy", "email": address}
+        page = await b.submit(
+            page, "account", profile | {"time_zone": "America/Montreal", "language": "fr"}
+        )
+        assert page.h1 == "Votre compte d'utilisateur est maintenant créé"
+        state = await client.get_workflow_handle(b.session_journey()).query(
+            OnboardingWorkflow.journey
+        )
+        assert state.profile is not None and state.profile.time_zone == "America/Toronto"

@@ -20,7 +20,7 @@ from web.journeys import Journeys, journey_id_of, workflow_id_for
 from web.pages import current_account, render, signed_in_account
 from web.session import SessionKey, check_csrf, sign_out, signed_in_journey
 from web.temporal import JourneyClosed, Rejected, StepRefused
-from workflows import rules
+from web.zones import canonical, zone_list
 from workflows.onboarding import OnboardingWorkflow
 from workflows.support import RESUME_LINK_HOURS, why_link_dead
 from workflows.types import (
@@ -172,8 +172,7 @@ def account_form_page(
         status_code=status,
         form=form,
         errors=errors,
-        canadian_zones=rules.CANADIAN_TIME_ZONES,
-        other_zones=rules.time_zones()[len(rules.CANADIAN_TIME_ZONES) :],
+        zone_groups=zone_list(lang, datetime.now(UTC)),
     )
 
 
@@ -201,7 +200,7 @@ async def account_submit(
         family_name=form.family_name.strip(),
         email=form.email.strip(),
         telephone=form.telephone.strip(),
-        time_zone=form.time_zone,
+        time_zone=canonical(form.time_zone),  # an old page's alias is kept as the zone it is
         language=form.language,
     )
     result = await journeys.submit(
