@@ -3,9 +3,11 @@ app with a real worker behind it, in the language the newcomer read."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from pydantic import SecretStr
 from temporalio.client import Client
 
@@ -221,3 +223,20 @@ async def test_time_zones_come_from_cldr_in_the_page_language(
             OnboardingWorkflow.journey
         )
         assert state.profile is not None and state.profile.time_zone == "America/Toronto"
+
+
+async def test_a_taken_username_logs_one_line_and_no_traceback(
+    client: Client, settings: Settings, new_worker: NewWorker, caplog: pytest.LogCaptureFixture
+) -> None:
+    username = f"Taken{uuid.uuid4().hex[:6]}"
+    async with new_worker(client, settings), browser(settings, client) as b:
+        await sign_up(b, "en", username)
+        caplog.clear()
+        caplog.set_level(logging.INFO)
+        page = await b.submit(await to_username(b, "en"), "username", {"username": username})
+        assert page.field_error("username") == f"Error: {rules.USERNAME_TAKEN_MESSAGE}"
+    said = [r for r in caplog.records if r.levelno >= logging.INFO and r.name != "httpx"]
+    assert [r.getMessage().split(" (")[0] for r in said if "username" in r.getMessage()] == [
+        "username already held by another journey"
+    ]
+    assert [r.getMessage() for r in said if r.exc_info] == []
