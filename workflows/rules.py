@@ -3,7 +3,7 @@
 Used by the update validators, the web forms and the tests alike. Messages are English
 msgids marked with ``N_`` so Babel extracts them; the web translates them for the user.
 
-Sources (see shared/reference/gckey-cers-facts.md):
+Sources (the published pages, as GC's help sites give them):
 - username: GCKey Help "Create Your Username" (HP-01); CFIA "Getting your GCKey".
 - password: IRCC Help Centre "How do I change my GCKey password?" (qnum=1411).
 - recovery questions: number and answer length are unpublished, so they are settings.
