@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     reminder_after_hours: float = 24
     expire_after_hours: float = 72
     stuck_after_hours: float = 24  # an open journey without progress this long is stuck
+    # A sign-up with no progress this long before its GCKey is issued (or its Sign-In Partner
+    # linked) ends as abandoned and frees its username. 30 days: ten times the confirmation
+    # link's life and a month's holiday, so nobody coming back within reason loses their name,
+    # while a name nobody will finish is not held for long.
+    abandon_after_days: float = 30
     # The rules of signing in. GC publishes no lockout threshold or duration for GCKey; these
     # are the service's choice. GCKeys expire after two years unused (published).
     lock_after_failures: int = 5

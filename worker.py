@@ -32,9 +32,12 @@ from activities.notify import NotificationActivities
 from activities.reset import PasswordResetActivities
 from db.engine import make_engine, migrate
 from settings import Settings, get_settings
+from workflows import search
 from workflows.archive import ArchiveWorkflow
 from workflows.archive_types import ArchiveClosedInput, archive_schedule_id
+from workflows.onboarding import OnboardingWorkflow
 from workflows.registry import WORKFLOWS
+from workflows.types import BEFORE_A_CREDENTIAL, WatchForAbandonmentInput
 
 log = logging.getLogger("cers.worker")
 
@@ -88,6 +91,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
             accounts.store_account_email,
             accounts.link_partner_identity,
             accounts.expire_gckey,
+            accounts.release_username,
             accounts.store_gckey_password,
             notifications.send_confirmation_email,
             notifications.send_resume_email,
@@ -126,6 +130,24 @@ async def ensure_archive_schedule(client: Client, settings: Settings) -> None:
         )
 
 
+async def watch_waiting_sign_ups(client: Client, settings: Settings) -> int:
+    """Journeys begun before abandonment came, still before a credential, have no abandon
+    timer: each is told to start one (a journey that has one ignores it). Their number."""
+    steps = ", ".join(f"'{step.value}'" for step in sorted(BEFORE_A_CREDENTIAL))
+    query = (
+        f"WorkflowType = 'OnboardingWorkflow' AND ExecutionStatus = 'Running' "
+        f"AND TaskQueue = '{settings.task_queue}' AND {search.STEP.name} IN ({steps})"
+    )
+    told = 0
+    async for execution in client.list_workflows(query):
+        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, execution.id)
+        await handle.signal(OnboardingWorkflow.watch_for_abandonment, WatchForAbandonmentInput())
+        told += 1
+    if told:
+        log.info("%d waiting sign-ups told to watch for abandonment", told)
+    return told
+
+
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     return await Client.connect(
         settings.temporal_address or "127.0.0.1:7233",
@@ -139,6 +161,7 @@ async def serve(runtime: Runtime) -> None:
     migrate(settings.sqlalchemy_url)
     client = await connect(settings, runtime)
     await ensure_archive_schedule(client, settings)
+    await watch_waiting_sign_ups(client, settings)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)

@@ -28,6 +28,8 @@ from workflows.types import (
     LinkPartnerIdentityResult,
     MarkEmailConfirmedInput,
     MarkEmailConfirmedResult,
+    ReleaseUsernameInput,
+    ReleaseUsernameResult,
     ReserveUsernameInput,
     ReserveUsernameResult,
     StoreAccountEmailInput,
@@ -201,6 +203,24 @@ class AccountActivities:
                     non_retryable=True,
                 )
         return LinkPartnerIdentityResult(journey_id=input.journey_id)
+
+    @activity.defn
+    async def release_username(self, input: ReleaseUsernameInput) -> ReleaseUsernameResult:
+        """Frees an abandoned sign-up's username: its reservation goes, unless a GCKey was
+        issued under it (then it is a credential, not a reservation). A retry finds nothing."""
+        return await asyncio.to_thread(self._release_username, input)
+
+    def _release_username(self, input: ReleaseUsernameInput) -> ReleaseUsernameResult:
+        with Session(self._engine) as session:
+            row = session.get(GCKey, input.journey_id)
+            if row is None or row.issued_at is not None:
+                return ReleaseUsernameResult(released=False)
+            session.exec(
+                delete(RecoveryAnswerRow).where(col(RecoveryAnswerRow.journey_id) == row.journey_id)
+            )
+            session.delete(row)
+            session.commit()
+        return ReleaseUsernameResult(released=True)
 
     @activity.defn
     async def expire_gckey(self, input: ExpireGCKeyInput) -> ExpireGCKeyResult:

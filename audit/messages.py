@@ -43,6 +43,7 @@ def _render(value: Value, gettext: Callable[[str], str]) -> str:
 SAYS: dict[str, str] = {
     # The journey, in the order a person lives it (updates and signals, by name).
     "started": N_("Journey started."),
+    "started:rules": N_("Journey started, checked against rule set version %(rules_version)s."),
     "begin": N_("Login choice: %(login_method)s, in %(language)s."),
     "answer_terms:accepted": N_(
         "Terms and conditions version %(terms_version)s accepted, read in %(language)s."
@@ -68,6 +69,9 @@ SAYS: dict[str, str] = {
     "link_partner": N_("Signed in through a Sign-In Partner (%(issuer)s) for the first time."),
     "record_sign_in:signed_in": N_("Signed in with the GCKey."),
     "record_sign_in:failed": N_("GCKey sign-in refused: wrong username or password."),
+    "record_sign_in:locked_now": N_(
+        "GCKey sign-in refused: wrong username or password; that failure locked the GCKey."
+    ),
     "record_sign_in:locked": N_("GCKey sign-in refused: the GCKey is locked."),
     "record_sign_in:expired": N_("GCKey sign-in refused: the GCKey has expired."),
     "record_partner_attempt": N_(
@@ -75,6 +79,9 @@ SAYS: dict[str, str] = {
         "unchanged: %(default_access)s."
     ),
     "password_reset": N_("Password reset."),
+    "watch_for_abandonment": N_(
+        "Begun before unfinished sign-ups were ended: from now on it ends as abandoned if left."
+    ),
     # Support actions; each is followed by who did it and why (SUPPORT_ACTION).
     "resend_confirmation": N_(
         "Confirmation e-mail resent with a new link; the old link no longer works."
@@ -91,6 +98,9 @@ SAYS: dict[str, str] = {
     "local:create_user_account": N_("CERS user account created, URN %(urn)s."),
     "local:link_partner_identity": N_("Sign-In Partner identity kept for this journey."),
     "local:expire_gckey": N_("GCKey expired after going unused."),
+    "local:release_username": N_(
+        "Sign-up abandoned with no progress; its username is free for anyone again."
+    ),
     "local:store_account_email": N_("CERS user account e-mail address now %(email)s."),
     # Regular activities (their names may also be an update's, hence the prefix).
     "activity:send_confirmation_email:confirmation": N_(
@@ -122,6 +132,9 @@ SAYS: dict[str, str] = {
     f"completed:{Step.DECLINED}": N_("Journey ended: the terms and conditions were declined."),
     f"completed:{Step.GCKEY_EXPIRED}": N_("Journey ended: the GCKey expired."),
     f"completed:{Step.CANCELLED}": N_("Journey ended: cancelled by support staff."),
+    f"completed:{Step.ABANDONED}": N_(
+        "Journey ended: the sign-up was abandoned, with no progress for too long."
+    ),
     "completed": N_("Journey completed at step %(step)s."),
     "failed": N_("Journey failed: %(failure)s"),
     "terminated": N_("Journey terminated: %(reason)s"),

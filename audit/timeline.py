@@ -117,6 +117,8 @@ def variants(name: str, fields: Fields) -> list[str]:
     keys = [name]
     if isinstance(fields.get("outcome"), str):
         keys.insert(0, f"{name}:{fields['outcome']}")
+    if name == "record_sign_in" and fields.get("locked_now"):
+        keys.insert(0, f"{name}:locked_now")
     if name == "answer_terms":
         keys.insert(0, f"{name}:{'accepted' if fields.get('accepted') else 'declined'}")
     if name == "set_recovery_email" and not fields.get("email"):
@@ -183,7 +185,9 @@ class _Reader:
             handler(event)
 
     def on_workflow_execution_started(self, event: HistoryEvent) -> None:
-        self.add(event, Msg(m.SAYS["started"]))
+        fields = decode(event.workflow_execution_started_event_attributes.input)
+        said = told(m.says("started:rules"), fields) if fields.get("rules_version") else None
+        self.add(event, said or Msg(m.SAYS["started"]))
 
     def on_workflow_execution_update_accepted(self, event: HistoryEvent) -> None:
         request = event.workflow_execution_update_accepted_event_attributes.accepted_request

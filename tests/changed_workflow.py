@@ -21,3 +21,16 @@ class ChangedOnboardingWorkflow(OnboardingWorkflow):
     async def run(self, input: OnboardingInput) -> OnboardingResult:
         await workflow.sleep(timedelta(seconds=1))
         return await super().run(input)
+
+
+@workflow.defn(name="OnboardingWorkflow")
+class EarlierOnboardingWorkflow(OnboardingWorkflow):
+    """The journey as deployed before abandonment came: its run starts no abandon timer (and
+    records no patch marker), as journeys already waiting at a deployment did."""
+
+    @workflow.run
+    async def run(self, input: OnboardingInput) -> OnboardingResult:
+        return await super().run(input)
+
+    async def _abandon_if_patched(self) -> None:
+        return

@@ -27,6 +27,7 @@ from tests.journeys import (
 from tests.web_helpers import Browser, Page, browser, element
 from web.audit import replay_workflows
 from web.journeys import journey_id_of
+from workflows import rules
 from workflows.registry import WORKFLOWS
 
 STAFF_PASSWORD = "Staff-Passw0rd-for-tests"
@@ -75,7 +76,11 @@ async def test_the_timeline_of_a_finished_journey_in_english_and_french(
         assert page.status == 200
         assert page.h1 == f"Timeline of journey {journey_id}"
         rows = timeline_rows(page)
-        assert rows[:2] == ["Journey started.", "Login choice: GCKey, in French."]
+        # The rule set the journey was checked against, as recorded when it started.
+        assert rows[:2] == [
+            f"Journey started, checked against rule set version {rules.RULES_VERSION}.",
+            "Login choice: GCKey, in French.",
+        ]
         for line in (
             f"Username chosen: {username}.",
             "Password set.",
@@ -92,13 +97,15 @@ async def test_the_timeline_of_a_finished_journey_in_english_and_french(
         assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", t) for t in times)
         assert page.text("table.timeline caption").endswith("Times are in Eastern Time.")
         assert "argon2" not in page.response.text
+        journey_page = await b.get(f"/en/staff/journeys/{journey_id}")
+        assert journey_page.text(".rules-version") == rules.RULES_VERSION
 
         french = await b.get(f"/fr/staff/journeys/{journey_id}/timeline")
         rows = timeline_rows(french)
         assert french.h1 == f"Chronologie du parcours {journey_id}"
         # Page.texts folds every space, the no-break one before a colon too.
         assert rows[:2] == [
-            "Parcours commencé.",
+            f"Parcours commencé, vérifié selon les règles, version {rules.RULES_VERSION}.",
             "Choix d'ouverture de session : CléGC, en français.",
         ]
         assert "Mot de passe créé." in rows and "CléGC délivrée." in rows

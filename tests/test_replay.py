@@ -60,6 +60,7 @@ def test_every_path_of_the_journey_has_a_history() -> None:
         "locked_with_notice",
         "resumed_by_support",
         "mail_refused_then_changed",
+        "abandoned_at_password",
     }
 
 

@@ -235,6 +235,23 @@ async def test_a_locked_gckey_reads_the_same_in_french_and_staff_see_the_attempt
         assert page.text(".attempts-while-locked") == "2"
         assert page.text(".last-attempt-while-locked") != "None"
         assert page.text(".locks") == "1"
+        # While locked, the count that locked it, not the count begun again at 0.
+        assert page.text(".failed-sign-ins") == "3, which locked the GCKey"
+        timeline = await desk.get(
+            f"/en/staff/journeys/{workflow_id.removeprefix('onboarding-')}/timeline"
+        )
+        sign_ins = [
+            row
+            for row in timeline.texts("table.timeline tbody td:nth-child(2)")
+            if row.startswith("GCKey sign-in")
+        ]
+        assert sign_ins == [
+            "GCKey sign-in refused: wrong username or password.",
+            "GCKey sign-in refused: wrong username or password.",
+            "GCKey sign-in refused: wrong username or password; that failure locked the GCKey.",
+            "GCKey sign-in refused: the GCKey is locked.",
+            "GCKey sign-in refused: the GCKey is locked.",
+        ]
 
 
 async def test_forgot_password_with_the_emailed_code_and_one_answer(

@@ -110,6 +110,9 @@ async def test_resending_the_confirmation_kills_the_old_link(
         new = await person.submit(await person.get(link_in(text_of(second))), "confirm")
         assert new.h1 == "Your e-mail address is confirmed"
         assert await in_history(client, workflow_id, "resend_confirmation", staff.support, REASON)
+        # Confirmed: the staff page no longer shows the link's deadline as if it still ran.
+        page = await desk.get(f"/en/staff/journeys/{journey_id}")
+        assert page.text(".deadline").startswith("None: the e-mail address was confirmed on ")
     assert audited(settings, journey_id) == [(staff.support, "resend_confirmation", REASON, "done")]
 
 

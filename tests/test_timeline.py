@@ -215,3 +215,20 @@ def test_e_mail_retries_show_on_the_final_event_and_pending_ones_from_the_descri
         "Confirmation e-mail to completed@example.ca, link 1, not sent yet: attempt 2, "
         "last failure: 451 4.3.0 Mail server temporarily unavailable"
     )
+
+
+def test_an_abandoned_sign_up_tells_its_rule_set_and_its_end_in_both_languages() -> None:
+    """Recorded with the rule set version kept at the start (older histories say only
+    "Journey started.", as above)."""
+    lines = said(history("abandoned_at_password"))
+    assert lines[0] == "Journey started, checked against rule set version 2026-12-01."
+    assert lines[-2:] == [
+        "Sign-up abandoned with no progress; its username is free for anyone again.",
+        "Journey ended: the sign-up was abandoned, with no progress for too long.",
+    ]
+    french = said(history("abandoned_at_password"), "fr")
+    assert french[0] == "Parcours commencé, vérifié selon les règles, version 2026-12-01."
+    assert french[-1] == (
+        "Parcours terminé\u00a0: l'inscription a été abandonnée, "
+        "sans progrès depuis trop longtemps."
+    )

@@ -139,6 +139,12 @@ async def cancelled_page(request: Request, lang: Lang) -> Response:
     return render(request, "cers/cancelled.html", lang=lang)
 
 
+@router.get("/sign-up-expired", name="sign_up_expired")
+async def sign_up_expired_page(request: Request, lang: Lang) -> Response:
+    request.session.pop(SessionKey.JOURNEY, None)
+    return render(request, "cers/sign_up_expired.html", lang=lang)
+
+
 @router.get("/cers", name="cers_home")
 async def cers_home(
     request: Request, lang: Lang, journeys: JourneyService, workflow_id: SignedIn

@@ -29,6 +29,7 @@ STEP_PAGES = {
     Step.DECLINED: "declined",
     Step.CANCELLED: "journey_cancelled",
     Step.GCKEY_EXPIRED: "gckey_sign_in",
+    Step.ABANDONED: "sign_up_expired",
 }
 
 
@@ -57,19 +58,27 @@ async def of_browser(request: Request, journeys: Journeys) -> AtStep | None:
     return AtStep(workflow_id, state)
 
 
+def still_open(current: AtStep | None) -> AtStep | None:
+    """The browser's journey if a login choice still goes to it (none made, none over)."""
+    if (
+        current is None
+        or current.state.step in (Step.DECLINED, Step.PORTAL, Step.ABANDONED)
+        or current.state.gckey_issued_at is not None
+    ):
+        return None
+    return current
+
+
+# Where the login method may still change: a Sign-In Partner choice is taken there.
+LOGIN_CHOICE_STEPS = (Step.TERMS, Step.PARTNER_SIGN_IN)
+
+
 async def choose_login(
     request: Request, journeys: Journeys, method: LoginMethod, lang: str
 ) -> Step:
     """This browser's journey takes the choice; a new journey if it has none still open."""
-    current = await of_browser(request, journeys)
-    if (
-        current is None
-        or current.state.step in (Step.DECLINED, Step.PORTAL)
-        or current.state.gckey_issued_at is not None
-    ):
-        workflow_id = new_workflow_id()
-    else:
-        workflow_id = current.workflow_id
+    current = still_open(await of_browser(request, journeys))
+    workflow_id = new_workflow_id() if current is None else current.workflow_id
     request.session[SessionKey.JOURNEY] = workflow_id
     return await journeys.begin(workflow_id, method, lang)
 

@@ -22,7 +22,7 @@ from core.languages import supported_language
 from db.queries import partner_journey
 from settings import Settings
 from web.deps import DbEngine, JourneyService, Lang, PartnerClient, RateLimits
-from web.guards import choose_login, goto, goto_step, of_browser
+from web.guards import LOGIN_CHOICE_STEPS, goto, goto_step, of_browser, still_open
 from web.journeys import Journeys, new_workflow_id, workflow_id_for
 from web.pages import render, signed_in_account
 from web.session import SessionKey, check_csrf, held, sign_in, signed_in_journey
@@ -79,13 +79,17 @@ async def choose_partner(
     partner: PartnerClient,
     limiter: RateLimits,
 ) -> Response:
-    """The choice is recorded on the journey, then the browser goes to the Sign-In Partner.
-    Someone already signed in keeps their journey: what comes back is checked against it."""
+    """The browser goes to the Sign-In Partner; nothing starts until it answers with an
+    identity this service does not know (``arrive``), so a returning partner user or one who
+    cancels at the bank leaves no journey behind. A browser whose journey is past the login
+    choice goes back to its step. Someone already signed in keeps their journey: what comes
+    back is checked against it."""
     if not signed_in_journey(request):
-        await limiter.hit(limiter.sign_up, request)  # it starts a journey, as Sign Up does
-        step = await choose_login(request, journeys, LoginMethod.SIGN_IN_PARTNER, lang)
-        if step is not Step.PARTNER_SIGN_IN:
-            return goto_step(request, lang, step)
+        # Counted at the click, as Sign Up is: each click may end in a new journey.
+        await limiter.hit(limiter.sign_up, request)
+        current = still_open(await of_browser(request, journeys))
+        if current is not None and current.state.step not in LOGIN_CHOICE_STEPS:
+            return goto_step(request, lang, current.state.step)
     if partner is None:
         return goto(request, lang, "partner")
     request.session[SessionKey.PARTNER_LANG] = lang
@@ -158,12 +162,16 @@ async def arrive(
             status_code=409,
             default_access=attempt.default_access.value,
         )
+    # A new identity: the journey starts here (or the browser's, still at its login choice,
+    # takes the Sign-In Partner).
     current = await of_browser(request, journeys)
-    if current is not None and current.state.step is Step.PARTNER_SIGN_IN:
-        workflow_id = current.workflow_id
-    else:
+    at_choice = current is not None and current.state.step in LOGIN_CHOICE_STEPS
+    workflow_id = current.workflow_id if current and at_choice else new_workflow_id()
+    step = await journeys.begin(workflow_id, LoginMethod.SIGN_IN_PARTNER, lang)
+    if step is not Step.PARTNER_SIGN_IN:  # it moved on in another tab meanwhile
         workflow_id = new_workflow_id()
         await journeys.begin(workflow_id, LoginMethod.SIGN_IN_PARTNER, lang)
+    request.session[SessionKey.JOURNEY] = workflow_id
     try:
         await journeys.send(
             workflow_id, OnboardingWorkflow.link_partner, LinkPartnerInput(issuer, subject)

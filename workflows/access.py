@@ -171,13 +171,14 @@ class AccessRules(JourneyCore):
         state.failed_sign_ins += 1
         if state.failed_sign_ins < self._input.lock_after_failures:
             return RecordSignInResult(SignInOutcome.FAILED)
+        state.failures_that_locked = state.failed_sign_ins
         state.failed_sign_ins = 0
         state.locks += 1
         state.locked_until = now + timedelta(seconds=self._input.lock_seconds)
         workflow.logger.info("GCKey locked until %s", state.locked_until)
         if workflow.patched(LOCK_TELLS_NOTHING):
             self._tell_owner_of_lock(state.locked_until)
-        return RecordSignInResult(SignInOutcome.LOCKED, state.locked_until)
+        return RecordSignInResult(SignInOutcome.LOCKED, state.locked_until, locked_now=True)
 
     def _tell_owner_of_lock(self, locked_until: datetime) -> None:
         """The site no longer tells anyone of a lock, so the owner is told by e-mail: at the

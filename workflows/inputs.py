@@ -4,6 +4,7 @@ one place a setting becomes a workflow's input. Durations travel as whole second
 from __future__ import annotations
 
 from settings import Settings
+from workflows import rules
 from workflows.reset_types import PasswordResetWorkflowInput
 from workflows.types import OnboardingInput
 
@@ -18,6 +19,8 @@ def onboarding_input(settings: Settings, journey_id: str) -> OnboardingInput:
         lock_after_failures=settings.lock_after_failures,
         lock_seconds=round(settings.lock_minutes * 60),
         gckey_expire_after_seconds=round(settings.gckey_expire_after_days * 86400),
+        abandon_after_seconds=round(settings.abandon_after_days * 86400),
+        rules_version=rules.RULES_VERSION,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -55,6 +55,9 @@ LOCK_TELLS_NOTHING = "lock-tells-nothing-and-owner-is-told"
 # From MAIL_REFUSAL_KEPT on, the journey records an address the mail server refuses for good
 # (an SMTP 5xx, which the e-mail activity no longer retries) and sends no reminder to it.
 MAIL_REFUSAL_KEPT = "mail-refusal-kept"
+# From ABANDON_UNFINISHED on, a sign-up with no progress before any credential for the abandon
+# period ends as abandoned, and its username is released.
+ABANDON_UNFINISHED = "abandon-unfinished-sign-ups"
 
 STATUS_OF_STEP = {
     Step.CONFIRM_EMAIL: search.JourneyStatus.AWAITING_CONFIRMATION,
@@ -62,6 +65,7 @@ STATUS_OF_STEP = {
     Step.DECLINED: search.JourneyStatus.DECLINED,
     Step.CANCELLED: search.JourneyStatus.CANCELLED,
     Step.GCKEY_EXPIRED: search.JourneyStatus.EXPIRED,
+    Step.ABANDONED: search.JourneyStatus.ABANDONED,
 }
 
 
@@ -89,6 +93,8 @@ class JourneyCore:
     _begun: bool
     _lock: asyncio.Lock
     _deadline_changes: int
+    _moves: int  # how many times the journey moved on; the abandon timer starts at each
+    _last_move_at: datetime  # when it last did (its start, before any move)
     _sending: list[ActivityHandle[Any]]  # e-mail on its way; the journey ends only after it
 
     def _expect(self, *steps: Step) -> None:
@@ -116,6 +122,8 @@ class JourneyCore:
     def _progress(self) -> None:
         """Where the journey stands, for the staff list in Temporal's visibility: the step, the
         login method, a status, when it last moved and its deadline; never who it is."""
+        self._moves += 1
+        self._last_move_at = workflow.now()
         if not workflow.patched(SEARCH_ATTRIBUTES):
             return
         state = self._state

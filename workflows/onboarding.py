@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from core.languages import LANGUAGES
     from workflows import rules
+    from workflows.abandoned import Abandonment
     from workflows.access import AccessRules
     from workflows.delivery import MailDelivery
     from workflows.journey import (
@@ -63,7 +64,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn
-class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery):
+class OnboardingWorkflow(Abandonment, AccessRules, SupportActions, MailDelivery):
     """The CERS onboarding journey, one execution per journey, id ``onboarding-<uuid>``.
 
     Updates, in the order a person meets them:
@@ -75,12 +76,15 @@ class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery):
       Once a credential exists (workflows/access.py): record_sign_in (the site's verdict on a
       password; counts failures, locks and e-mails the owner, counts attempts while locked),
       record_partner_attempt (an unknown Sign-In Partner came back).
+      Signal watch_for_abandonment: a journey begun before abandonment came starts its timer.
       Support staff (workflows/support.py), each with staff member and reason:
       resend_confirmation, extend_deadline, send_resume_link (to an address the journey
       holds), unlock_gckey, cancel; and use_resume_link (the person opened that link, once).
     Query: journey (the whole JourneyState; never a hash).
     Signals: password_reset (from PasswordResetWorkflow: the new password is stored).
     Passwords and recovery answers arrive as argon2id hashes; the plaintext never enters history.
+    A sign-up left before any credential for the abandon period ends as abandoned
+    (workflows/abandoned.py), its username free again.
     After the portal the journey stays open as the record of the access it gave; a GCKey unused
     for the expiry period expires and the journey ends there.
     """
@@ -89,7 +93,9 @@ class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery):
     def __init__(self, input: OnboardingInput) -> None:
         self._input = input
         self._state = input.carried or JourneyState(
-            journey_id=input.journey_id, started_at=workflow.now()
+            journey_id=input.journey_id,
+            started_at=workflow.now(),
+            rules_version=input.rules_version,
         )
         self._begun = input.carried is not None
         self._password_hash = ""
@@ -98,11 +104,15 @@ class OnboardingWorkflow(AccessRules, SupportActions, MailDelivery):
         self._sending: list[ActivityHandle[Any]] = []
         self._watching: list[asyncio.Task[None]] = []
         self._deadline_changes = 0
+        self._moves = 0
+        self._last_move_at = workflow.now()
+        self._watching_abandonment = False
 
     @workflow.run
     async def run(self, input: OnboardingInput) -> OnboardingResult:
         state = self._state
         await workflow.wait_condition(lambda: self._begun)
+        await self._abandon_if_patched()
         # GCKey sign-up (steps 1 to 5) or the Sign-In Partner, then Create User Account.
         await workflow.wait_condition(
             lambda: state.step is Step.CONFIRM_EMAIL or state.step in FINISHED_STEPS

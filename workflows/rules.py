@@ -24,6 +24,11 @@ from email_validator import EmailNotValidError, validate_email
 from core.languages import LANGUAGES
 from core.normalize import normalize_answer, normalize_username
 
+# The version of this rule set, recorded by each journey it checks (as the terms version is).
+# Any change to a rule bumps it: tests/test_rules_version.py holds the fingerprint of each
+# version's code and fails until the new one is recorded there.
+RULES_VERSION = "2026-12-01.2"
+
 
 def N_(message: str) -> str:
     """Marks a message for extraction; the web translates it."""

@@ -22,6 +22,7 @@ class JourneyStatus(StrEnum):
     DECLINED = "declined"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    ABANDONED = "abandoned"
 
 
 STEP = SearchAttributeKey.for_keyword("CersStep")  # a workflows.types.Step value

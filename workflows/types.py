@@ -33,11 +33,28 @@ class Step(StrEnum):
     GCKEY_EXPIRED = "gckey_expired"
     # Terminal: support staff cancelled the journey, with a reason.
     CANCELLED = "cancelled"
+    # Terminal: a sign-up left with no progress, before any credential, for the abandon
+    # period; its username is free again and the person starts again.
+    ABANDONED = "abandoned"
 
 
 # Where the journey's steps are over: nobody is expected to move it on. (A journey at the
 # portal stays open as the record of its access, but no step is left to take.)
-FINISHED_STEPS = frozenset({Step.PORTAL, Step.DECLINED, Step.GCKEY_EXPIRED, Step.CANCELLED})
+FINISHED_STEPS = frozenset(
+    {Step.PORTAL, Step.DECLINED, Step.GCKEY_EXPIRED, Step.CANCELLED, Step.ABANDONED}
+)
+# Before a credential exists (no GCKey issued, no Sign-In Partner linked): a journey left here
+# is abandoned after the abandon period, since nobody can sign in to come back to it.
+BEFORE_A_CREDENTIAL = frozenset(
+    {
+        Step.PARTNER_SIGN_IN,
+        Step.TERMS,
+        Step.USERNAME,
+        Step.PASSWORD,
+        Step.RECOVERY_ANSWERS,
+        Step.RECOVERY_EMAIL,
+    }
+)
 # Where a person still has a step to take, so support may help them on or cancel.
 OPEN_STEPS = frozenset(Step) - FINISHED_STEPS
 
@@ -97,6 +114,11 @@ class OnboardingInput:
     lock_after_failures: int = 5
     lock_seconds: int = 20 * 60
     gckey_expire_after_seconds: int = 730 * 24 * 3600
+    # A sign-up without progress this long, before any credential, ends as abandoned. The
+    # default is the service's value when the rule came (as above, fixed for replay).
+    abandon_after_seconds: int = 30 * 24 * 3600
+    # The version of workflows/rules.py the journey is checked against ("" before it was kept).
+    rules_version: str = ""
     # A journey that has run long continues as new with what it knows.
     carried: JourneyState | None = None
 
@@ -145,6 +167,7 @@ class JourneyState:
     language: str = "en"
     started_at: datetime | None = None
     terms_version: str = ""
+    rules_version: str = ""
     terms_language: str = ""
     terms_answered_at: datetime | None = None
     username: str = ""
@@ -168,6 +191,8 @@ class JourneyState:
     failed_sign_ins: int = 0
     locked_until: datetime | None = None
     locks: int = 0
+    # The failed sign-ins in a row that made the latest lock (the count itself starts again).
+    failures_that_locked: int = 0
     # Sign-ins tried while the GCKey was locked: each got the answer a wrong password gets.
     attempts_while_locked: int = 0
     last_attempt_while_locked_at: datetime | None = None
@@ -182,6 +207,7 @@ class JourneyState:
     resume_link_used_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str = ""
+    abandoned_at: datetime | None = None
     # The confirmation e-mail's address refused by the mail server; None once it is changed.
     mail_refused: MailRefusal | None = None
 
@@ -319,6 +345,9 @@ class RecordSignInInput:
 class RecordSignInResult:
     outcome: SignInOutcome
     locked_until: datetime | None = None
+    # True when this sign-in's wrong password is the one that locked the GCKey (LOCKED then
+    # tells of a wrong password, not of an attempt made while it was already locked).
+    locked_now: bool = False
 
 
 @dataclass
@@ -475,6 +504,23 @@ class LinkPartnerIdentityInput:
 @dataclass
 class LinkPartnerIdentityResult:
     journey_id: str
+
+
+@dataclass
+class WatchForAbandonmentInput:
+    """Sent once to journeys that were already waiting when abandonment came (worker.py)."""
+
+    reason: str = "deployed"
+
+
+@dataclass
+class ReleaseUsernameInput:
+    journey_id: str
+
+
+@dataclass
+class ReleaseUsernameResult:
+    released: bool
 
 
 @dataclass

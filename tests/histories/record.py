@@ -44,6 +44,7 @@ from workflows.types import (
     PASSWORD_RESET_ID_PREFIX,
     AnswerTermsInput,
     ChangeEmailInput,
+    ChooseUsernameInput,
     ConfirmationStatus,
     ConfirmEmailInput,
     ExtendDeadlineInput,
@@ -155,6 +156,18 @@ async def cancelled_by_support(handle: Journey, stack: Stack) -> None:
     await handle.result()
 
 
+async def abandoned_at_password(handle: Journey, stack: Stack) -> None:
+    """Left at the password after choosing a username, until the abandon period ends (seconds
+    here, 30 days live): the username is released."""
+    await handle.execute_update(
+        OnboardingWorkflow.answer_terms, AnswerTermsInput(accepted=True, terms_version="2024-07")
+    )
+    await handle.execute_update(
+        OnboardingWorkflow.choose_username, ChooseUsernameInput(f"Histo{uuid.uuid4().hex[:6]}")
+    )
+    await handle.result()
+
+
 async def helped_by_support(handle: Journey, stack: Stack) -> None:
     """Support resends the confirmation and extends its deadline; later unlocks the GCKey."""
     await choose_credentials(handle, f"Histo{uuid.uuid4().hex[:6]}")
@@ -259,6 +272,7 @@ PATHS: dict[str, Recording] = {
     "locked_with_notice": Recording(locked_with_notice),
     "resumed_by_support": Recording(resumed_by_support),
     "mail_refused_then_changed": Recording(mail_refused_then_changed),
+    "abandoned_at_password": Recording(abandoned_at_password, {"abandon_after_days": 3 / 86400}),
 }
 
 

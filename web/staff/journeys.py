@@ -165,6 +165,7 @@ async def journey_page(
         timeline = str(request.url_for("staff_timeline", lang=lang, journey_id=journey_id))
     except NoMatchFound:  # the auditor's pages are not part of this site
         timeline = ""
+    state = row.state if row else None
     return render(
         request,
         "staff/journey.html",
@@ -172,6 +173,7 @@ async def journey_page(
         staff=staff,
         journey_id=journey_id,
         journey=row,
+        locked=bool(state and state.locked_until and state.locked_until > now()),
         gckey=gckey,
         user_account=account,
         audit=entries,

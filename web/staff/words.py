@@ -19,6 +19,7 @@ STEPS: dict[str, str] = {
     Step.DECLINED: N_("Declined the terms and conditions"),
     Step.GCKEY_EXPIRED: N_("GCKey expired unused"),
     Step.CANCELLED: N_("Cancelled by support"),
+    Step.ABANDONED: N_("Abandoned: no progress before a GCKey or Sign-In Partner sign-in"),
 }
 STATUSES = {
     JourneyStatus.IN_PROGRESS: N_("In progress"),
@@ -27,6 +28,7 @@ STATUSES = {
     JourneyStatus.DECLINED: N_("Declined"),
     JourneyStatus.CANCELLED: N_("Cancelled"),
     JourneyStatus.EXPIRED: N_("Expired"),
+    JourneyStatus.ABANDONED: N_("Abandoned"),
 }
 LOGIN_METHODS = {
     LoginMethod.GCKEY: N_("GCKey"),
