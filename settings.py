@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     terms_version: str = "2024-07"
     recovery_question_count: int = 3
     recovery_answer_min_length: int = 3
+    # Unpublished by GCKey: long enough for any street or school name, short enough that a
+    # form cannot post pages of text to be hashed and kept.
+    recovery_answer_max_length: int = 100
+    recovery_hint_max_length: int = 100
     reminder_after_hours: float = 24
     expire_after_hours: float = 72
     stuck_after_hours: float = 24  # an open journey without progress this long is stuck

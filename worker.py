@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from temporalio.client import (
     ScheduleUpdate,
     WorkflowHandle,
 )
+from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
@@ -151,23 +153,23 @@ async def watch_waiting_sign_ups(client: Client, settings: Settings) -> int:
     return told
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     """A client whose payloads are encrypted with the settings' key ring, and that refuses
     any it receives that are not (unless the cut-over window is open)."""
     return await Client.connect(
         settings.temporal_address or "127.0.0.1:7233",
         namespace=settings.temporal_namespace,
+        runtime=runtime,
         data_converter=data_converter(
             settings.payload_ring, accept_plaintext=settings.payload_accept_plaintext
         ),
     )
 
 
-async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+async def serve(runtime: Runtime) -> None:
     settings = get_settings()
     migrate(settings.sqlalchemy_url)
-    client = await connect(settings)
+    client = await connect(settings, runtime)
     await ensure_archive_schedule(client, settings)
     await watch_waiting_sign_ups(client, settings)
     stop = asyncio.Event()
@@ -179,5 +181,16 @@ async def main() -> None:
     log.info("worker stopped")
 
 
+def main() -> None:
+    """The worker's own Temporal runtime, dropped before the interpreter finalizes: left to
+    finalization, its Rust threads could still reach into Python (a Fatal Python error,
+    PyGILState_Release, on about one stop in six)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    runtime = Runtime(telemetry=TelemetryConfig())
+    asyncio.run(serve(runtime))
+    del runtime
+    gc.collect()
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

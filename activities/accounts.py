@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from core.normalize import username_key
 from db.models import GCKey, PartnerIdentity, RecoveryAnswerRow, UserAccount
@@ -57,7 +57,7 @@ class AccountActivities:
         with Session(self._engine) as session:
             holder = session.exec(select(GCKey).where(GCKey.username_key == key)).first()
             if holder is not None and holder.journey_id != input.journey_id:
-                raise _taken()
+                raise taken()
             row = session.get(GCKey, input.journey_id) or GCKey(
                 journey_id=input.journey_id, username="", username_key="", reserved_at=now
             )
@@ -66,7 +66,7 @@ class AccountActivities:
             try:
                 session.commit()
             except IntegrityError as err:  # another journey took it between our read and write
-                raise _taken() from err
+                raise taken() from err
         return ReserveUsernameResult(username=input.username)
 
     @activity.defn
@@ -259,5 +259,13 @@ class AccountActivities:
         return StoreGCKeyPasswordResult(changed_at=input.changed_at)
 
 
-def _taken() -> ApplicationError:
-    return ApplicationError("username taken", type=USERNAME_TAKEN, non_retryable=True)
+def taken() -> ApplicationError:
+    """An expected outcome, not a fault: one line in the log, and BENIGN so that the SDK logs
+    its traceback at DEBUG only (and counts no failure in its metrics)."""
+    activity.logger.info("username already held by another journey")
+    return ApplicationError(
+        "username taken",
+        type=USERNAME_TAKEN,
+        non_retryable=True,
+        category=ApplicationErrorCategory.BENIGN,
+    )

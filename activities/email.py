@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -14,11 +14,15 @@ from temporalio.exceptions import ApplicationError
 
 from core.languages import supported_language
 from i18n import translations
+from workflows.rules import N_
 from workflows.types import MAIL_REFUSED
 
 TEMPLATES = Path(__file__).parent / "templates" / "email"
 ADDRESS = re.compile(r"[^\s<>()\[\]'\",;:]+@[^\s<>()\[\]'\",;:]+")
 BRACKETED_ADDRESS = re.compile(rf"<?{ADDRESS.pattern}>?")
+# The default MAIL_FROM's name, which the French catalog gives as "SCDE": the sender's name
+# is read in the reader's language like the rest of the message.
+SENDER_NAME = N_("CERS")
 
 
 class MailNotSent(Exception):
@@ -115,7 +119,8 @@ class EmailTemplates:
         self._jinja.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
         message = EmailMessage()
         message["Subject"] = tr.gettext(subject)
-        message["From"] = self.mail_from
+        name, address = parseaddr(self.mail_from)
+        message["From"] = formataddr((tr.gettext(name), address)) if name else self.mail_from
         message["To"] = to
         message.set_content(self._jinja.get_template(f"{template}.txt").render(context))
         if f"{template}.html" in self._jinja.list_templates():

@@ -7,6 +7,7 @@ needs no build step.
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -40,6 +41,15 @@ def gettext(language: str, message: str) -> str:
 DEFAULT_ZONE = "America/Toronto"
 
 
+def long_date(local: datetime, language: str) -> str:
+    """CLDR's long date, except that French writes the first of the month as an ordinal
+    ("le 1er décembre 2026"), which CLDR's patterns cannot say."""
+    text = format_date(local, "long", locale=f"{language}_CA")
+    if language == "fr" and local.day == 1:
+        text = re.sub(r"^1(?=\s)", "1er", text)
+    return text
+
+
 def format_when(value: datetime, language: str, zone: str = "") -> str:
     """A moment as a person reads it, in their zone: "November 28, 2026, 10:20 a.m.
     (Eastern Standard Time)" or "28 novembre 2026, 10 h 20 (heure normale de l'Est)"."""
@@ -47,7 +57,7 @@ def format_when(value: datetime, language: str, zone: str = "") -> str:
     local = value.astimezone(tz)
     locale = f"{language}_CA"
     return (
-        f"{format_date(local, 'long', locale=locale)}, "
+        f"{long_date(local, language)}, "
         f"{format_time(local, 'short', tzinfo=tz, locale=locale)} "
         f"({get_timezone_name(local, 'long', locale=locale)})"
     )

@@ -14,7 +14,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 # Words spelled the same in both languages. Every other msgid must read differently in
 # French. "GCKey" is not one of them: it is CléGC in French (and is not a msgid).
-SAME_IN_FRENCH = {"Canada", "Question", "Question %(n)s"}
+SAME_IN_FRENCH = {"Canada", "Europe", "Question", "Question %(n)s"}
 
 
 def says(message: str, english: str, french: str) -> None:

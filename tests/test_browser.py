@@ -146,7 +146,7 @@ async def test_whole_journey_by_keyboard_in_french(
     await keys.press("Tab")
     await keys.type(address)
     await tab_to(page, page.locator("#time_zone"))
-    await keys.type("America/Toronto")  # type-ahead, as on any select
+    await keys.type("Toronto")  # type-ahead on the city, as on any select
     await expect(page.locator("#time_zone")).to_have_value("America/Toronto")
     await tab_to(page, page.locator("#language-fr"))  # the page's language, preselected
     await keys.press("ArrowUp")
@@ -355,3 +355,23 @@ async def expect_labelled_and_fits(page: Page) -> None:
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 0, "the page scrolls sideways"
+
+
+async def test_the_checklists_are_announced_politely_once_typing_pauses(page: Page) -> None:
+    await to_username_step(page, "fr")
+    status = page.locator("#username-rules [role=status]")
+    assert await status.get_attribute("aria-live") == "polite"
+    await expect(status).to_have_text("")  # nothing said before the person types
+    await status.evaluate(
+        """region => { window.announced = 0;
+        new MutationObserver(() => { window.announced += 1; })
+          .observe(region, {childList: true, characterData: true, subtree: true}); }"""
+    )
+    await page.locator("#username").press_sequentially("12345678Forêt")
+    missing = fr("No more than 7 digits")
+    await expect(status).to_have_text(
+        f"Règles respectées\u00a0: 2 sur 3. Non respectées\u00a0: {missing}."
+    )
+    assert await page.evaluate("window.announced") == 1  # one summary for 13 keys
+    await page.locator("#username").fill("Forêt" + uuid.uuid4().hex[:4])
+    await expect(status).to_have_text("Règles respectées\u00a0: 3 sur 3.")

@@ -232,6 +232,18 @@ def test_answer_length_follows_the_setting() -> None:
     assert rules.recovery_errors(entries(("first_pet", "abcde", "")), 1, 5) == {}
 
 
+def test_answer_and_hint_have_the_settings_maximum() -> None:
+    assert rules.recovery_errors(entries(("first_pet", "x" * 20, "y" * 10)), 1, 3, 20, 10) == {}
+    errors = rules.recovery_errors(entries(("first_pet", "x" * 21, "y" * 11)), 1, 3, 20, 10)
+    assert list(errors) == ["answer_0", "hint_0"]
+    says(
+        errors["answer_0"][0],
+        "The answer is too long: use at most the number of characters shown above.",
+        "La réponse est trop longue\u00a0: utilisez au plus "
+        "le nombre de caractères indiqué plus haut.",
+    )
+
+
 def test_username_with_a_combining_accent_counts_one_letter() -> None:
     decomposed = "Ele\u0301onore1"  # é typed as e + combining acute accent
     assert all(c.ok for c in rules.username_checks(decomposed))
@@ -244,8 +256,8 @@ def test_hint_has_at_most_100_characters() -> None:
     assert list(errors) == ["hint_0"]
     says(
         errors["hint_0"][0],
-        "The hint must have at most 100 characters.",
-        "L'indice doit comporter au plus 100 caractères.",
+        "The hint is too long: use at most the number of characters shown above.",
+        "L'indice est trop long\u00a0: utilisez au plus le nombre de caractères indiqué plus haut.",
     )
 
 

@@ -17,6 +17,8 @@ from workflows import rules
 
 FINGERPRINTS = {
     "2026-12-01": "ee948f3584432fe7f22f0ebc6206b604ee28988ef6c5f509200e8c52b89449ad",
+    # An empty username asked for, a maximum for answers and hints, a mistyped URN named.
+    "2026-12-01.2": "2fddc8b4e334e63bad98149a86af04e7ef8598239edeb5e076ad872c7b8c5a76",
 }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -102,7 +102,8 @@ def create_app(
         # Outermost, so every part of the app sees the client the trusted proxy names.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    static = Path(__file__).parent / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
     add_codec(app, settings.temporal_ui_origin)
     app.include_router(sign_in.router)
     app.include_router(gckey.router)
@@ -117,6 +118,11 @@ def create_app(
     @app.get("/", name="splash")
     async def splash(request: Request) -> Response:
         return render(request, "splash.html", lang=ENGLISH)
+
+    @app.get("/favicon.ico", name="favicon", include_in_schema=False)
+    async def favicon() -> Response:
+        # Browsers ask for it at the root whatever the page says; every page links it too.
+        return FileResponse(static / "favicon.ico", media_type="image/x-icon")
 
     @app.get("/{lang}", name="home")
     async def home(request: Request, lang: str) -> Response:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time, get_timezone_name
+from babel.dates import format_time, get_timezone_name
 from fastapi import APIRouter, Depends, HTTPException, Request
 from markupsafe import Markup
 from starlette.responses import Response
@@ -19,7 +19,7 @@ from starlette.responses import Response
 from audit.replay import ReplayOutcome, replay
 from audit.sources import HistoryNotFound, JourneyHistory, RunHistory
 from audit.timeline import Entry, build_timeline
-from i18n import DEFAULT_ZONE, translations
+from i18n import DEFAULT_ZONE, long_date, translations
 from web.deps import AppSettings, DbEngine, JourneyService, Lang
 from web.headers import CSP, content_policy, style_hash
 from web.pages import render, templates, translator
@@ -79,7 +79,7 @@ def moment(value: datetime, lang: str, zone: str = DEFAULT_ZONE) -> str:
     local = value.astimezone(tz)
     locale = f"{lang}_CA"
     return (
-        f"{format_date(local, 'long', locale=locale)}, "
+        f"{long_date(local, lang)}, "
         f"{format_time(local, 'medium', tzinfo=tz, locale=locale)} "
         f"({get_timezone_name(local, 'long', locale=locale)})"
     )

@@ -20,7 +20,7 @@ from web.journeys import Journeys, journey_id_of, workflow_id_for
 from web.pages import current_account, render, signed_in_account
 from web.session import SessionKey, check_csrf, sign_out, signed_in_journey
 from web.temporal import JourneyClosed, Rejected, StepRefused
-from workflows import rules
+from web.zones import canonical, zone_list
 from workflows.onboarding import OnboardingWorkflow
 from workflows.support import RESUME_LINK_HOURS, why_link_dead
 from workflows.types import (
@@ -160,8 +160,12 @@ async def cers_home(
 
 
 @router.get("/cers/welcome", name="welcome")
-async def welcome(request: Request, lang: Lang, _: SignedIn) -> Response:
-    return render(request, "cers/welcome.html", lang=lang)
+async def welcome(
+    request: Request, lang: Lang, workflow_id: SignedIn, journeys: JourneyService
+) -> Response:
+    state = await journeys.state(workflow_id)
+    partner = state is not None and state.login_method is LoginMethod.SIGN_IN_PARTNER
+    return render(request, "cers/welcome.html", lang=lang, partner=partner)
 
 
 def account_form_page(
@@ -174,8 +178,7 @@ def account_form_page(
         status_code=status,
         form=form,
         errors=errors,
-        canadian_zones=rules.CANADIAN_TIME_ZONES,
-        other_zones=rules.time_zones()[len(rules.CANADIAN_TIME_ZONES) :],
+        zone_groups=zone_list(lang, datetime.now(UTC)),
     )
 
 
@@ -203,7 +206,7 @@ async def account_submit(
         family_name=form.family_name.strip(),
         email=form.email.strip(),
         telephone=form.telephone.strip(),
-        time_zone=form.time_zone,
+        time_zone=canonical(form.time_zone),  # an old page's alias is kept as the zone it is
         language=form.language,
     )
     result = await journeys.submit(
@@ -353,4 +356,10 @@ async def confirm_new_link(
 @router.post("/sign-out", name="sign_out")
 async def sign_out_submit(request: Request, lang: Lang) -> Response:
     sign_out(request)
+    # Redirect after POST: a reload of the page it lands on signs nobody out again.
+    return goto(request, lang, "signed_out")
+
+
+@router.get("/signed-out", name="signed_out")
+async def signed_out(request: Request, lang: Lang) -> Response:
     return render(request, "cers/signed_out.html", lang=lang)

@@ -136,10 +136,15 @@ async def username_submit(
     workflow_id: PostedJourney,
     form: Annotated[UsernameForm, Form()],
 ) -> Response:
-    result = await journeys.submit(
-        workflow_id,
-        OnboardingWorkflow.choose_username,
-        ChooseUsernameInput(normalize_username(form.username)),
+    # An empty username is asked for here: the workflow would list the rules it breaks.
+    result = (
+        await journeys.submit(
+            workflow_id,
+            OnboardingWorkflow.choose_username,
+            ChooseUsernameInput(normalize_username(form.username)),
+        )
+        if form.username.strip()
+        else Rejected({"username": rules.username_errors(form.username)})
     )
     if isinstance(result, Rejected):
         return render(
@@ -223,6 +228,8 @@ def recovery_context(settings: AppSettings, form: RecoveryForm | None) -> dict[s
         "chosen": chosen[:count],
         "hints": hints[:count],
         "min_answer": settings.recovery_answer_min_length,
+        "max_answer": settings.recovery_answer_max_length,
+        "max_hint": settings.recovery_hint_max_length,
     }
 
 
@@ -254,7 +261,13 @@ async def recovery_submit(
             strict=True,
         )
     ]
-    errors = rules.recovery_errors(entries, count, settings.recovery_answer_min_length)
+    errors = rules.recovery_errors(
+        entries,
+        count,
+        settings.recovery_answer_min_length,
+        settings.recovery_answer_max_length,
+        settings.recovery_hint_max_length,
+    )
     if not errors:
         hashes = await hash_answers([e.answer for e in entries])
         result = await journeys.submit(

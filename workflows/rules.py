@@ -3,7 +3,7 @@
 Used by the update validators, the web forms and the tests alike. Messages are English
 msgids marked with ``N_`` so Babel extracts them; the web translates them for the user.
 
-Sources (see shared/reference/gckey-cers-facts.md):
+Sources (the published pages, as GC's help sites give them):
 - username: GCKey Help "Create Your Username" (HP-01); CFIA "Getting your GCKey".
 - password: IRCC Help Centre "How do I change my GCKey password?" (qnum=1411).
 - recovery questions: number and answer length are unpublished, so they are settings.
@@ -27,7 +27,7 @@ from core.normalize import normalize_answer, normalize_username
 # The version of this rule set, recorded by each journey it checks (as the terms version is).
 # Any change to a rule bumps it: tests/test_rules_version.py holds the fingerprint of each
 # version's code and fails until the new one is recorded there.
-RULES_VERSION = "2026-12-01"
+RULES_VERSION = "2026-12-01.2"
 
 
 def N_(message: str) -> str:
@@ -77,6 +77,17 @@ def username_checks(username: str) -> list[Check]:
         ),
         Check("digits", N_("No more than 7 digits"), digits <= USERNAME_MAX_DIGITS),
     ]
+
+
+USERNAME_REQUIRED = N_("Enter a username.")
+
+
+def username_errors(username: str) -> list[str]:
+    """What the form says of a username: an empty (or blank) one is asked for, not measured
+    by the rules."""
+    if not username.strip():
+        return [USERNAME_REQUIRED]
+    return failed(username_checks(username))
 
 
 USERNAME_TAKEN_MESSAGE = N_("This username has already been used. Choose another one.")
@@ -141,9 +152,14 @@ class RecoveryEntry:
 
 
 def recovery_errors(
-    entries: list[RecoveryEntry], count: int, min_answer: int = 3
+    entries: list[RecoveryEntry],
+    count: int,
+    min_answer: int = 3,
+    max_answer: int = 100,
+    max_hint: int = 100,
 ) -> dict[str, list[str]]:
-    """Errors keyed by form field (``question_0``, ``answer_0``, ``hint_0``...)."""
+    """Errors keyed by form field (``question_0``, ``answer_0``, ``hint_0``...). The lengths
+    are the settings' (GCKey publishes none); the page states them, so the messages need not."""
     errors: dict[str, list[str]] = {}
     seen: set[str] = set()
     if len(entries) != count:
@@ -161,13 +177,17 @@ def recovery_errors(
             errors.setdefault(f"answer_{i}", []).append(
                 N_("The answer is too short: use at least the number of characters shown above.")
             )
+        elif len(answer) > max_answer:
+            errors.setdefault(f"answer_{i}", []).append(
+                N_("The answer is too long: use at most the number of characters shown above.")
+            )
         if answer and re.search(rf"\b{re.escape(answer)}\b", normalize_answer(entry.hint)):
             errors.setdefault(f"hint_{i}", []).append(N_("The hint must not contain the answer."))
         if has_invisible_characters(entry.hint):
             errors.setdefault(f"hint_{i}", []).append(INVISIBLE_CHARACTERS)
-        if len(entry.hint) > 100:
+        if len(entry.hint.strip()) > max_hint:
             errors.setdefault(f"hint_{i}", []).append(
-                N_("The hint must have at most 100 characters.")
+                N_("The hint is too long: use at most the number of characters shown above.")
             )
     return errors
 
@@ -318,6 +338,18 @@ def is_urn(value: str) -> bool:
         and digits.isdigit()
         and luhn_digit(digits[:-1]) == digits[-1]
     )
+
+
+URN_MISTYPED = N_(
+    "This URN is mistyped: its last digit does not match the others. Check each digit."
+)
+
+
+def is_mistyped_urn(value: str) -> bool:
+    """Ten digits, as a URN is typed, whose check digit fails. No username has that many
+    digits, so it is a URN with a digit wrong, not something else."""
+    digits = value.replace(" ", "").replace("-", "")
+    return len(digits) == URN_DIGITS and digits.isascii() and digits.isdigit() and not is_urn(value)
 
 
 def format_urn(urn: str) -> str:

@@ -110,7 +110,8 @@ async def search(
     request: Request, lang: Lang, staff: AnyStaff, engine: DbEngine, q: str = ""
 ) -> Response:
     text = q.strip()
-    found = await asyncio.to_thread(find_journeys, engine, text) if text else []
+    wanted = text and not rules.is_mistyped_urn(text)
+    found = await asyncio.to_thread(find_journeys, engine, text) if wanted else []
     if len(found) == 1:
         url = request.url_for("staff_journey", lang=lang, journey_id=found[0])
         return Response(status_code=303, headers={"Location": str(url)})
@@ -125,8 +126,14 @@ async def search(
         staff=staff,
         q=text,
         found=[],
-        errors={"q": [NO_MATCH if text else ENTER_SEARCH]},
+        errors={"q": [search_error(text)]},
     )
+
+
+def search_error(text: str) -> str:
+    if not text:
+        return ENTER_SEARCH
+    return rules.URN_MISTYPED if rules.is_mistyped_urn(text) else NO_MATCH
 
 
 def journey_path(journey_id: str) -> str:

@@ -62,6 +62,25 @@ var RULES = {
   }
 };
 
+// After typing stops this long, the checklist's live region says where the rules stand: a
+// screen reader hears one polite summary, not one announcement per key.
+var ANNOUNCE_AFTER_MS = 800;
+
+function announce(box) {
+  var items = Array.prototype.slice.call(box.querySelectorAll("li[data-rule]"));
+  var missing = items.filter(function (item) { return item.classList.contains("not-ok"); });
+  var text = box.dataset.summary
+    .replace("{met}", String(items.length - missing.length))
+    .replace("{total}", String(items.length));
+  if (missing.length) {
+    text += " " + box.dataset.missing + " " + missing.map(function (item) {
+      return item.querySelector(".rule").textContent.trim();
+    }).join("; ") + ".";
+  }
+  var region = box.querySelector("[role=status]");
+  if (region && region.textContent !== text) { region.textContent = text; }
+}
+
 function liveChecklist(box) {
   var field = box.dataset.field;
   var input = document.getElementById(field);
@@ -80,7 +99,13 @@ function liveChecklist(box) {
       item.querySelector(".status").textContent = ok ? box.dataset.met : box.dataset.notMet;
     });
   }
-  input.addEventListener("input", update);
+  var pause = null;
+  function changed() {
+    update();
+    clearTimeout(pause);
+    pause = setTimeout(function () { announce(box); }, ANNOUNCE_AFTER_MS);
+  }
+  input.addEventListener("input", changed);
   var confirmation = document.getElementById("confirmation");
-  if (field === "password" && confirmation) { confirmation.addEventListener("input", update); }
+  if (field === "password" && confirmation) { confirmation.addEventListener("input", changed); }
 }
