@@ -33,7 +33,7 @@ from core.links import ConfirmationLink, make_token
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, until
 from tests.staff_helpers import Staff, staff_sign_in
-from tests.web_helpers import Browser, browser, sign_up
+from tests.web_helpers import Browser, browser, create_user_account, sign_up
 from web.app import create_app
 from web.staff.actions import ACTIONS
 
@@ -242,18 +242,7 @@ async def exporter_at_confirmation(b: Browser, smtp: MailCatcher, secret_key: st
     smtp.unknown.add(address)
     page = await sign_up(b, "en", username)
     page = await b.submit(page, "issued")
-    page = await b.get("/en/cers/account")
-    page = await b.submit(
-        page,
-        "account",
-        {
-            "given_name": "Jean",
-            "family_name": "Fuzz",
-            "email": address,
-            "time_zone": "America/Toronto",
-            "language": "en",
-        },
-    )
+    page = await create_user_account(b, "en", address, family_name="Fuzz")
     assert page.h1 == "Your user account is now created"
 
     async def refused() -> bool:

@@ -33,7 +33,7 @@ from tests.broker_process import Broker, sign_in
 from tests.conftest import MailCatcher, NewWorker, text_of, until
 from tests.journeys import PASSWORD
 from tests.staff_helpers import Staff, staff_sign_in
-from tests.web_helpers import ANSWERS, Browser, Page
+from tests.web_helpers import ANSWERS, Browser, Page, create_user_account
 from web.app import create_app
 from web.logs import REDACTED, redact
 from workflows.types import MAIL_REFUSED
@@ -183,17 +183,13 @@ async def test_a_whole_journey_leaves_no_secret_or_personal_detail_in_any_log(
         page = await person.submit(await person.get(resume_path), "resume")
         page = await person.submit(page, "sign-in", {"username": username, "password": PASSWORD})
         assert page.h1 == "Welcome to CERS"
-        page = await person.submit(
-            await person.get("/en/cers/account"),
-            "account",
-            {
-                "given_name": "Jean",
-                "family_name": "Exporter",
-                "email": address,
-                "telephone": "",
-                "time_zone": "America/Halifax",
-                "language": "en",
-            },
+        page = await create_user_account(
+            person,
+            "en",
+            address,
+            given_name="Jean",
+            family_name="Exporter",
+            time_zone="America/Halifax",
         )
         urn = page.text("strong.urn").replace(" ", "")
         _, confirmation = await smtp.wait_for(address, 2)

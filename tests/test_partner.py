@@ -17,7 +17,7 @@ from db.models import PartnerIdentity, UserAccount
 from settings import Settings
 from tests.broker_process import Broker, cancel_sign_in, decline_terms, fresh_login, sign_in
 from tests.conftest import MailCatcher, NewWorker, until
-from tests.web_helpers import Browser, Page, browser, sign_up
+from tests.web_helpers import Browser, Page, browser, create_user_account, sign_up
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import LoginMethod, Step
 
@@ -96,17 +96,8 @@ async def test_first_visit_makes_the_account_and_a_second_lands_on_the_portal(
         state = await client.get_workflow_handle(workflow_id).query(OnboardingWorkflow.journey)
         assert state.login_method is LoginMethod.SIGN_IN_PARTNER
         assert state.step is Step.CREATE_ACCOUNT and state.gckey_issued_at is None
-        page = await b.get("/fr/cers/account")
-        page = await b.submit(
-            page,
-            "account",
-            {
-                "given_name": "Élise",
-                "family_name": "Banque",
-                "email": address,
-                "time_zone": "America/Montreal",
-                "language": "fr",
-            },
+        page = await create_user_account(
+            b, "fr", address, given_name="Élise", family_name="Banque", time_zone="America/Montreal"
         )
         assert page.h1 == "Votre compte d'utilisateur est maintenant créé"
         (message,) = await smtp.wait_for(address)

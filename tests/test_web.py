@@ -13,7 +13,7 @@ from db.queries import issued_gckey
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, text_of, until
 from tests.journeys import PASSWORD
-from tests.web_helpers import Browser, Page, browser, element, link_in, sign_up
+from tests.web_helpers import Browser, Page, browser, create_user_account, element, link_in, sign_up
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import LoginMethod, Step
 
@@ -39,19 +39,7 @@ async def test_whole_journey_in_english(
         assert gckey.login_method == "gckey"  # the first choice is the default access
         page = await b.submit(page, "issued")
         assert page.h1 == "Welcome to CERS"
-        page = await b.get("/en/cers/account")
-        page = await b.submit(
-            page,
-            "account",
-            {
-                "given_name": "Jean",
-                "family_name": "Exporter",
-                "email": address,
-                "telephone": "",
-                "time_zone": "America/Halifax",
-                "language": "en",
-            },
-        )
+        page = await create_user_account(b, "en", address, time_zone="America/Halifax")
         assert page.h1 == "Your user account is now created"
         urn = page.text("strong.urn")
         assert page.text(".who-urn").endswith(urn)
@@ -202,17 +190,8 @@ async def test_expired_link_gets_a_clear_page_and_a_new_link(
     async with new_worker(client, settings), browser(settings, client) as b:
         page = await sign_up(b, "en", f"Late{uuid.uuid4().hex[:6]}")
         page = await b.submit(page, "issued")
-        page = await b.get("/en/cers/account")
-        page = await b.submit(
-            page,
-            "account",
-            {
-                "given_name": "Lou",
-                "family_name": "Tardif",
-                "email": address,
-                "time_zone": "America/Regina",
-                "language": "en",
-            },
+        page = await create_user_account(
+            b, "en", address, given_name="Lou", family_name="Tardif", time_zone="America/Regina"
         )
         (first,) = await smtp.wait_for(address)
         old_link = link_in(text_of(first))
@@ -328,17 +307,8 @@ async def test_a_returning_user_lands_where_their_journey_stands(
         page = await b.submit(await sign_up(b, "fr", username), "issued")
         page = await sign_in_again(b)
         assert page.h1 == "Bienvenue dans le SCDE"  # GCKey issued: Create User Account next
-        page = await b.get("/fr/cers/account")
-        page = await b.submit(
-            page,
-            "account",
-            {
-                "given_name": "Zoé",
-                "family_name": "Retour",
-                "email": address,
-                "time_zone": "America/Winnipeg",
-                "language": "fr",
-            },
+        page = await create_user_account(
+            b, "fr", address, given_name="Zoé", family_name="Retour", time_zone="America/Winnipeg"
         )
         await smtp.wait_for(address)
         page = await sign_in_again(b)

@@ -128,6 +128,27 @@ ANSWERS = {
 }
 
 
+async def create_user_account(
+    b: Browser,
+    lang: str,
+    email: str,
+    *,
+    given_name: str = "Jean",
+    family_name: str = "Exporter",
+    time_zone: str = "America/Toronto",
+) -> Page:
+    """Create User Account over the site, in the page's language."""
+    fields = {
+        "given_name": given_name,
+        "family_name": family_name,
+        "email": email,
+        "telephone": "",
+        "time_zone": time_zone,
+        "language": lang,
+    }
+    return await b.submit(await b.get(f"/{lang}/cers/account"), "account", fields)
+
+
 def answers_for(page: Page) -> list[str]:
     """Answers the recovery questions the page asks, in its order."""
     by_text = {rules.RECOVERY_QUESTIONS[q]: a for q, a in ANSWERS.items()}
