@@ -15,11 +15,7 @@ from core.normalize import username_key
 from db.models import GCKey, PartnerIdentity, RecoveryAnswerRow, UserAccount
 from db.sessions import end_journey_sessions
 from workflows import rules
-from workflows.types import (
-    NO_GCKEY,
-    NO_USERNAME,
-    PARTNER_LINKED,
-    USERNAME_TAKEN,
+from workflows.activity_types import (
     ExpireGCKeyInput,
     ExpireGCKeyResult,
     IssueGCKeyInput,
@@ -38,6 +34,12 @@ from workflows.types import (
     StoreGCKeyPasswordResult,
     StoreUserAccountInput,
     StoreUserAccountResult,
+)
+from workflows.types import (
+    NO_GCKEY,
+    NO_USERNAME,
+    PARTNER_LINKED,
+    USERNAME_TAKEN,
 )
 
 

@@ -12,14 +12,16 @@ from core.languages import supported_language
 from core.links import ConfirmationLink, ResumeLink, make_resume_token, make_token
 from i18n import format_when
 from workflows import rules
-from workflows.types import (
-    EmailKind,
+from workflows.activity_types import (
     SendConfirmationEmailInput,
     SendConfirmationEmailResult,
     SendLockNoticeInput,
     SendLockNoticeResult,
     SendResumeEmailInput,
     SendResumeEmailResult,
+)
+from workflows.types import (
+    EmailKind,
 )
 
 

@@ -23,16 +23,18 @@ from core.normalize import normalize_answer
 from db.engine import MIGRATIONS, make_engine, migrate
 from db.models import GCKey, RecoveryAnswerRow, UserAccount
 from workflows import rules
+from workflows.activity_types import (
+    IssueGCKeyInput,
+    MarkEmailConfirmedInput,
+    ReserveUsernameInput,
+    StoreUserAccountInput,
+)
 from workflows.types import (
     NO_USERNAME,
     USERNAME_TAKEN,
-    IssueGCKeyInput,
     LoginMethod,
-    MarkEmailConfirmedInput,
     Profile,
     RecoveryAnswer,
-    ReserveUsernameInput,
-    StoreUserAccountInput,
 )
 
 ISSUED = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)

@@ -10,11 +10,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
+    from workflows.activity_types import (
+        ReleaseUsernameInput,
+    )
     from workflows.journey import ABANDON_UNFINISHED, DB_CALL, JourneyCore
     from workflows.types import (
         BEFORE_A_CREDENTIAL,
         RecoveryAnswer,
-        ReleaseUsernameInput,
         Step,
         WatchForAbandonmentInput,
     )

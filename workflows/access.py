@@ -15,6 +15,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from activities.notify import NotificationActivities
     from workflows import rules
+    from workflows.activity_types import (
+        ExpireGCKeyInput,
+        LinkPartnerIdentityInput,
+        SendLockNoticeInput,
+    )
     from workflows.journey import (
         DB_CALL,
         LOCK_TELLS_NOTHING,
@@ -26,8 +31,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.types import (
         PARTNER_LINKED,
-        ExpireGCKeyInput,
-        LinkPartnerIdentityInput,
         LinkPartnerInput,
         LinkPartnerResult,
         LoginMethod,
@@ -36,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
         RecordPartnerAttemptResult,
         RecordSignInInput,
         RecordSignInResult,
-        SendLockNoticeInput,
         SignInOutcome,
         Step,
     )

@@ -16,6 +16,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from activities.notify import NotificationActivities
     from workflows import rules
+    from workflows.activity_types import (
+        SendConfirmationEmailInput,
+        SendConfirmationEmailResult,
+        StoreAccountEmailInput,
+    )
     from workflows.journey import (
         DB_CALL,
         MAIL_CALL,
@@ -32,10 +37,7 @@ with workflow.unsafe.imports_passed_through():
         ConfirmationStatus,
         EmailKind,
         MailRefusal,
-        SendConfirmationEmailInput,
-        SendConfirmationEmailResult,
         Step,
-        StoreAccountEmailInput,
     )
 
 

@@ -16,6 +16,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows import rules
     from workflows.abandoned import Abandonment
     from workflows.access import AccessRules
+    from workflows.activity_types import (
+        IssueGCKeyInput,
+        MarkEmailConfirmedInput,
+        ReserveUsernameInput,
+        StoreUserAccountInput,
+    )
     from workflows.delivery import MailDelivery
     from workflows.journey import (
         ACCESS_LIVES_ON,
@@ -43,16 +49,13 @@ with workflow.unsafe.imports_passed_through():
         CreateAccountInput,
         CreateAccountResult,
         EmailKind,
-        IssueGCKeyInput,
         JourneyState,
         LoginMethod,
-        MarkEmailConfirmedInput,
         OnboardingInput,
         OnboardingResult,
         RecoveryAnswer,
         RequestNewLinkInput,
         RequestNewLinkResult,
-        ReserveUsernameInput,
         SetPasswordInput,
         SetPasswordResult,
         SetRecoveryAnswersInput,
@@ -60,7 +63,6 @@ with workflow.unsafe.imports_passed_through():
         SetRecoveryEmailInput,
         SetRecoveryEmailResult,
         Step,
-        StoreUserAccountInput,
     )
 
 

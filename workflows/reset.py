@@ -14,6 +14,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from activities.reset import PasswordResetActivities
     from workflows import rules
+    from workflows.activity_types import (
+        StoreGCKeyPasswordInput,
+    )
     from workflows.journey import DB_CALL, MAIL_CALL, invalid
     from workflows.onboarding import OnboardingWorkflow
     from workflows.reset_types import (
@@ -34,7 +37,6 @@ with workflow.unsafe.imports_passed_through():
         ONBOARDING_ID_PREFIX,
         WRONG_STEP,
         PasswordResetInput,
-        StoreGCKeyPasswordInput,
     )
 
 FINISHED = (ResetStep.DONE, ResetStep.FAILED, ResetStep.EXPIRED)

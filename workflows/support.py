@@ -12,6 +12,9 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.notify import NotificationActivities
     from workflows import rules
+    from workflows.activity_types import (
+        SendResumeEmailInput,
+    )
     from workflows.journey import MAIL_CALL, JourneyCore, invalid, wrong_step
     from workflows.types import (
         OPEN_STEPS,
@@ -20,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
         ExtendDeadlineInput,
         ExtendDeadlineResult,
         JourneyState,
-        SendResumeEmailInput,
         SendResumeLinkInput,
         SendResumeLinkResult,
         Step,
