@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,17 +23,14 @@ from fastapi.routing import iter_route_contexts
 from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from core.crypto import KeyRing
 from core.links import ConfirmationLink, make_token
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, until
 from tests.staff_helpers import Staff, staff_sign_in
-from tests.web_helpers import Browser, browser, create_user_account, sign_up
-from web.app import create_app
+from tests.web_helpers import Browser, browser, create_user_account, routes_app, sign_up
 from web.staff.actions import ACTIONS
 
 T = TypeVar("T")
@@ -70,14 +66,7 @@ def params_of(dependant: Any, kind: str) -> set[str]:
 def targets() -> list[Target]:
     """Every POST route, and every GET route with a path or query parameter; the sign-outs
     last, as they end the session the others use."""
-    app = create_app(
-        Settings(
-            environment="test",
-            secret_key=SecretStr(secrets.token_urlsafe(32)),
-            payload_keys=SecretStr(KeyRing.new_key_text("routes")),
-            database_url="sqlite:///:memory:",
-        )
-    )
+    app = routes_app()
     found = []
     for route in iter_route_contexts(app.routes):
         dependant = getattr(route, "dependant", None)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shlex
@@ -20,10 +19,9 @@ import dev
 from devstack.servers import free_port
 from settings import Settings
 from tests.broker_process import Broker
-from tests.conftest import until
+from tests.process_helpers import ROOT, started
 from tests.web_helpers import browser
 
-ROOT = Path(__file__).resolve().parent.parent
 SITE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -49,22 +47,8 @@ async def served(client: Client, settings: Settings, tmp_path: Path) -> AsyncIte
         "PUBLIC_URL": url,
         "PARTNER_ISSUER": "",
     }
-    log = tmp_path / "web.log"
-    with log.open("ab") as out:
-        process = await asyncio.create_subprocess_exec(
-            *dev.web_command(port), cwd=ROOT, env=env, stdout=out, stderr=out
-        )
-    try:
-        await until(
-            lambda: process.returncode is not None or b"startup complete" in log.read_bytes(),
-            what="the site to start",
-        )
-        assert process.returncode is None, log.read_text()
+    async with started(dev.web_command(port), env, tmp_path / "web.log", b"startup complete"):
         yield url
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            await process.wait()
 
 
 async def test_every_response_carries_the_policy_and_names_no_server(served: str) -> None:

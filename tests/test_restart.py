@@ -13,7 +13,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from settings import Settings
-from tests.conftest import MailCatcher, until
+from tests.conftest import MailCatcher
 from tests.journeys import (
     HINTS,
     QUESTION_IDS,
@@ -26,6 +26,7 @@ from tests.journeys import (
     new_address,
     new_username,
 )
+from tests.process_helpers import started
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import ConfirmEmailInput, SetRecoveryEmailInput, Step
 
@@ -55,26 +56,9 @@ async def worker_process(
     client: Client, settings: Settings, log: Path
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """``python worker.py`` in its own process, polling once its log says so."""
-    with log.open("ab") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "worker.py",
-            cwd=ROOT,
-            env=worker_environment(client, settings),
-            stdout=out,
-            stderr=out,
-        )
-    try:
-        await until(
-            lambda: process.returncode is not None or b"worker polling" in log.read_bytes(),
-            what="the worker process to start",
-        )
-        assert process.returncode is None, log.read_text()
+    env = worker_environment(client, settings)
+    async with started((sys.executable, "worker.py"), env, log, b"worker polling") as process:
         yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 async def test_journey_resumes_after_worker_is_killed(

@@ -4,7 +4,6 @@ support side's reading (journey list from visibility, search, a journey's page, 
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import uuid
@@ -17,14 +16,12 @@ import pytest
 from babel.messages.pofile import read_po
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
-from pydantic import SecretStr
 from sqlmodel import Session
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import Worker
 
-from core.crypto import KeyRing
 from core.hashing import verify_secret
 from db.audit import audit_entries, record_audit
 from db.engine import make_engine
@@ -36,8 +33,7 @@ from tests.conftest import MailCatcher, NewWorker, until
 from tests.i18n_helpers import EnglishFinder
 from tests.journeys import begin, journey_handle, sign_up
 from tests.staff_helpers import STAFF_PASSWORD, Staff, staff_sign_in
-from tests.web_helpers import Browser, Page, browser, element
-from web.app import create_app
+from tests.web_helpers import Browser, Page, browser, element, routes_app
 from web.journeys import journey_id_of, workflow_id_for
 from web.staff import RoleCheck, reading
 from web.staff import access as staff_access
@@ -205,14 +201,7 @@ def role_checks(dependant: Dependant) -> list[RoleCheck]:
 
 def staff_routes() -> list[tuple[str, str, frozenset[StaffRole] | None]]:
     """(method, path, roles) of every route under /{lang}/staff; roles None for a public one."""
-    app = create_app(
-        Settings(
-            environment="test",
-            secret_key=SecretStr(secrets.token_urlsafe(32)),
-            payload_keys=SecretStr(KeyRing.new_key_text("routes")),
-            database_url="sqlite:///:memory:",
-        )
-    )
+    app = routes_app()
     found = []
     # Routes of included routers, as FastAPI resolves them (prefix and router dependencies).
     for route in iter_route_contexts(app.routes):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -12,11 +13,13 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from pydantic import SecretStr
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from selectolax.lexbor import LexborNode
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from core.crypto import KeyRing
 from db.engine import make_engine
 from db.sessions import load_session
 from settings import Settings
@@ -91,6 +94,18 @@ class Browser:
     ) -> Page:
         action, fields = page.form(action_contains)
         return Page(await self.http.post(action, data={**fields, **(data or {})}))
+
+
+def routes_app() -> FastAPI:
+    """The app as its routes stand, for a test that reads them (no server, no database)."""
+    return create_app(
+        Settings(
+            environment="test",
+            secret_key=SecretStr(secrets.token_urlsafe(32)),
+            payload_keys=SecretStr(KeyRing.new_key_text("routes")),
+            database_url="sqlite:///:memory:",
+        )
+    )
 
 
 @asynccontextmanager
