@@ -25,6 +25,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from core.languages import ENGLISH, LANGUAGES
 from core.temporal import data_converter
+from db.datakeys import DataKeys
 from db.engine import make_engine
 from db.sessions import purge_sessions
 from settings import Settings, get_settings
@@ -64,7 +65,9 @@ def create_app(
             settings.temporal_address or "127.0.0.1:7233",
             namespace=settings.temporal_namespace,
             data_converter=data_converter(
-                settings.payload_ring, accept_plaintext=settings.payload_accept_plaintext
+                settings.payload_ring,
+                DataKeys(engine, settings.payload_ring),
+                accept_plaintext=settings.payload_accept_plaintext,
             ),
         )
         app.state.services = Services(

@@ -20,8 +20,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from audit.sources import JourneyHistory, read_journey
-from core.crypto import EncryptionCodec
-from core.temporal import decode_in_place
+from core.temporal import decode_in_place, reader_of
 from settings import Settings
 from web.temporal import Gateway, deadline, not_found
 from workflows.inputs import onboarding_input
@@ -68,7 +67,7 @@ class Journeys(Gateway[OnboardingWorkflow]):
 
     def __init__(self, client: Client, settings: Settings) -> None:
         super().__init__(client, settings)
-        self.reader = EncryptionCodec(settings.payload_ring, accept_plaintext=True)
+        self.reader = reader_of(client.data_converter, settings.payload_ring)
 
     async def begin(self, workflow_id: str, method: LoginMethod, lang: str) -> Step:
         """The login choice starts the journey (update-with-start; a repeat finds the same one)."""
