@@ -75,6 +75,11 @@ class DataKeyStore(Protocol):
         there (when not ``create``) or that the ring cannot unwrap."""
         ...
 
+    async def claim(self, workflow_id: str, journey_id: str) -> None:
+        """A data key made now for a workflow about to start on a journey's behalf, filed
+        under that journey (its erasure erases this key too)."""
+        ...
+
 
 class BadKeyRing(ValueError):
     """The ring's text is malformed; the message names the fault, never a key."""

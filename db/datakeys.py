@@ -105,24 +105,56 @@ class DataKeys:
             raise DataKeyErased("this workflow's personal information was erased")
         return unwrap_data_key(self.ring, workflow_id, row.ring_key_id, row.wrapped)
 
+    async def claim(self, workflow_id: str, journey_id: str) -> None:
+        """A journey's other workflow (a Forgot your password? attempt) gets its data key
+        before it starts, filed under the journey, so erasing the journey erases it too."""
+        await asyncio.to_thread(self._claim, workflow_id, journey_id)
+
+    def _claim(self, workflow_id: str, journey_id: str) -> None:
+        self.lookups += 1
+        key = os.urandom(KEY_BYTES)
+        ring_key_id, wrapped = wrap_data_key(self.ring, workflow_id, key)
+        with Session(self.engine) as session:
+            session.add(
+                JourneyDataKey(
+                    workflow_id=workflow_id,
+                    journey_id=journey_id,
+                    ring_key_id=ring_key_id,
+                    wrapped=wrapped,
+                    created_at=datetime.now(UTC),
+                )
+            )
+            session.commit()  # a new random id: nothing else can have made it
+        self._cache[workflow_id] = (AESGCM(key), time.monotonic())
+
     def forget(self, workflow_ids: Iterable[str]) -> None:
         for workflow_id in workflow_ids:
             self._cache.pop(workflow_id, None)
 
-    def erase(self, workflow_ids: Iterable[str], by: str, reason: str, session: Session) -> None:
-        """Destroys these workflows' data keys in ``session`` (committed by the caller, with
-        whatever else the erasure removes). A workflow with no key yet gets an erased row, so
-        nothing can ever be sealed for it again."""
+    def erase(self, workflow_id: str, journey_id: str, by: str, reason: str) -> list[str]:
+        """Destroys the data key of ``workflow_id`` (a journey's own) and of every workflow
+        filed under ``journey_id``; the workflows erased. A journey with no key yet gets an
+        erased row, so nothing can ever be sealed for it again."""
         now = datetime.now(UTC)
-        ids = list(workflow_ids)
-        for workflow_id in ids:
-            row = session.get(JourneyDataKey, workflow_id) or JourneyDataKey(
-                workflow_id=workflow_id, ring_key_id=self.ring.current, created_at=now
+        with Session(self.engine) as session:
+            related = session.exec(
+                select(JourneyDataKey).where(col(JourneyDataKey.journey_id) == journey_id)
             )
-            row.wrapped = None
-            row.erased_at, row.erased_by, row.erase_reason = now, by, reason
-            session.add(row)
-        self.forget(ids)
+            rows = [
+                session.get(JourneyDataKey, workflow_id)
+                or JourneyDataKey(
+                    workflow_id=workflow_id, ring_key_id=self.ring.current, created_at=now
+                ),
+                *[row for row in related if row.workflow_id != workflow_id],
+            ]
+            for row in rows:
+                row.wrapped = None
+                row.erased_at, row.erased_by, row.erase_reason = now, by, reason
+                session.add(row)
+            session.commit()
+            erased = [row.workflow_id for row in rows]
+        self.forget(erased)
+        return erased
 
     def rewrap(self) -> int:
         """Every live data key wrapped by the ring's current key, so an older ring key can be

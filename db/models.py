@@ -154,6 +154,9 @@ class JourneyDataKey(SQLModel, table=True):
     __tablename__ = "journey_data_key"
 
     workflow_id: str = Field(primary_key=True, max_length=128)
+    # For a journey's other workflows (a Forgot your password? attempt): the journey whose
+    # erasure erases this key too. Empty for the journey's own key (its id is in workflow_id).
+    journey_id: str = Field(default="", max_length=64, index=True)
     ring_key_id: str = Field(max_length=64)
     wrapped: bytes | None = Field(default=None, sa_type=LargeBinary)
     created_at: datetime
