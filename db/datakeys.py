@@ -156,6 +156,14 @@ class DataKeys:
         self.forget(erased)
         return erased
 
+    def erasure(self, workflow_id: str) -> Erasure | None:
+        """Whether (and by whom, when, why) this workflow's personal information was erased."""
+        with Session(self.engine) as session:
+            row = session.get(JourneyDataKey, workflow_id)
+        if row is None or row.erased_at is None:
+            return None
+        return Erasure(row.workflow_id, row.erased_at, row.erased_by, row.erase_reason)
+
     def rewrap(self) -> int:
         """Every live data key wrapped by the ring's current key, so an older ring key can be
         dropped once no payload under it is read. How many were rewrapped."""
@@ -173,15 +181,6 @@ class DataKeys:
                 done += 1
             session.commit()
         return done
-
-
-def erasure_of(engine: Engine, workflow_id: str) -> Erasure | None:
-    """Whether (and by whom, when, why) this workflow's personal information was erased."""
-    with Session(engine) as session:
-        row = session.get(JourneyDataKey, workflow_id)
-    if row is None or row.erased_at is None:
-        return None
-    return Erasure(row.workflow_id, row.erased_at, row.erased_by, row.erase_reason)
 
 
 def erased_among(engine: Engine, workflow_ids: Iterable[str]) -> set[str]:

@@ -294,9 +294,7 @@ async def test_forgot_password_with_the_emailed_code_and_one_answer(
         assert page.h1 in ("Welcome to CERS", "CERS portal")
     resets = [w async for w in client.list_workflows("WorkflowType = 'PasswordResetWorkflow'")]
     histories = [
-        await decoded_bytes(
-            await client.get_workflow_handle(w.id).fetch_history(), client
-        )
+        await decoded_bytes(await client.get_workflow_handle(w.id).fetch_history(), client)
         for w in resets
     ]
     assert histories and any(b"email_code" in h for h in histories)

@@ -30,6 +30,7 @@ from db.engine import make_engine
 from db.sessions import purge_sessions
 from settings import Settings, get_settings
 from web import cers, dev, gckey, partner, reset, sign_in
+from web.audit import JourneyErased, erased_page
 from web.audit import router as audit_router
 from web.codec import add_codec
 from web.deps import Services
@@ -112,6 +113,7 @@ def create_app(
     app.include_router(gckey.router)
     app.include_router(cers.router)
     app.include_router(audit_router)
+    app.add_exception_handler(JourneyErased, erased_page)  # type: ignore[arg-type]
     add_staff_area(app)
     app.include_router(partner.router)
     app.include_router(reset.router)
