@@ -40,6 +40,8 @@ from db.queries import archived_closed_between, archived_runs
 from settings import Settings, get_settings
 from worker import connect
 
+FETCHING = 16  # histories fetched from Temporal at once: enough to keep the replayer busy
+
 
 def moment(text: str) -> datetime:
     """An ISO 8601 time; without a zone it is UTC."""
@@ -56,12 +58,16 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--closed-before", type=moment, metavar="ISO")
     r.add_argument("--from-archive", action="store_true", help="read the archive, not Temporal")
     r.add_argument("--history-file", nargs="+", default=[], type=Path, metavar="PATH")
+    r.add_argument(
+        "--fetch-at-once",
+        type=int,
+        default=FETCHING,
+        metavar="N",
+        help=f"histories fetched from Temporal at once (default {FETCHING})",
+    )
     c = commands.add_parser("cut-over", help="move running journeys onto encrypted history")
     c.add_argument("--check", action="store_true", help="only say what is still plain")
     return p
-
-
-FETCHING = 16  # histories fetched from Temporal at once: enough to keep the replayer busy
 
 
 class ProgressLine:
@@ -101,10 +107,10 @@ class ProgressLine:
 
 
 async def bounded(
-    calls: Sequence[Callable[[], Awaitable[list[RunHistory]]]], progress: ProgressLine
+    calls: Sequence[Callable[[], Awaitable[list[RunHistory]]]], progress: ProgressLine, at_once: int
 ) -> AsyncIterator[RunHistory]:
-    """Each call's runs as soon as they are read, ``FETCHING`` calls at a time."""
-    gate = asyncio.Semaphore(FETCHING)
+    """Each call's runs as soon as they are read, ``at_once`` calls at a time."""
+    gate = asyncio.Semaphore(max(1, at_once))
 
     async def one(call: Callable[[], Awaitable[list[RunHistory]]]) -> list[RunHistory]:
         async with gate:
@@ -163,7 +169,7 @@ async def histories(
 
             calls.append(one)
     line = ProgressLine(len(calls), progress)
-    return ids, line, bounded(calls, line)
+    return ids, line, bounded(calls, line, args.fetch_at_once)
 
 
 def needs_temporal(args: argparse.Namespace) -> bool:
