@@ -59,6 +59,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--from-archive", action="store_true", help="read the archive, not Temporal")
     r.add_argument("--history-file", nargs="+", default=[], type=Path, metavar="PATH")
     r.add_argument(
+        "--task-queue", default="", metavar="QUEUE", help="only journeys of this task queue"
+    )
+    r.add_argument(
         "--fetch-at-once",
         type=int,
         default=FETCHING,
@@ -158,7 +161,7 @@ async def histories(
 
         calls.append(whole)
     if window:
-        query = closed_window_query(args.closed_after, args.closed_before)
+        query = closed_window_query(args.closed_after, args.closed_before, args.task_queue)
         async for execution in client.list_workflows(query):
             ids.append(execution.id)
 

@@ -23,14 +23,19 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from audit.__main__ import FETCHING, replay_command
 from devstack.stack import local_stack
 from settings import Settings
 from web.journeys import Journeys
 from workflows.onboarding import OnboardingWorkflow
-from workflows.types import ONBOARDING_ID_PREFIX, AnswerTermsInput, LoginMethod
+from workflows.types import (
+    ONBOARDING_ID_PREFIX,
+    AnswerTermsInput,
+    LoginMethod,
+    OnboardingResult,
+)
 
 log = logging.getLogger("benchmarks.replay")
 SEEDING = 16  # journeys seeded at once
@@ -45,7 +50,10 @@ async def seed(client: Client, settings: Settings, n: int) -> list[str]:
         workflow_id = f"{ONBOARDING_ID_PREFIX}{uuid.uuid4()}"
         async with gate:
             await journeys.begin(workflow_id, LoginMethod.GCKEY, "en")
-            handle = client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+            # Declared: mypy cannot always solve get_workflow_handle_for alone (worker.py).
+            handle: WorkflowHandle[OnboardingWorkflow, OnboardingResult] = (
+                client.get_workflow_handle_for(OnboardingWorkflow.run, workflow_id)
+            )
             await handle.execute_update(
                 OnboardingWorkflow.answer_terms, AnswerTermsInput(False, settings.terms_version)
             )
@@ -79,7 +87,8 @@ async def timed_replay(
     """Seconds, the report's lines and the exit code of one replay over the window."""
     out = io.StringIO()
     start = time.perf_counter()
-    argv = ["replay", *window_args(since), "--fetch-at-once", str(at_once)]
+    argv = ["replay", *window_args(since), "--task-queue", settings.task_queue]
+    argv += ["--fetch-at-once", str(at_once)]
     code = await replay_command(argv, client, settings, out, progress)
     return time.perf_counter() - start, out.getvalue().splitlines(), code
 
