@@ -40,7 +40,8 @@ from db.queries import archived_closed_between, archived_runs
 from settings import Settings, get_settings
 from worker import connect
 
-FETCHING = 16  # histories fetched from Temporal at once: enough to keep the replayer busy
+FETCHING = 16  # histories fetched from Temporal at once: enough to keep the replayers busy
+REPLAYERS = 4  # side by side: on 2 cores, 1.5-1.6x one replayer's pace (benchmarks/replay.py)
 
 
 def moment(text: str) -> datetime:
@@ -58,6 +59,13 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--closed-before", type=moment, metavar="ISO")
     r.add_argument("--from-archive", action="store_true", help="read the archive, not Temporal")
     r.add_argument("--history-file", nargs="+", default=[], type=Path, metavar="PATH")
+    r.add_argument(
+        "--replayers",
+        type=int,
+        default=REPLAYERS,
+        metavar="N",
+        help=f"replayers side by side (default {REPLAYERS})",
+    )
     r.add_argument(
         "--task-queue", default="", metavar="QUEUE", help="only journeys of this task queue"
     )
@@ -211,7 +219,12 @@ async def replay_command(
         ids, line, runs = await histories(args, client, engine, progress)
         erased = await asyncio.to_thread(erased_among, engine, set(ids))
         outcomes = await replay(
-            runs, settings.payload_ring, keys=keys, erased=erased, progress=line.replay
+            runs,
+            settings.payload_ring,
+            keys=keys,
+            erased=erased,
+            progress=line.replay,
+            replayers=args.replayers,
         )
         line.show(final=True)
     finally:

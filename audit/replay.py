@@ -3,6 +3,7 @@ could not survive is reported with the exact non-determinism, before it is deplo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,38 +48,58 @@ async def replay(
     keys: DataKeyStore | None = None,
     erased: Collection[str] = (),
     progress: Progress | None = None,
+    replayers: int = 1,
 ) -> list[ReplayOutcome]:
-    """Every run replayed with ``workflows`` (today's code unless a test says otherwise). The
-    ring and each journey's data key (``keys``) decrypt what Temporal or the archive holds;
-    plain histories, recorded before encryption or exported from a journey's page, replay as
-    they are. A run of a workflow in ``erased`` is reported as erased, not replayed: its
-    payloads cannot be read by anyone any more. ``runs`` may still be arriving (an async
-    iterable): the replayer starts on the first while the rest are fetched."""
-    outcomes: list[ReplayOutcome] = []
-    by_history: dict[int, RunHistory] = {}
+    """Every run replayed with ``workflows`` (today's code unless a test says otherwise), the
+    outcomes in the order the runs came. The ring and each journey's data key (``keys``)
+    decrypt what Temporal or the archive holds; plain histories, recorded before encryption
+    or exported from a journey's page, replay as they are. A run of a workflow in ``erased``
+    is reported as erased, not replayed: its payloads cannot be read by anyone any more.
+    ``runs`` may still be arriving (an async iterable): replay starts on the first while the
+    rest are fetched. ``replayers`` run side by side, the runs dealt out between them: one
+    replayer waits on the SDK's core between histories, and others use that time."""
+    outcomes: list[tuple[int, ReplayOutcome]] = []
+    queues: list[asyncio.Queue[tuple[int, RunHistory] | None]] = [
+        asyncio.Queue() for _ in range(max(1, replayers))
+    ]
 
-    async def histories() -> AsyncIterator[WorkflowHistory]:
-        async for run in _each(runs):
-            if run.history.workflow_id in erased:
-                outcomes.append(
-                    ReplayOutcome(run.history.workflow_id, run.run_id, run.source, erased=True)
-                )
-                if progress is not None:
-                    progress(len(outcomes))
-                continue
-            by_history[id(run.history)] = run
-            yield run.history
+    def done(index: int, outcome: ReplayOutcome) -> None:
+        outcomes.append((index, outcome))
+        if progress is not None:
+            progress(len(outcomes))
 
-    replayer = Replayer(workflows=workflows, data_converter=history_converter(ring, keys))
-    async with replayer.workflow_replay_iterator(histories()) as results:
-        async for result in results:
-            run = by_history.pop(id(result.history))
-            failure = result.replay_failure
-            error = f"{type(failure).__name__}: {failure}" if failure else ""
-            outcomes.append(ReplayOutcome(run.history.workflow_id, run.run_id, run.source, error))
-            if progress is not None:
-                progress(len(outcomes))
-    return outcomes
+    async def deal() -> None:
+        index = 0
+        try:
+            async for run in _each(runs):
+                if run.history.workflow_id in erased:
+                    workflow_id = run.history.workflow_id
+                    done(index, ReplayOutcome(workflow_id, run.run_id, run.source, erased=True))
+                else:
+                    await queues[index % len(queues)].put((index, run))
+                index += 1
+        finally:
+            for queue in queues:
+                await queue.put(None)
+
+    async def replay_from(queue: asyncio.Queue[tuple[int, RunHistory] | None]) -> None:
+        by_history: dict[int, tuple[int, RunHistory]] = {}
+
+        async def histories() -> AsyncIterator[WorkflowHistory]:
+            while (item := await queue.get()) is not None:
+                by_history[id(item[1].history)] = item
+                yield item[1].history
+
+        replayer = Replayer(workflows=workflows, data_converter=history_converter(ring, keys))
+        async with replayer.workflow_replay_iterator(histories()) as results:
+            async for result in results:
+                index, run = by_history.pop(id(result.history))
+                failure = result.replay_failure
+                error = f"{type(failure).__name__}: {failure}" if failure else ""
+                done(index, ReplayOutcome(run.history.workflow_id, run.run_id, run.source, error))
+
+    await asyncio.gather(deal(), *(replay_from(queue) for queue in queues))
+    return [outcome for _, outcome in sorted(outcomes, key=lambda pair: pair[0])]
 
 
 async def _each(

@@ -21,9 +21,9 @@ async def test_the_replay_benchmark_seeds_closed_journeys_and_replays_them_all(
     async with new_worker(client, settings):
         seeded = await seed(client, settings, 3)
         await listed(client, since, 3)
-    for at_once in (16, 1):
+    for at_once, replayers in ((16, 4), (1, 1)):
         progress = io.StringIO()
-        _, lines, code = await timed_replay(client, settings, since, at_once, progress)
+        _, lines, code = await timed_replay(client, settings, since, at_once, replayers, progress)
         assert code == 0, lines
         assert {line.split()[1] for line in lines if line.startswith("PASS ")} == set(seeded)
         assert lines[-1] == "3 passed, 0 failed"
