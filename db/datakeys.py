@@ -133,8 +133,9 @@ class DataKeys:
 
     def erase(self, workflow_id: str, journey_id: str, by: str, reason: str) -> list[str]:
         """Destroys the data key of ``workflow_id`` (a journey's own) and of every workflow
-        filed under ``journey_id``; the workflows erased. A journey with no key yet gets an
-        erased row, so nothing can ever be sealed for it again."""
+        filed under ``journey_id``; the workflows whose key was destroyed. A journey with no
+        key (begun before data keys, its payloads under the ring key) gets an erased row, so
+        nothing can ever be sealed for it again, and is not in the list."""
         now = datetime.now(UTC)
         with Session(self.engine) as session:
             related = session.exec(
@@ -147,12 +148,12 @@ class DataKeys:
                 ),
                 *[row for row in related if row.workflow_id != workflow_id],
             ]
+            erased = [row.workflow_id for row in rows if row.wrapped is not None]
             for row in rows:
                 row.wrapped = None
                 row.erased_at, row.erased_by, row.erase_reason = now, by, reason
                 session.add(row)
             session.commit()
-            erased = [row.workflow_id for row in rows]
         self.forget(erased)
         return erased
 

@@ -15,7 +15,7 @@ from temporalio.client import Client, WorkflowHistory
 
 from audit.__main__ import replay_command
 from core.crypto import DATA_KEY, DataKeyErased, EncryptionCodec
-from core.temporal import payloads_in
+from core.temporal import data_converter, payloads_in
 from db.datakeys import DataKeys
 from db.engine import make_engine
 from db.queries import gckey_for
@@ -36,6 +36,7 @@ from tests.staff_helpers import Staff, staff_sign_in
 from tests.web_helpers import Browser, Page, browser
 from web.journeys import journey_id_of
 from web.resets import Resets
+from worker import running_worker
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import SupportActionInput
 
@@ -175,3 +176,25 @@ async def test_erasure_is_refused_for_an_open_journey_and_for_a_cers_account_hol
         page = await erase(anonymous, journey_id_of(with_account))
         assert page.h1 != "Erase personal information" and page.status in (200, 403)
         assert "staff/sign-in" in str(page.response.url)
+
+
+async def test_a_journey_from_before_data_keys_loses_its_archived_copy_instead(
+    client: Client, settings: Settings, staff: Staff
+) -> None:
+    """Its payloads are under the ring key, which erasure cannot destroy: the archive's copy
+    is deleted, and the page still says who erased it and why."""
+    ring_only = Client(
+        client.service_client,
+        namespace=client.namespace,
+        data_converter=data_converter(TEST_RING),
+    )
+    async with running_worker(ring_only, settings):
+        legacy_id = await declined_journey(ring_only, settings)
+        await archive_now(ring_only, settings, legacy_id)
+    history = await client.get_workflow_handle(legacy_id).fetch_history()
+    assert not sealed(history)  # no data key: the ring's
+    async with running_worker(client, settings), browser(settings, client) as desk:
+        await staff_sign_in(desk, staff.support)
+        page = await erase(desk, journey_id_of(legacy_id))
+        assert f"by {staff.support} because: {REASON}" in page.text(".erased p")
+    assert legacy_id not in archived(settings)

@@ -94,8 +94,10 @@ async def erase(
         erased = await asyncio.to_thread(
             journeys.keys.erase, workflow_id_for(journey_id), journey_id, staff.username, reason
         )
-        await asyncio.to_thread(delete_personal_rows, engine, journey_id)
-        detail = {"workflows": len(erased)}
+        deleted = await asyncio.to_thread(
+            delete_personal_rows, engine, journey_id, workflow_id_for(journey_id)
+        )
+        detail = {"keys_destroyed": len(erased), "archived_runs_deleted": deleted}
     await asyncio.to_thread(
         record_audit,
         engine,
