@@ -165,15 +165,33 @@ async def choose_login(
     """This browser's journey takes the choice; if it has none still open, the journey this
     form starts (the same one however often it is pressed)."""
     current = still_open(await of_browser(request, journeys))
-    workflow_id = current.workflow_id if current else form.workflow_id() or new_workflow_id()
+    if current is not None:
+        return await _begin(request, journeys, current.workflow_id, method, lang, form.update_id)
+    workflow_id = form.workflow_id()
+    kept = _kept(request, workflow_id) if workflow_id else None
+    # A journey this session saw go past the login choice is over for it (declined, issued,
+    # cancelled, abandoned: its session let go of it); Temporal would answer the same form,
+    # pressed again from the Back button, with its first answer: a new journey instead.
+    if workflow_id is not None and (kept is None or kept.get("step") in LOGIN_CHOICE_STEPS):
+        try:
+            step = await _begin(request, journeys, workflow_id, method, lang, form.update_id)
+        except WorkflowAlreadyStartedError:
+            step = None  # this form's journey has ended and Temporal no longer knows the press
+        if step in LOGIN_CHOICE_STEPS:
+            return step
+    return await _begin(request, journeys, new_workflow_id(), method, lang, None)
+
+
+async def _begin(
+    request: Request,
+    journeys: Journeys,
+    workflow_id: str,
+    method: LoginMethod,
+    lang: str,
+    update_id: str | None,
+) -> Step:
     request.session[SessionKey.JOURNEY] = workflow_id
-    try:
-        begun = await journeys.begin(workflow_id, method, lang, form.update_id)
-    except WorkflowAlreadyStartedError:
-        # This form's journey has ended (declined, cancelled, abandoned): a new one.
-        workflow_id = new_workflow_id()
-        request.session[SessionKey.JOURNEY] = workflow_id
-        begun = await journeys.begin(workflow_id, method, lang)
+    begun = await journeys.begin(workflow_id, method, lang, update_id)
     remember(request, workflow_id, begun.view)
     step: Step = begun.step
     return step
