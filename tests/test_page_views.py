@@ -67,7 +67,7 @@ async def test_a_whole_journey_costs_one_query_for_its_page_views(
     async with new_worker(client, settings), browser(settings, site) as b:
         await b.get("/en/login")
         page = await b.submit(await b.get("/en/gckey/sign-in"), "sign-up")
-        steps = [
+        steps: list[tuple[str, dict[str, Any]]] = [
             ("terms", {"decision": "accept"}),
             ("username", {"username": new_username()}),
             ("password", {"password": PASSWORD, "confirmation": PASSWORD}),

@@ -88,6 +88,12 @@ async def resume(request: Request, lang: Lang, journeys: JourneyService) -> Resp
     if signed_in_journey(request):
         return goto(request, lang, "cers_home")
     current = await of_browser(request, journeys, ask=True)
+    grant = request.session.get(SessionKey.ISSUED)
+    if current and isinstance(grant, dict) and grant.get("journey") == current.workflow_id:
+        # This session issued the GCKey and has not pressed Continue yet: a repeated last
+        # step that Temporal could not match to the first (the journey continued as new
+        # between the two) is refused, and lands here.
+        return goto(request, lang, "issued")
     if current is None or current.state.gckey_issued_at is not None:
         return goto(request, lang, "login")
     return goto_step(request, lang, current.state.step)
