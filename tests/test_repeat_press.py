@@ -26,6 +26,7 @@ from tests.web_helpers import (
     link_in,
     sign_up,
 )
+from web.forms import new_form_id, read_form_id
 from web.journeys import journey_id_of
 from web.session_middleware import COOKIE
 from workflows.onboarding import OnboardingWorkflow
@@ -283,3 +284,24 @@ async def test_a_form_of_an_ended_journey_starts_a_new_one(
         assert again.url.endswith("/en/gckey/terms")
         assert b.session_journey() != declined_id
         assert (await handle.result()).step is Step.DECLINED
+
+
+def test_a_form_id_is_good_only_for_its_session_and_its_form() -> None:
+    """Signed with the session's CSRF token and the form's purpose: another session's id,
+    another form's, a forged or mangled one, is no id (that press is a fresh update)."""
+    mine, theirs = "csrf-of-this-session", "csrf-of-another-session"
+    sent = new_form_id(mine, "recovery_email")
+    good = read_form_id(mine, "recovery_email", sent)
+    assert good.update_id is not None and good.update_id.startswith("recovery_email-")
+    assert good.workflow_id() == read_form_id(mine, "recovery_email", sent).workflow_id()
+    nonce = sent.partition(".")[0]
+    for key, purpose, value in [
+        (theirs, "recovery_email", sent),
+        (mine, "terms", sent),
+        (mine, "recovery_email", f"{nonce}.AAAAAAAAAAAAAAAAAAAAAA"),
+        (mine, "recovery_email", sent + "x" * 100),
+        (mine, "recovery_email", "\udcff." + sent),
+        (None, "recovery_email", sent),
+    ]:
+        refused = read_form_id(key, purpose, value)
+        assert refused.update_id is None and refused.workflow_id() is None
