@@ -5,6 +5,7 @@ form twice over real HTTP, with a real worker behind the site."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -305,3 +306,23 @@ def test_a_form_id_is_good_only_for_its_session_and_its_form() -> None:
     ]:
         refused = read_form_id(key, purpose, value)
         assert refused.update_id is None and refused.workflow_id() is None
+
+
+async def test_an_old_form_pressed_after_the_idle_window_shows_where_the_journey_stands(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    """The session ended in its idle window and a new one carried the journey on; the terms
+    form, still open, pressed again: Temporal answers with the first (older) result, which
+    must not become what the new session believes."""
+    skipped = [0.0]
+    async with (
+        new_worker(client, settings),
+        browser(settings, client, lambda: time.time() + skipped[0]) as b,
+    ):
+        terms = await to_step(b, "terms", "")
+        page = await b.submit(terms, "terms", {"decision": "accept"})
+        page = await b.submit(page, "username", {"username": new_username()})
+        assert page.url.endswith("/en/gckey/password")
+        skipped[0] += settings.session_idle_minutes * 60 + 1
+        again = await b.submit(terms, "terms", {"decision": "accept"})
+        assert again.url.endswith("/en/gckey/password")
