@@ -12,7 +12,8 @@ from starlette.responses import Response
 from core.hashing import hash_answers, hash_password
 from core.normalize import normalize_username
 from web.deps import AppSettings, JourneyService, Lang, Now, RateLimits
-from web.guards import Issued, PostedJourney, at_step, choose_login, goto, goto_step
+from web.forms import SentForm, sent_form
+from web.guards import Issued, PostedJourney, at_step, choose_login, goto, goto_step, remember
 from web.journeys import AtStep
 from web.pages import render, signed_in_account
 from web.session import SessionKey, check_csrf, sign_in
@@ -59,12 +60,25 @@ class RecoveryEmailForm(BaseModel):
     email: str = ""
 
 
+# The form id each step's POST carries (web/forms.py).
+SignUpSent = Annotated[SentForm, Depends(sent_form("sign_up"))]
+TermsSent = Annotated[SentForm, Depends(sent_form("terms"))]
+UsernameSent = Annotated[SentForm, Depends(sent_form("username"))]
+PasswordSent = Annotated[SentForm, Depends(sent_form("password"))]
+RecoverySent = Annotated[SentForm, Depends(sent_form("recovery"))]
+RecoveryEmailSent = Annotated[SentForm, Depends(sent_form("recovery_email"))]
+
+
 @router.post("/sign-up", name="sign_up")
 async def sign_up(
-    request: Request, lang: Lang, journeys: JourneyService, limiter: RateLimits
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    limiter: RateLimits,
+    sent: SignUpSent,
 ) -> Response:
     await limiter.hit(limiter.sign_up, request)
-    step = await choose_login(request, journeys, LoginMethod.GCKEY, lang)
+    step = await choose_login(request, journeys, LoginMethod.GCKEY, lang, sent)
     return goto_step(request, lang, step)
 
 
@@ -88,6 +102,7 @@ async def terms_submit(
     settings: AppSettings,
     workflow_id: PostedJourney,
     form: Annotated[TermsForm, Form()],
+    sent: TermsSent,
 ) -> Response:
     result = await journeys.submit(
         workflow_id,
@@ -95,6 +110,7 @@ async def terms_submit(
         AnswerTermsInput(
             accepted=form.decision == "accept", terms_version=form.terms_version, language=lang
         ),
+        sent.update_id,
     )
     if isinstance(result, Rejected):
         return render(
@@ -105,6 +121,7 @@ async def terms_submit(
             terms_version=settings.terms_version,
             errors=result.errors,
         )
+    remember(request, workflow_id, result.view)
     if result.step is Step.DECLINED:
         request.session.pop(SessionKey.JOURNEY, None)
     return goto_step(request, lang, result.step)
@@ -135,6 +152,7 @@ async def username_submit(
     journeys: JourneyService,
     workflow_id: PostedJourney,
     form: Annotated[UsernameForm, Form()],
+    sent: UsernameSent,
 ) -> Response:
     # An empty username is asked for here: the workflow would list the rules it breaks.
     result = (
@@ -142,6 +160,7 @@ async def username_submit(
             workflow_id,
             OnboardingWorkflow.choose_username,
             ChooseUsernameInput(normalize_username(form.username)),
+            sent.update_id,
         )
         if form.username.strip()
         else Rejected({"username": rules.username_errors(form.username)})
@@ -157,6 +176,7 @@ async def username_submit(
             evaluated=True,
             errors=result.errors,
         )
+    remember(request, workflow_id, result.view)
     return goto_step(request, lang, result.step)
 
 
@@ -181,6 +201,7 @@ async def password_submit(
     journeys: JourneyService,
     at: AtPassword,
     form: Annotated[PasswordForm, Form()],
+    sent: PasswordSent,
 ) -> Response:
     workflow_id, state = at.workflow_id, at.state
     checks, errors = password_problems(form, state.username)
@@ -189,8 +210,10 @@ async def password_submit(
             workflow_id,
             OnboardingWorkflow.set_password,
             SetPasswordInput(await hash_password(form.password)),
+            sent.update_id,
         )
         if not isinstance(result, Rejected):
+            remember(request, workflow_id, result.view)
             return goto_step(request, lang, result.step)
         errors = result.errors
     return render(
@@ -250,6 +273,7 @@ async def recovery_submit(
     workflow_id: PostedJourney,
     settings: AppSettings,
     form: Annotated[RecoveryForm, Form()],
+    sent: RecoverySent,
 ) -> Response:
     count = settings.recovery_question_count
     entries = [
@@ -279,8 +303,10 @@ async def recovery_submit(
                     for e, h in zip(entries, hashes, strict=True)
                 ]
             ),
+            sent.update_id,
         )
         if not isinstance(result, Rejected):
+            remember(request, workflow_id, result.view)
             return goto_step(request, lang, result.step)
         errors = result.errors
     return render(
@@ -306,11 +332,13 @@ async def recovery_email_submit(
     workflow_id: PostedJourney,
     now: Now,
     form: Annotated[RecoveryEmailForm, Form()],
+    sent: RecoveryEmailSent,
 ) -> Response:
     result = await journeys.submit(
         workflow_id,
         OnboardingWorkflow.set_recovery_email,
         SetRecoveryEmailInput(form.email.strip()),
+        sent.update_id,
     )
     if isinstance(result, Rejected):
         return render(
@@ -321,8 +349,12 @@ async def recovery_email_submit(
             email=form.email,
             errors=result.errors,
         )
+    remember(request, workflow_id, result.view)
     # The GCKey is issued: this session, and only this one, may go on signed in (Continue).
-    request.session[SessionKey.ISSUED] = {"journey": workflow_id, "at": now}
+    # A repeated press is answered with the first one's result and lands here as well; the
+    # window to Continue runs from the issuance, so a press long after signs nobody in.
+    issued_at = result.gckey_issued_at.timestamp() if result.gckey_issued_at else now
+    request.session[SessionKey.ISSUED] = {"journey": workflow_id, "at": min(now, issued_at)}
     return goto(request, lang, "issued")
 
 
