@@ -16,7 +16,7 @@ from db.models import WebSession
 from db.sessions import load_session, save_session
 from settings import Settings
 from tests.conftest import MailCatcher, NewWorker, text_of
-from tests.journeys import PASSWORD
+from tests.journeys import PASSWORD, journey_handle
 from tests.staff_helpers import Staff, staff_sign_in
 from tests.web_helpers import (
     ANSWERS,
@@ -97,6 +97,41 @@ async def test_the_last_sign_up_step_pressed_twice_issues_and_signs_in(
         page = await b.submit(page, "issued")
         assert "auth" in b.session()
         assert page.url.endswith("/en/cers/welcome")
+
+
+async def test_continue_pressed_twice_stays_signed_in(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    """Continue's first press ends the session its form was made in: the second press carries
+    a token no session holds. It must land where Continue leads, signed in, not on "This form
+    has expired" (found by benchmarks/chaos.py pressing every button twice)."""
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await to_step(b, "recovery-email", new_username())
+        page = await b.submit(page, "recovery-email", {"email": "again@example.com"})
+        page = await press_twice(b, page, "issued", {})
+        assert page.status == 200
+        assert page.url.endswith("/en/cers/welcome")
+        assert "auth" in b.session()
+
+
+async def test_continue_pressed_again_after_its_session_ended_goes_to_sign_in(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    """The first answer lost: the browser still holds the old session's cookie, which opens
+    nothing now. The GCKey exists, so the person is sent to sign in with it, and the old
+    cookie signs nobody in."""
+    async with new_worker(client, settings), browser(settings, client) as b:
+        page = await to_step(b, "recovery-email", new_username())
+        page = await b.submit(page, "recovery-email", {"email": "again@example.com"})
+        (old,) = [c for c in b.http.cookies.jar if c.name == COOKIE]
+        action, fields = page.form("issued")
+        await b.http.post(action, data=fields)
+        b.http.cookies.clear()
+        b.http.cookies.jar.set_cookie(old)
+        again = Page(await b.http.post(action, data=fields))
+        assert again.status == 200
+        assert again.url.endswith("/en/gckey/sign-in")
+        assert "auth" not in b.session()
 
 
 async def test_a_sign_up_whose_answer_was_lost_joins_the_journey_it_started(
@@ -279,7 +314,7 @@ async def test_a_form_of_an_ended_journey_starts_a_new_one(
         terms = Page(await b.http.post(action, data=fields))
         declined_id = b.session_journey()
         page = await b.submit(terms, "terms", {"decision": "decline"})
-        handle = client.get_workflow_handle_for(OnboardingWorkflow.run, declined_id)
+        handle = journey_handle(client, declined_id)
         assert (await handle.result()).step is Step.DECLINED
         again = Page(await b.http.post(action, data=fields))
         assert again.url.endswith("/en/gckey/terms")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -13,10 +13,19 @@ from core.hashing import hash_answers, hash_password
 from core.normalize import normalize_username
 from web.deps import AppSettings, JourneyService, Lang, Now, RateLimits
 from web.forms import SentForm, sent_form
-from web.guards import Issued, PostedJourney, at_step, choose_login, goto, goto_step, remember
+from web.guards import (
+    GoTo,
+    Issued,
+    PostedJourney,
+    at_step,
+    choose_login,
+    goto,
+    goto_step,
+    remember,
+)
 from web.journeys import AtStep
 from web.pages import render, signed_in_account
-from web.session import SessionKey, check_csrf, sign_in
+from web.session import SessionKey, check_csrf, sign_in, signed_in_journey
 from web.temporal import Rejected
 from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
@@ -363,7 +372,25 @@ async def issued_page(request: Request, lang: Lang, journey: Issued) -> Response
     return render(request, "gckey/issued.html", lang=lang, state=journey.state)
 
 
-@router.post("/issued")
+async def continue_csrf(request: Request) -> None:
+    """Continue's own form check. Its first press ends the session the form was made in, so a
+    second press (its answer lost, or the button pressed twice) carries a token no session
+    holds any more: it changes nothing and goes where Continue leads, the CERS home page when
+    this browser is signed in, GCKey Sign In when it is not. Any other post is checked."""
+    try:
+        await check_csrf(request)
+    except HTTPException:
+        raise GoTo("cers_home" if signed_in_journey(request) else "gckey_sign_in") from None
+
+
+# Not under the router's form check: Continue has its own (continue_csrf).
+continue_router = APIRouter(
+    prefix="/{lang}/gckey",
+    dependencies=[Depends(continue_csrf), Depends(signed_in_account)],
+)
+
+
+@continue_router.post("/issued")
 async def issued_continue(
     request: Request, lang: Lang, journey: Issued, settings: AppSettings, now: Now
 ) -> Response:
