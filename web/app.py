@@ -111,6 +111,7 @@ def create_app(
     add_codec(app, settings.temporal_ui_origin)
     app.include_router(sign_in.router)
     app.include_router(gckey.router)
+    app.include_router(gckey.continue_router)
     app.include_router(cers.router)
     app.include_router(audit_router)
     app.add_exception_handler(JourneyErased, erased_page)  # type: ignore[arg-type]
