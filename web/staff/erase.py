@@ -108,6 +108,10 @@ async def erase(
         detail,
         "refused" if errors else "done",
     )
+    if errors.get("action") == [ALREADY]:
+        # A second press (or another staff member's): the page already says who erased it.
+        url = request.url_for("staff_journey", lang=lang, journey_id=journey_id)
+        return RedirectResponse(str(url), status_code=303)
     if errors:
         return render(
             request,
