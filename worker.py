@@ -30,6 +30,7 @@ from activities.accounts import AccountActivities
 from activities.archive import ArchiveActivities
 from activities.email import EmailSender, SmtpSender
 from activities.notify import NotificationActivities
+from activities.outbox import Outbox
 from activities.reset import PasswordResetActivities
 from core.temporal import data_converter, history_converter
 from db.engine import make_engine, migrate
@@ -72,6 +73,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
     accounts = AccountActivities(engine)
     notifications = NotificationActivities(
         sender,
+        outbox=Outbox(engine),
         secret_key=settings.secret_key.get_secret_value(),
         public_url=settings.public_url,
         mail_from=settings.mail_from,
