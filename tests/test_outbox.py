@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,14 +35,16 @@ from workflows.types import EmailKind
 
 
 class CountingServer(MailServer):
-    """Counts what it accepts, per recipient."""
+    """Counts what it accepts, per recipient; ``before_yes`` runs just before its 250."""
 
     def __init__(self) -> None:
         super().__init__()
         self.accepted: list[str] = []
+        self.before_yes: Callable[[Envelope], None] = lambda envelope: None
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.accepted.extend(envelope.rcpt_tos)
+        self.before_yes(envelope)
         return "250 OK"
 
     def count(self, address: str) -> int:
@@ -106,14 +109,12 @@ async def test_an_e_mail_whose_completion_was_lost_is_not_sent_again(
 
     with server.serving():
         async with proxy_to(client.service_client.config.target_host) as line:
-            original = server.handle_DATA
 
-            async def cut_then_yes(smtp: SMTP, session: Session, envelope: Envelope) -> str:
+            def cut(envelope: Envelope) -> None:
                 if address in envelope.rcpt_tos:  # the mail server's own loop, another thread
                     asyncio.run_coroutine_threadsafe(line.cut(), loop).result(timeout=10)
-                return await original(smtp, session, envelope)
 
-            server.handle_DATA = cut_then_yes  # type: ignore[method-assign]
+            server.before_yes = cut
             env = {**worker_environment(client, settings), "TEMPORAL_ADDRESS": line.address}
             log = tmp_path / "worker.log"
             command = (sys.executable, "worker.py")
