@@ -29,6 +29,7 @@ from temporalio.worker import Worker
 from activities.accounts import AccountActivities
 from activities.archive import ArchiveActivities
 from activities.email import EmailSender, SmtpSender
+from activities.faults import quiet_expected_faults
 from activities.notify import NotificationActivities
 from activities.outbox import Outbox
 from activities.reset import PasswordResetActivities
@@ -190,6 +191,7 @@ def main() -> None:
     finalization, its Rust threads could still reach into Python (a Fatal Python error,
     PyGILState_Release, on about one stop in six)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    quiet_expected_faults()  # a mail server or database outage: one line per failed attempt
     runtime = Runtime(telemetry=TelemetryConfig())
     asyncio.run(serve(runtime))
     del runtime
