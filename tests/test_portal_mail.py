@@ -64,3 +64,15 @@ async def test_the_portal_says_being_sent_until_the_mail_server_accepts(
                 f"Un message de confirmation a été envoyé à {address}. Le lien expire le "
             )
             assert server.tries >= 2
+
+            # A new link: the same again, and the notice says so too.
+            server.refuse, tries = True, server.tries
+            page = await b.get("/en/portal")
+            page = await b.submit(page, "new-link")
+            assert page.text(".notice") == (
+                f"A new confirmation link is being sent to {address}. Earlier links no longer work."
+            )
+            await until(lambda: server.tries > tries, what="the mail server to refuse the new link")
+            assert await status(b, "en") == f"A confirmation message is being sent to {address}."
+            server.refuse = False
+            await until(said_sent, what="the portal to say the new link was sent", timeout=30)
