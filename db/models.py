@@ -163,3 +163,15 @@ class JourneyDataKey(SQLModel, table=True):
     erased_at: datetime | None = None
     erased_by: str = Field(default="", max_length=64)
     erase_reason: str = Field(default="", max_length=500)
+
+
+class MailOutbox(SQLModel, table=True):
+    """A message the mail server has accepted (its 250 to DATA), by Message-ID, written right
+    after it answered: a retry of the activity that sent it, whose completion never reached
+    Temporal, finds it here and sends nothing."""
+
+    __tablename__ = "mail_outbox"
+
+    message_id: str = Field(primary_key=True, max_length=255)
+    journey_id: str = Field(max_length=64, index=True)
+    accepted_at: datetime

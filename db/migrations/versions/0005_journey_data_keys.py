@@ -1,7 +1,7 @@
 """journey data keys
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-01 12:34:59.241863
 """
 
@@ -13,7 +13,8 @@ import sqlmodel
 
 
 revision: str = '0005'
-down_revision: str | None = '0004'
+# After 0006 (the e-mail outbox), already on main when this merged: one chain of heads.
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
