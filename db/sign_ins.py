@@ -129,15 +129,20 @@ def record_sign_in(
             )
             session.commit()
             if written.rowcount == 1:  # type: ignore[attr-defined]
-                return outcome, news(replace(after, version=before.version + 1), outcome, now)
+                locked_now = after.locks > before.locks
+                tally = replace(after, version=before.version + 1)
+                return outcome, news(tally, outcome, now, locked_now)
     raise RuntimeError(f"sign-in count of {gckey.journey_id} kept changing under {RETRIES} reads")
 
 
-def news(tally: Tally, outcome: SignInOutcome, now: datetime) -> SignInDecidedInput:
+def news(
+    tally: Tally, outcome: SignInOutcome, now: datetime, locked_now: bool
+) -> SignInDecidedInput:
     return SignInDecidedInput(
         version=tally.version,
         outcome=outcome,
         decided_at=now,
+        locked_now=locked_now,
         failed_sign_ins=tally.failed_sign_ins,
         locked_until=tally.locked_until,
         locks=tally.locks,

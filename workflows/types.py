@@ -377,6 +377,8 @@ class SignInDecidedInput:
     version: int
     outcome: SignInOutcome
     decided_at: datetime
+    # This sign-in's wrong password is the one that locked the GCKey.
+    locked_now: bool = False
     failed_sign_ins: int = 0
     locked_until: datetime | None = None
     locks: int = 0
