@@ -212,7 +212,12 @@ async def park(
 
 
 async def park_all(
-    client: Client, settings: Settings, n: int, concurrency: int, budget: float
+    client: Client,
+    settings: Settings,
+    n: int,
+    concurrency: int,
+    budget: float,
+    memory: Callable[[], str],
 ) -> tuple[list[str], float]:
     """The usernames in the order their journeys were parked, and the seconds it took; no
     new journey is begun once ``budget`` seconds have gone."""
@@ -235,9 +240,9 @@ async def park_all(
                 log.warning("journey %s not parked", username, exc_info=len(failed) == 1)
                 continue
             parked.append(username)
-            if len(parked) % 500 == 0:
+            if len(parked) % 250 == 0:
                 rate = len(parked) / (time.perf_counter() - started)
-                log.info("parked %d of %d (%.1f journeys/s)", len(parked), n, rate)
+                log.info("parked %d (%.1f journeys/s); RSS %s", len(parked), rate, memory())
 
     await asyncio.gather(*(walker() for _ in range(concurrency)))
     if failed:
@@ -404,8 +409,17 @@ async def measure(args: argparse.Namespace, data: Path) -> list[str]:
             await ready(worker, lambda: said(worker, "worker polling task queue"))
             await ready(web, lambda: listening(web_port))
             idle = worker.rss_mib(), server.rss_mib(), web.rss_mib()
+
+            def memory() -> str:
+                return f"worker {worker.rss_mib():.0f} MiB, dev server {server.rss_mib():.0f} MiB"
+
             parked, seconds = await park_all(
-                client, settings, args.journeys, args.concurrency, args.budget_minutes * 60
+                client,
+                settings,
+                args.journeys,
+                args.concurrency,
+                args.budget_minutes * 60,
+                memory,
             )
             await asyncio.sleep(2)  # the confirmation e-mails' activities finish
             checkpoint(app_db)
