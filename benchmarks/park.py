@@ -30,14 +30,12 @@ import logging
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import sysconfig
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +47,16 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 from benchmarks.bare import BareWorkflow, noop_activity
+from benchmarks.processes import (
+    checkpoint,
+    figures,
+    listening,
+    megabytes,
+    process,
+    ready,
+    said,
+    sqlite_files,
+)
 from core.crypto import KeyRing
 from core.hashing import hash_answers, hash_password
 from core.temporal import data_converter
@@ -75,99 +83,10 @@ from workflows.types import (
 )
 
 log = logging.getLogger("benchmarks.park")
-ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Quoll7Mynx"  # no 3-character run of it can occur in a username below
 ANSWERS = ["Rex the dog", "Lord Byng School", "Elm Street"]
 QUESTIONS = ["first_pet", "first_school", "childhood_street"]
 STAFF_PASSWORD = "Harbour7Gull"
-READY_TIMEOUT = 60.0
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_file: Path
-
-    def rss_mib(self) -> float:
-        """Resident memory, from /proc (Linux); the dev server's binary is this very process."""
-        for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def output(self) -> str:
-        return self.log_file.read_text(errors="replace")
-
-
-@contextmanager
-def process(name: str, command: list[str], env: dict[str, str], data: Path) -> Iterator[Process]:
-    log_file = data / f"{name}.log"
-    with log_file.open("wb") as out:
-        popen = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out
-        )
-    try:
-        yield Process(name, popen, log_file)
-    finally:
-        popen.terminate()
-        try:
-            popen.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            popen.kill()
-            popen.wait()
-
-
-async def ready(proc: Process, check: Callable[[], Awaitable[bool]]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while not await check():
-        if proc.popen.poll() is not None:
-            raise RuntimeError(f"{proc.name} exited during start-up:\n{proc.output()[-2000:]}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{proc.name} not ready in {READY_TIMEOUT}s:\n{proc.output()}")
-        await asyncio.sleep(0.2)
-
-
-async def listening(port: int) -> bool:
-    try:
-        _, writer = await asyncio.open_connection(HOST, port)
-    except OSError:
-        return False
-    writer.close()
-    await writer.wait_closed()
-    return True
-
-
-async def said(proc: Process, line: str) -> bool:
-    return line in proc.output()
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
-
-
-def figures(values: list[float]) -> str:
-    return (
-        f"p50 {statistics.median(values):7.1f} ms   p95 {percentile(values, 0.95):7.1f} ms"
-        f"   (n={len(values)})"
-    )
-
-
-def megabytes(*paths: Path) -> float:
-    return sum(p.stat().st_size for p in paths if p.exists()) / 2**20
-
-
-def checkpoint(path: Path) -> None:
-    """The application database's write-ahead log folded in, so its size is its rows'."""
-    import sqlite3
-
-    with sqlite3.connect(path) as connection:
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-def sqlite_files(path: Path) -> list[Path]:
-    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
 
 
 # No letter of the password, so no 3-character run of it is in a username; no digits (7 at most).
