@@ -32,6 +32,12 @@ class LockRules:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    outcome: SignInOutcome
+    news: SignInDecidedInput | None  # what the journey is told; None when nothing changed
+
+
+@dataclass(frozen=True)
 class Tally:
     version: int = 0
     failed_sign_ins: int = 0
@@ -94,9 +100,9 @@ def _last_use(gckey: GCKey, tally: Tally) -> datetime | None:
 
 def record_sign_in(
     engine: Engine, gckey: GCKey, matched: bool, now: datetime, rules: LockRules
-) -> tuple[SignInOutcome, SignInDecidedInput | None] | None:
-    """The outcome of this sign-in, and what the journey is to be told (None when nothing
-    changed); None when the GCKey has no count here yet (issued before counts were kept)."""
+) -> Verdict | None:
+    """This sign-in's verdict, counted; None when the GCKey has no count here yet (issued
+    before counts were kept)."""
     for _ in range(RETRIES):
         with Session(engine) as session:
             row = session.get(GCKeySignIns, gckey.journey_id)
@@ -106,10 +112,10 @@ def record_sign_in(
             # The password's last change is read afresh: a reset that just ended a lock holds.
             fresh = session.get(GCKey, gckey.journey_id) or gckey
             if fresh.expired_at is not None:
-                return SignInOutcome.EXPIRED, None
+                return Verdict(SignInOutcome.EXPIRED, None)
             outcome, after = decide(before, matched, now, rules, _last_use(fresh, before))
             if after == before:
-                return outcome, None
+                return Verdict(outcome, None)
             written = session.execute(
                 update(GCKeySignIns)
                 .where(
@@ -131,7 +137,7 @@ def record_sign_in(
             if written.rowcount == 1:  # type: ignore[attr-defined]
                 locked_now = after.locks > before.locks
                 tally = replace(after, version=before.version + 1)
-                return outcome, news(tally, outcome, now, locked_now)
+                return Verdict(outcome, news(tally, outcome, now, locked_now))
     raise RuntimeError(f"sign-in count of {gckey.journey_id} kept changing under {RETRIES} reads")
 
 

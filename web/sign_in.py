@@ -139,12 +139,12 @@ async def record_sign_in(
         decided = await asyncio.to_thread(
             sign_ins.record_sign_in, engine, gckey, matched, datetime.now(UTC), figures
         )
-        assert decided is not None, "seeded just now"
-    outcome, news = decided
-    if news is not None:
-        await tell(journeys, workflow_id, news)
+        if decided is None:
+            raise RuntimeError("the sign-in count just seeded is gone")
+    if decided.news is not None:
+        await tell(journeys, workflow_id, decided.news)
     pace.record(asyncio.get_running_loop().time() - started)
-    return outcome
+    return decided.outcome
 
 
 async def tell(journeys: Journeys, workflow_id: str, news: SignInDecidedInput) -> None:

@@ -245,8 +245,8 @@ async def counted_by_the_site(handle: Journey, stack: Stack) -> None:
 
     async def sign_in(matched: bool) -> None:
         decided = sign_ins.record_sign_in(engine, gckey, matched, datetime.now(UTC), rules)
-        assert decided is not None and decided[1] is not None
-        await handle.signal(OnboardingWorkflow.sign_in_decided, decided[1])
+        assert decided is not None and decided.news is not None
+        await handle.signal(OnboardingWorkflow.sign_in_decided, decided.news)
 
     for matched in [False] * 5 + [True]:
         await sign_in(matched)
