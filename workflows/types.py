@@ -227,6 +227,26 @@ class JourneyState:
     mail_refused: MailRefusal | None = None
     # The newest count of sign-ins the site has told this journey of (sign_in_decided).
     sign_ins_heard: int = 0
+    # Bumped at every move (JourneyCore._progress): the site keeps a JourneyView only while
+    # nothing newer is known, and never lets an older answer replace a newer one.
+    revision: int = 0
+
+
+@dataclass
+class JourneyView:
+    """What a person's pages need to know of their journey, kept by the site in the session
+    so that a page reached by a form, or reloaded, needs no query (web/guards.py). Every
+    update a person's form sends answers with it; query ``view`` reads it afresh.
+    ``changes_by`` is the first moment a timer may move the journey without anyone asking
+    (abandonment before a credential, a GCKey's expiry after the portal); None when none can."""
+
+    step: Step
+    login_method: LoginMethod = LoginMethod.GCKEY
+    username: str = ""
+    gckey_issued_at: datetime | None = None
+    recovery_email: str = ""
+    revision: int = 0
+    changes_by: datetime | None = None
 
 
 # One message pair per update, named for the step it performs.
@@ -241,6 +261,7 @@ class BeginInput:
 @dataclass
 class BeginResult:
     step: Step
+    view: JourneyView | None = None  # None in answers recorded before views
 
 
 @dataclass
@@ -253,6 +274,7 @@ class AnswerTermsInput:
 @dataclass
 class AnswerTermsResult:
     step: Step
+    view: JourneyView | None = None  # None in answers recorded before views
 
 
 @dataclass
@@ -263,6 +285,7 @@ class ChooseUsernameInput:
 @dataclass
 class ChooseUsernameResult:
     step: Step
+    view: JourneyView | None = None  # None in answers recorded before views
 
 
 @dataclass
@@ -273,6 +296,7 @@ class SetPasswordInput:
 @dataclass
 class SetPasswordResult:
     step: Step
+    view: JourneyView | None = None  # None in answers recorded before views
 
 
 @dataclass
@@ -283,6 +307,7 @@ class SetRecoveryAnswersInput:
 @dataclass
 class SetRecoveryAnswersResult:
     step: Step
+    view: JourneyView | None = None  # None in answers recorded before views
 
 
 @dataclass
@@ -294,6 +319,7 @@ class SetRecoveryEmailInput:
 class SetRecoveryEmailResult:
     step: Step
     gckey_issued_at: datetime | None = None
+    view: JourneyView | None = None
 
 
 @dataclass
@@ -304,6 +330,7 @@ class CreateAccountInput:
 @dataclass
 class CreateAccountResult:
     urn: str
+    view: JourneyView | None = None
 
 
 @dataclass
@@ -314,6 +341,7 @@ class ConfirmEmailInput:
 @dataclass
 class ConfirmEmailResult:
     confirmed_at: datetime
+    view: JourneyView | None = None
 
 
 @dataclass
@@ -324,6 +352,7 @@ class RequestNewLinkInput:
 @dataclass
 class RequestNewLinkResult:
     link_number: int
+    view: JourneyView | None = None
 
 
 @dataclass
@@ -336,6 +365,7 @@ class ChangeEmailInput:
 @dataclass
 class ChangeEmailResult:
     link_number: int
+    view: JourneyView | None = None
 
 
 @dataclass
@@ -349,6 +379,7 @@ class LinkPartnerInput:
 @dataclass
 class LinkPartnerResult:
     step: Step
+    view: JourneyView | None = None  # None in answers recorded before views
 
 
 @dataclass
@@ -419,6 +450,7 @@ class SupportActionInput:
 @dataclass
 class SupportActionResult:
     step: Step
+    view: JourneyView | None = None  # None in answers recorded before views
 
 
 @dataclass
@@ -431,6 +463,7 @@ class ExtendDeadlineInput:
 @dataclass
 class ExtendDeadlineResult:
     link_expires_at: datetime
+    view: JourneyView | None = None
 
 
 @dataclass
@@ -446,6 +479,7 @@ class SendResumeLinkInput:
 @dataclass
 class SendResumeLinkResult:
     resume_link_number: int
+    view: JourneyView | None = None
 
 
 @dataclass
