@@ -28,6 +28,8 @@ class SessionKey(StrEnum):
     RESET_ACCOUNT = "reset_account"  # the keyed hash its code e-mails are counted under
     # {"journey", "at"}: this session finished Sign Up step 5 and may press Continue, once
     ISSUED = "issued"
+    # {"list", "pages"}: the staff list's page addresses seen lately, for its Previous link
+    STAFF_PAGES = "staff_pages"
 
 
 # An exporter's keys: a staff page refuses a session holding one (web/staff/access.py).
