@@ -269,6 +269,7 @@ async def main(journeys: int, depths: list[int], repeats: int) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line a request otherwise
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--journeys", type=int, default=10_000)
     parser.add_argument("--depths", default="1,2,10,50")
