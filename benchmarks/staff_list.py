@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import statistics
 import time
@@ -257,7 +258,8 @@ def report(figures: list[Figure], journeys: int) -> str:
             f"{bare50:>9.1f} {bare95:>7.1f} {ratio:>9.2f}"
         )
     worst = max((Figure.p(f.samples, 95) for f in figures), default=0.0)
-    lines.append(f"worst page p95: {worst:.1f} ms (target <= 200 ms)")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines.append(f"worst page p95: {worst:.1f} ms (target <= 200 ms); load average {load}")
     return "\n".join(lines)
 
 
