@@ -165,3 +165,15 @@ class GCKeySignIns(SQLModel, table=True):
     last_signed_in_at: datetime | None = None
     # The last lock ended by a new password or by support, not by time.
     lock_ended_at: datetime | None = None
+
+
+class MailOutbox(SQLModel, table=True):
+    """A message the mail server has accepted (its 250 to DATA), by Message-ID, written right
+    after it answered: a retry of the activity that sent it, whose completion never reached
+    Temporal, finds it here and sends nothing."""
+
+    __tablename__ = "mail_outbox"
+
+    message_id: str = Field(primary_key=True, max_length=255)
+    journey_id: str = Field(max_length=64, index=True)
+    accepted_at: datetime

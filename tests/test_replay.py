@@ -63,6 +63,7 @@ def test_every_path_of_the_journey_has_a_history() -> None:
         "mail_refused_then_changed",
         "abandoned_at_password",
         "counted_by_the_site",
+        "mail_failing_then_sent",
     }
 
 

@@ -227,6 +227,9 @@ class JourneyState:
     mail_refused: MailRefusal | None = None
     # The newest count of sign-ins the site has told this journey of (sign_in_decided).
     sign_ins_heard: int = 0
+    # The newest link whose e-mail the mail server has accepted (0: none yet), so the portal
+    # says "being sent" until it has; None in a journey begun before this was kept.
+    link_mailed: int | None = None
     # Bumped at every move (JourneyCore._progress): the site keeps a JourneyView only while
     # nothing newer is known, and never lets an older answer replace a newer one.
     revision: int = 0
