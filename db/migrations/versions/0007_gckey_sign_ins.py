@@ -1,7 +1,7 @@
 """gckey sign ins
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-01 12:30:10.141331
 """
 
@@ -13,7 +13,7 @@ import sqlmodel
 
 
 revision: str = '0007'
-down_revision: str | None = '0004'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
