@@ -97,6 +97,8 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
         # A worker that died keeps its sticky queue; don't make the next form step wait the
         # default 10 s before another worker picks the journey up.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
+        # Memory per cached run against a replay for one that is not (settings.py).
+        max_cached_workflows=settings.worker_cached_journeys,
         # SIGTERM lets the activities in flight finish (an e-mail the server is taking).
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
         activities=[

@@ -165,6 +165,27 @@ class JourneyDataKey(SQLModel, table=True):
     erase_reason: str = Field(default="", max_length=500)
 
 
+class GCKeySignIns(SQLModel, table=True):
+    """The lock rules' count for one GCKey, decided here so a sign-in never waits on its
+    journey (db/sign_ins.py); the journey hears each verdict after, as a signal. ``version``
+    grows with every change: a write that read an older one is retried, so concurrent
+    sign-ins are counted one at a time, and the journey applies only news."""
+
+    __tablename__ = "gckey_sign_ins"
+
+    journey_id: str = Field(primary_key=True, max_length=64)
+    version: int = 0
+    failed_sign_ins: int = 0
+    locked_until: datetime | None = None
+    locks: int = 0
+    failures_that_locked: int = 0
+    attempts_while_locked: int = 0
+    last_attempt_while_locked_at: datetime | None = None
+    last_signed_in_at: datetime | None = None
+    # The last lock ended by a new password or by support, not by time.
+    lock_ended_at: datetime | None = None
+
+
 class MailOutbox(SQLModel, table=True):
     """A message the mail server has accepted (its 250 to DATA), by Message-ID, written right
     after it answered: a retry of the activity that sent it, whose completion never reached

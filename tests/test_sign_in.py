@@ -163,7 +163,7 @@ async def test_failures_lock_the_gckey_the_owner_is_told_and_a_new_password_ends
         state = await handle.query(OnboardingWorkflow.journey)
         assert state.locks == 1 and state.locked_until is None and state.password_reset_at
         history = await decoded_bytes(await handle.fetch_history(), client)
-        assert history.count(b"record_sign_in") >= 6 and b"send_lock_notice" in history
+        assert history.count(b"sign_in_decided") >= 6 and b"send_lock_notice" in history
         for secret in (PASSWORD, NEW_PASSWORD, "Wrong7Password", *ANSWERS.values()):
             assert secret.encode() not in history
 

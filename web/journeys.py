@@ -23,7 +23,7 @@ from audit.sources import JourneyHistory, read_journey
 from core.temporal import decode_in_place, reader_of
 from db.datakeys import DataKeys, Erasure
 from settings import Settings
-from web.temporal import Gateway, deadline, not_found
+from web.temporal import Gateway, JourneyClosed, deadline, not_found
 from workflows.inputs import onboarding_input
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
@@ -33,6 +33,7 @@ from workflows.types import (
     JourneyState,
     JourneyView,
     LoginMethod,
+    SignInDecidedInput,
 )
 
 
@@ -121,6 +122,19 @@ class Journeys(Gateway[OnboardingWorkflow]):
             workflow_id, OnboardingWorkflow.journey, timeout
         )
         return state
+
+    async def tell_sign_in(self, workflow_id: str, news: SignInDecidedInput) -> None:
+        """A signal: Temporal takes it without waiting for the worker, cached or not."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            async with deadline():
+                await handle.signal(
+                    OnboardingWorkflow.sign_in_decided, news, rpc_timeout=self.timeout
+                )
+        except RPCError as err:
+            if not_found(err):
+                raise JourneyClosed from err
+            raise
 
     async def view(self, workflow_id: str) -> JourneyView | None:
         """What the person's pages need, read afresh; None when Temporal has no such journey."""

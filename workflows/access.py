@@ -23,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.journey import (
         DB_CALL,
         LOCK_TELLS_NOTHING,
-        MAIL_CALL,
         JourneyCore,
         business_error,
         invalid,
@@ -39,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         RecordPartnerAttemptResult,
         RecordSignInInput,
         RecordSignInResult,
+        SignInDecidedInput,
         SignInOutcome,
         Step,
     )
@@ -166,7 +166,9 @@ class AccessRules(JourneyCore):
             return RecordSignInResult(SignInOutcome.LOCKED, state.locked_until)
         if input.password_matched:
             state.failed_sign_ins = 0
-            state.locked_until = None
+            if state.locked_until is not None:  # a lock that has run out
+                state.locked_until = None
+                self._tell_lock()
             state.last_signed_in_at = now
             return RecordSignInResult(SignInOutcome.SIGNED_IN)
         state.failed_sign_ins += 1
@@ -177,9 +179,35 @@ class AccessRules(JourneyCore):
         state.locks += 1
         state.locked_until = now + timedelta(seconds=self._input.lock_seconds)
         workflow.logger.info("GCKey locked until %s", state.locked_until)
+        self._tell_lock()
         if workflow.patched(LOCK_TELLS_NOTHING):
             self._tell_owner_of_lock(state.locked_until)
         return RecordSignInResult(SignInOutcome.LOCKED, state.locked_until, locked_now=True)
+
+    @workflow.signal
+    def sign_in_decided(self, input: SignInDecidedInput) -> None:
+        """The site decided a sign-in by the count it keeps (db/sign_ins.py, the same rules
+        as record_sign_in) without waiting for this journey, which keeps the record: the
+        count for staff, the last use that the expiry waits on, and the owner's lock notice."""
+        state = self._state
+        if state.gckey_issued_at is None:
+            return
+        if input.outcome is SignInOutcome.SIGNED_IN:
+            state.last_signed_in_at = workflow.now()  # a use, whenever its news arrives
+        if input.version <= state.sign_ins_heard:
+            return  # older than what this journey knows
+        state.sign_ins_heard = input.version
+        state.failed_sign_ins = input.failed_sign_ins
+        if state.locked_until != input.locked_until:
+            state.locked_until = input.locked_until
+            self._tell_lock()
+        state.failures_that_locked = input.failures_that_locked
+        state.attempts_while_locked = input.attempts_while_locked
+        state.last_attempt_while_locked_at = input.last_attempt_while_locked_at
+        if input.locks > state.locks and input.locked_until is not None:
+            state.locks = input.locks
+            workflow.logger.info("GCKey locked until %s", input.locked_until)
+            self._tell_owner_of_lock(input.locked_until)
 
     def _tell_owner_of_lock(self, locked_until: datetime) -> None:
         """The site no longer tells anyone of a lock, so the owner is told by e-mail: at the
@@ -190,18 +218,19 @@ class AccessRules(JourneyCore):
         if not to:
             workflow.logger.info("GCKey locked; it has no address to tell its owner at")
             return
-        notice = workflow.start_activity_method(
-            NotificationActivities.send_lock_notice,
-            SendLockNoticeInput(
-                journey_id=state.journey_id,
-                lock_number=state.locks,
-                to=to,
-                language=profile.language if profile else state.language,
-                locked_until=locked_until,
-                failures=self._input.lock_after_failures,
-                time_zone=profile.time_zone if profile else "",
-            ),
-            **MAIL_CALL,
+        email = SendLockNoticeInput(
+            journey_id=state.journey_id,
+            lock_number=state.locks,
+            to=to,
+            language=profile.language if profile else state.language,
+            locked_until=locked_until,
+            failures=self._input.lock_after_failures,
+            time_zone=profile.time_zone if profile else "",
+        )
+        notice = self._mail(
+            lambda options: workflow.start_activity_method(
+                NotificationActivities.send_lock_notice, email, **options
+            )
         )
         self._sending.append(notice)
 
@@ -216,4 +245,6 @@ class AccessRules(JourneyCore):
         state = self._state
         state.password_reset_at = workflow.now()
         state.failed_sign_ins = 0
-        state.locked_until = None
+        if state.locked_until is not None:
+            state.locked_until = None
+            self._tell_lock()

@@ -38,6 +38,7 @@ from tests.journeys import (
     journey_handle,
 )
 from web.journeys import Journeys, new_workflow_id
+from workflows import search
 from workflows.inputs import password_reset_input
 from workflows.onboarding import OnboardingWorkflow
 from workflows.reset import PasswordResetWorkflow
@@ -222,6 +223,45 @@ async def locked_with_notice(handle: Journey, stack: Stack) -> None:
     )
 
 
+async def counted_by_the_site(handle: Journey, stack: Stack) -> None:
+    """At the portal, the sign-ins counted the way the site counts them (db/sign_ins.py) and
+    told to the journey: five failures lock the GCKey and its owner is e-mailed, the right
+    password during the lock is counted, support unlocks it, and the right password signs in."""
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from db import sign_ins
+    from db.engine import make_engine
+    from db.models import GCKey
+    from web.sign_in import lock_rules
+
+    await completed(handle)
+    state = await at_portal(handle)
+    engine = make_engine(stack.settings.sqlalchemy_url)
+    with Session(engine) as session:
+        gckey = session.get(GCKey, state.journey_id)
+    assert gckey is not None
+    rules = lock_rules(stack.settings)
+
+    async def sign_in(matched: bool) -> None:
+        decided = sign_ins.record_sign_in(engine, gckey, matched, datetime.now(UTC), rules)
+        assert decided is not None and decided.news is not None
+        await handle.signal(OnboardingWorkflow.sign_in_decided, decided.news)
+
+    for matched in [False] * 5 + [True]:
+        await sign_in(matched)
+    await mail_gone(handle)
+    await handle.execute_update(
+        OnboardingWorkflow.unlock_gckey, SupportActionInput("ana", "Identity checked by phone")
+    )
+    sign_ins.unlock(engine, state.journey_id, datetime.now(UTC))
+    await sign_in(True)
+    while (await handle.query(OnboardingWorkflow.journey)).sign_ins_heard < 8:
+        await asyncio.sleep(0.2)
+    engine.dispose()
+
+
 async def resumed_by_support(handle: Journey, stack: Stack) -> None:
     """The GCKey issued, stopped before Create User Account: support e-mails a link to the
     recovery address, a second one replaces it, and the person opens that one."""
@@ -254,6 +294,40 @@ async def mail_refused_then_changed(handle: Journey, stack: Stack) -> None:
     await at_portal(handle)
 
 
+async def email_failing(handle: Journey) -> bool | None:
+    """The journey's CersEmailFailing, as visibility's record of it says."""
+    attributes = (await handle.describe()).typed_search_attributes
+    return attributes.get(search.EMAIL_FAILING)
+
+
+async def mail_failing_then_sent(handle: Journey, stack: Stack) -> None:
+    """The mail server is down (451) when the confirmation e-mail goes: its first attempts
+    fail, the journey says so in visibility and sends again; the server comes back, the e-mail
+    goes and the link confirms. At the portal five failures lock the GCKey (its notice e-mailed)
+    and support unlocks it: the lock comes and goes in visibility too."""
+    stack.mail.refuse = True
+    try:
+        await choose_credentials(handle, f"Histo{uuid.uuid4().hex[:6]}")
+        await handle.execute_update(
+            OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput("")
+        )
+        await create_account(handle, "later@example.ca")
+        while not await email_failing(handle):
+            await asyncio.sleep(0.2)
+    finally:
+        stack.mail.refuse = False
+    while await email_failing(handle):
+        await asyncio.sleep(0.2)
+    await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(1))
+    await at_portal(handle)
+    for _ in range(5):
+        await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(False))
+    await mail_gone(handle)
+    await handle.execute_update(
+        OnboardingWorkflow.unlock_gckey, SupportActionInput("ana", "Identity checked by phone")
+    )
+
+
 @dataclass
 class Recording:
     walk: Callable[[Journey, Stack], Awaitable[None]]
@@ -283,8 +357,10 @@ PATHS: dict[str, Recording] = {
     "cancelled_by_support": Recording(cancelled_by_support),
     "helped_by_support": Recording(helped_by_support),
     "locked_with_notice": Recording(locked_with_notice),
+    "counted_by_the_site": Recording(counted_by_the_site),
     "resumed_by_support": Recording(resumed_by_support),
     "mail_refused_then_changed": Recording(mail_refused_then_changed),
+    "mail_failing_then_sent": Recording(mail_failing_then_sent),
     "abandoned_at_password": Recording(abandoned_at_password, {"abandon_after_days": 3 / 86400}),
 }
 

@@ -1,7 +1,7 @@
 """journey data keys
 
 Revision ID: 0005
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 12:34:59.241863
 """
 
@@ -13,8 +13,8 @@ import sqlmodel
 
 
 revision: str = '0005'
-# After 0006 (the e-mail outbox), already on main when this merged: one chain of heads.
-down_revision: str | None = '0006'
+# After 0007 (0006 the e-mail outbox, 0007 the sign-ins), on main when this merged: one head.
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
