@@ -181,7 +181,26 @@ async def bare_journeys(client: Client, n: int, concurrency: int, activity: str)
     return n
 
 
-async def level(target: Target, concurrency: int, journeys: int, repeat: Sequence[str]) -> str:
+@dataclass
+class Level:
+    """One concurrency level: the site's journeys and the floor's, measured back to back."""
+
+    concurrency: int
+    journeys: list[Journey]
+    seconds: float
+    cpu: dict[str, float]  # CPU seconds per process over the site's journeys
+    floors: dict[str, float]  # bare journeys/s, with regular and with local activities
+
+    @property
+    def finished(self) -> int:
+        return sum(j.finished for j in self.journeys)
+
+    @property
+    def rate(self) -> float:
+        return self.finished / self.seconds
+
+
+async def level(target: Target, concurrency: int, journeys: int, repeat: Sequence[str]) -> Level:
     walked: list[Journey] = []
 
     async def site() -> int:
@@ -192,35 +211,40 @@ async def level(target: Target, concurrency: int, journeys: int, repeat: Sequenc
         )
         return sum(j.finished for j in walked)
 
-    finished, elapsed, cpu = await measured(target.pids, site)
-    rate = finished / elapsed
-    lines = [
-        f"concurrency {concurrency}: {finished}/{journeys} journeys finished in {elapsed:.1f} s"
-        f" = {rate:.2f} journeys/s"
-    ]
-    for journey in walked:
-        if journey.error:
-            lines.append(f"  person {journey.person} stopped: {journey.error}")
-    lines += step_table(walked)
-    if cpu:
-        per = ", ".join(f"{name} {1000 * s / max(finished, 1):.0f}" for name, s in cpu.items())
-        lines.append(f"  CPU per journey (ms): {per}")
+    _, elapsed, cpu = await measured(target.pids, site)
     floors = {}
     for activity in ("regular", "local"):
-        n = journeys
 
-        async def floor(activity: str = activity, n: int = n) -> int:
-            return await bare_journeys(target.client, n, concurrency, activity)
+        async def floor(activity: str = activity) -> int:
+            return await bare_journeys(target.client, journeys, concurrency, activity)
 
         done, seconds, _ = await measured({}, floor)
         floors[activity] = done / seconds
+    return Level(concurrency, walked, elapsed, cpu, floors)
+
+
+def report(result: Level) -> str:
+    rate, finished = result.rate, result.finished
+    lines = [
+        f"concurrency {result.concurrency}: {finished}/{len(result.journeys)} journeys finished"
+        f" in {result.seconds:.1f} s = {rate:.2f} journeys/s"
+    ]
+    for journey in result.journeys:
+        if journey.error:
+            lines.append(f"  person {journey.person} stopped: {journey.error}")
+    lines += step_table(result.journeys)
+    if result.cpu:
+        per = ", ".join(
+            f"{name} {1000 * s / max(finished, 1):.0f}" for name, s in result.cpu.items()
+        )
+        lines.append(f"  CPU per journey (ms): {per}")
+    regular, local = result.floors["regular"], result.floors["local"]
     lines.append(
-        f"  bare floor, journeys/s: regular activities {floors['regular']:.2f},"
-        f" local activities {floors['local']:.2f}"
+        f"  bare floor, journeys/s: regular activities {regular:.2f}, local activities {local:.2f}"
     )
     lines.append(
-        f"  site / floor: {rate / floors['regular']:.2f}x regular, "
-        f"{rate / floors['local']:.2f}x local (target >= 0.6x local)"
+        f"  site / floor: {rate / regular:.2f}x regular, {rate / local:.2f}x local"
+        " (target >= 0.6x local)"
     )
     return "\n".join(lines)
 
@@ -234,7 +258,7 @@ async def run(
     temporal: str = "",
     pids: dict[str, int] | None = None,
     repeat: Sequence[str] = (),
-) -> str:
+) -> list[Level]:
     with tempfile.TemporaryDirectory() as logs:
         stack = (
             running_stack(url, maildir or get_settings().mail_dir, temporal, pids or {})
@@ -242,8 +266,7 @@ async def run(
             else own_stack(Path(logs))
         )
         async with stack as target:
-            reports = [await level(target, c, journeys or 4 * c, repeat) for c in concurrency]
-    return "\n".join(reports)
+            return [await level(target, c, journeys or 4 * c, repeat) for c in concurrency]
 
 
 def named_pid(text: str) -> tuple[str, int]:
@@ -266,7 +289,7 @@ if __name__ == "__main__":
     parser.add_argument("--pid", type=named_pid, action="append", default=[], help="NAME=PID")
     parser.add_argument("--repeat", nargs="*", default=[], help="steps pressed twice")
     args = parser.parse_args()
-    report = asyncio.run(
+    levels = asyncio.run(
         run(
             args.concurrency,
             args.journeys,
@@ -277,4 +300,4 @@ if __name__ == "__main__":
             repeat=args.repeat,
         )
     )
-    log.info("%s", report)
+    log.info("%s", "\n".join(report(result) for result in levels))

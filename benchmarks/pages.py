@@ -173,8 +173,8 @@ def report(rows: list[tuple[Load, Load]], client: str, connections: int) -> str:
     return "\n".join(lines)
 
 
-async def run(seconds: float, connections: int, python: bool) -> str:
-    python = python or shutil.which("wrk") is None
+async def run(seconds: float, connections: int, python: bool) -> list[tuple[Load, Load]]:
+    """Each page of the site under load, and the bare page of its size under the same."""
     async with local_stack() as stack, AsyncExitStack() as processes:
         logs = Path(processes.enter_context(tempfile.TemporaryDirectory()))
         site_port, bare_port = free_port(), free_port()
@@ -206,7 +206,7 @@ async def run(seconds: float, connections: int, python: bool) -> str:
                 python,
             )
             rows.append((ours, floor))
-    return report(rows, "python client (httpx)" if python else "wrk", connections)
+    return rows
 
 
 if __name__ == "__main__":
@@ -217,4 +217,6 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--python-client", action="store_true", help="even when wrk is here")
     args = parser.parse_args()
-    log.info("%s", asyncio.run(run(args.seconds, args.connections, args.python_client)))
+    python = args.python_client or shutil.which("wrk") is None
+    rows = asyncio.run(run(args.seconds, args.connections, python))
+    log.info("%s", report(rows, "python client (httpx)" if python else "wrk", args.connections))
