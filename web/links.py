@@ -82,8 +82,9 @@ def site_base(request: Request) -> str:
 
 def link(request: Request, name: str, /, **path_params: Any) -> str:
     """What ``str(request.url_for(name, ...))`` gives: the absolute URL of a named route."""
-    router: Router = request.scope["router"]
-    return site_base(request) + str(router.url_path_for(name, **path_params))
+    # As Starlette's url_for: the router's, or the app's outside one (an error page).
+    provider = request.scope.get("router") or request.scope["app"]
+    return site_base(request) + str(provider.url_path_for(name, **path_params))
 
 
 @pass_context
