@@ -258,12 +258,14 @@ async def run(
     temporal: str = "",
     pids: dict[str, int] | None = None,
     repeat: Sequence[str] = (),
+    logs: Path | None = None,
 ) -> list[Level]:
-    with tempfile.TemporaryDirectory() as logs:
+    """``logs``: where the started site and worker write (kept, to read after a 500)."""
+    with tempfile.TemporaryDirectory() as scratch:
         stack = (
             running_stack(url, maildir or get_settings().mail_dir, temporal, pids or {})
             if url
-            else own_stack(Path(logs))
+            else own_stack(logs or Path(scratch))
         )
         async with stack as target:
             return [await level(target, c, journeys or 4 * c, repeat) for c in concurrency]
@@ -288,7 +290,10 @@ if __name__ == "__main__":
     parser.add_argument("--temporal", default="127.0.0.1:7233", help="its Temporal (with --url)")
     parser.add_argument("--pid", type=named_pid, action="append", default=[], help="NAME=PID")
     parser.add_argument("--repeat", nargs="*", default=[], help="steps pressed twice")
+    parser.add_argument("--logs", type=Path, help="keep the site's and worker's logs here")
     args = parser.parse_args()
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
     levels = asyncio.run(
         run(
             args.concurrency,
@@ -298,6 +303,7 @@ if __name__ == "__main__":
             temporal=args.temporal,
             pids=dict(args.pid),
             repeat=args.repeat,
+            logs=args.logs,
         )
     )
     log.info("%s", "\n".join(report(result) for result in levels))
