@@ -71,8 +71,13 @@ async def get_limiter(request: Request) -> Limiter:
     return services(request).limiter
 
 
-async def now(request: Request) -> float:
+def now(request: Request) -> float:
+    """The site's clock; called directly too (web/guards.py), so a plain function."""
     return services(request).clock()
+
+
+async def now_dependency(request: Request) -> float:
+    return now(request)
 
 
 async def language(lang: str) -> str:
@@ -90,4 +95,4 @@ PartnerClient = Annotated[Any | None, Depends(get_partner)]
 Pace = Annotated[SignInPace, Depends(get_pace)]
 RateLimits = Annotated[Limiter, Depends(get_limiter)]
 Lang = Annotated[str, Depends(language)]
-Now = Annotated[float, Depends(now)]
+Now = Annotated[float, Depends(now_dependency)]
