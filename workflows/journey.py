@@ -63,6 +63,8 @@ MAIL_REFUSAL_KEPT = "mail-refusal-kept"
 # From ABANDON_UNFINISHED on, a sign-up with no progress before any credential for the abandon
 # period ends as abandoned, and its username is released.
 ABANDON_UNFINISHED = "abandon-unfinished-sign-ups"
+# From MAIL_ACCEPTED_KEPT on, a journey keeps which link's e-mail the mail server accepted.
+MAIL_ACCEPTED_KEPT = "mail-accepted-kept"
 
 STATUS_OF_STEP = {
     Step.CONFIRM_EMAIL: search.JourneyStatus.AWAITING_CONFIRMATION,

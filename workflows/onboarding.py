@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.journey import (
         ACCESS_LIVES_ON,
         DB_CALL,
+        MAIL_ACCEPTED_KEPT,
         business_error,
         invalid,
     )
@@ -104,6 +105,7 @@ class OnboardingWorkflow(
             journey_id=input.journey_id,
             started_at=workflow.now(),
             rules_version=input.rules_version,
+            link_mailed=0 if workflow.patched(MAIL_ACCEPTED_KEPT) else None,
         )
         self._begun = input.carried is not None
         self._password_hash = input.carried_password_hash
