@@ -2,14 +2,18 @@
 big as the one asked for (``/en/page/{bytes}``) from a base template and a child, as the site
 renders its pages.
 
-    uvicorn benchmarks.bare_page:app
+    python -m benchmarks.bare_page --host H --port P
+
+served by uvicorn with the options web/serve.py gives the site.
 """
 
 from __future__ import annotations
 
+import argparse
 from functools import cache
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import DictLoader, Environment, select_autoescape
@@ -69,3 +73,18 @@ async def page(request: Request, lang: str, size: int) -> Response:
     """The page at about ``size`` bytes (the paragraph count is worked out once per size)."""
     paragraphs = paragraphs_for(min(size, 1_000_000))
     return templates.TemplateResponse(request, "page.html", context(lang, paragraphs))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bare_page")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    args = parser.parse_args()
+    # web/serve.py's options (no graceful-shutdown wait: it changes nothing under load).
+    uvicorn.run(
+        "benchmarks.bare_page:app",
+        host=args.host,
+        port=args.port,
+        server_header=False,
+        proxy_headers=False,
+    )

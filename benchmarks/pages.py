@@ -20,6 +20,7 @@ import logging
 import re
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -118,11 +119,8 @@ async def load(
 
 
 def bare_command(port: int) -> list[str]:
-    """The bare page under exactly the site's uvicorn command."""
-    return [
-        part if part != "web.app:app" else "benchmarks.bare_page:app"
-        for part in dev.web_command(port)
-    ]
+    """The bare page under uvicorn with the site's options (web/serve.py's)."""
+    return [sys.executable, "-m", "benchmarks.bare_page", "--host", HOST, "--port", str(port)]
 
 
 def served(
@@ -189,6 +187,8 @@ async def run(seconds: float, connections: int, python: bool) -> list[tuple[Load
         bare_process = await processes.enter_async_context(
             served(bare_command(bare_port), env, logs / "bare.log")
         )
+        async with httpx.AsyncClient() as http:  # the bare page, not another copy of the site
+            (await http.get(f"{bare}/en/page/100")).raise_for_status()
         rows: list[tuple[Load, Load]] = []
         pages = [
             ("GET /en/login", f"{site}/en/login", login_cookie),
