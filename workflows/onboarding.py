@@ -8,7 +8,6 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
@@ -114,7 +113,8 @@ class OnboardingWorkflow(
         self._sent_link = input.carried_link_sent
         self._reminded_link = input.carried_link_reminded
         self._lock = asyncio.Lock()
-        self._sending: list[ActivityHandle[Any]] = []
+        self._sending: list[asyncio.Task[Any]] = []
+        self._mail_failing = 0
         self._watching: list[asyncio.Task[None]] = []
         self._deadline_changes = 0
         self._moves = 0
