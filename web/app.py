@@ -36,6 +36,7 @@ from web.guards import GoTo, goto
 from web.headers import SecurityHeaders
 from web.journeys import Journeys
 from web.limits import Limiter, LimitsUnavailable, TooManyAttempts
+from web.links import index_routes
 from web.logs import redact, redact_access_log
 from web.pace import SignInPace
 from web.pages import page_language, render
@@ -185,6 +186,7 @@ def create_app(
             status=503,
         )
 
+    index_routes(app)  # last: every route is in by now
     return app
 
 
