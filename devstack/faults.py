@@ -15,11 +15,9 @@ import signal
 import socket
 import sys
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
@@ -92,28 +90,17 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     writer.transport.abort()
 
 
-class Mailbox(MailServer):
-    """The SMTP server the worker sends to: it keeps every message, counts each Message-ID,
-    refuses while ``refuse`` is set (451), and is down (its port closed) between ``down`` and
-    ``up``."""
+class MailSwitch:
+    """Takes ``mail`` (a devstack SMTP server, whichever messages it keeps) down and up: down,
+    its port is closed, as a mail server that is off; ``mail.refuse`` makes it answer 451."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[bytes] = []
+    def __init__(self, mail: MailServer) -> None:
+        self.mail = mail
         self.controller: Controller | None = None
-
-    def received(self, content: bytes) -> None:
-        self.messages.append(content)
-
-    def message_ids(self) -> Counter[str]:
-        return Counter(str(message_from_bytes(m).get("Message-ID", "")) for m in self.messages)
-
-    def to(self, address: str) -> list[bytes]:
-        return [m for m in self.messages if message_from_bytes(m).get("To") == address]
 
     def up(self) -> None:
         if self.controller is None:
-            self.controller = Controller(self, hostname=HOST, port=self.port)
+            self.controller = Controller(self.mail, hostname=HOST, port=self.mail.port)
             self.controller.start()
 
     def down(self) -> None:
@@ -199,7 +186,7 @@ class FaultStack:
     database_url: str  # the worker's and the site's, through the relay
     direct_database_url: str  # the same database, not through the relay: for checking
     env: dict[str, str]
-    mail: Mailbox
+    mail: MailSwitch
     relay: TcpRelay | None
     temporal: Process
     worker: Process
@@ -241,7 +228,11 @@ def stack_environment(
 
 @asynccontextmanager
 async def fault_stack(
-    work: Path, *, postgres_url: str | None = None, overrides: Mapping[str, str] = {}
+    work: Path,
+    mail: MailServer,
+    *,
+    postgres_url: str | None = None,
+    overrides: Mapping[str, str] = {},
 ) -> AsyncIterator[FaultStack]:
     """The dev server, the SMTP server, the worker and the site as separate processes (the
     site under uvicorn as dev.py runs it). With ``postgres_url`` the application database is
@@ -261,7 +252,7 @@ async def fault_stack(
         work / "temporal.log",
         ready_port=temporal_port,
     )
-    mail = Mailbox()
+    switch = MailSwitch(mail)
     relay: TcpRelay | None = None
     if postgres_url is not None:
         host_port = postgres_url.split("@", 1)[1].split("/", 1)[0]
@@ -294,7 +285,7 @@ async def fault_stack(
         work / "web.log",
         ready_port=web_port,
     )
-    mail.up()
+    switch.up()
     try:
         await temporal.start()
         await _migrate(env)
@@ -306,7 +297,7 @@ async def fault_stack(
             database_url=database_url,
             direct_database_url=direct,
             env=env,
-            mail=mail,
+            mail=switch,
             relay=relay,
             temporal=temporal,
             worker=worker,
@@ -315,7 +306,7 @@ async def fault_stack(
     finally:
         for each in (web, worker, temporal):
             await each.stop()
-        mail.down()
+        switch.down()
         if relay is not None:
             await relay.close()
 
