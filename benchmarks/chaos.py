@@ -115,11 +115,15 @@ class Outcome:
 Fault = Callable[[FaultStack, float], Awaitable[None]]
 
 
-async def worker_kill(stack: FaultStack, spread: float) -> None:
-    """kill -9 the worker five times, a new one started right after each."""
-    for _ in range(5):
-        await asyncio.sleep(spread / 6)
-        await stack.worker.restart(kill=True)
+def worker_kills(times: int) -> Fault:
+    """kill -9 the worker ``times`` times, a new one started right after each."""
+
+    async def fault(stack: FaultStack, spread: float) -> None:
+        for _ in range(times):
+            await asyncio.sleep(spread / (times + 1))
+            await stack.worker.restart(kill=True)
+
+    return fault
 
 
 async def worker_stop(stack: FaultStack, spread: float) -> None:
@@ -168,7 +172,7 @@ async def db_cut(stack: FaultStack, spread: float) -> None:
 
 
 FAULTS: dict[str, Fault] = {
-    "worker-kill": worker_kill,
+    "worker-kill": worker_kills(5),
     "worker-stop": worker_stop,
     "temporal-restart": temporal_restart,
     "web-kill": web_kill,
@@ -240,6 +244,7 @@ async def count(stack: FaultStack, mail: ChaosMail, journeys: Sequence[Journey])
 
 async def run_fault(
     name: str,
+    fault: Fault,
     *,
     journeys: int,
     in_flight: int,
@@ -258,9 +263,9 @@ async def run_fault(
         async with fault_stack(work / name, mail, postgres_url=url if database else None) as stack:
             started = time.perf_counter()
             spread = max(20.0, journeys / in_flight * 8)
-            fault = asyncio.ensure_future(FAULTS[name](stack, spread))
+            playing = asyncio.ensure_future(fault(stack, spread))
             walked, again = await walk_all(stack, mail, journeys, in_flight, repeat, patience)
-            await fault
+            await playing
             seconds = time.perf_counter() - started
             counted = await count(stack, mail, walked)
     finally:
@@ -333,6 +338,7 @@ async def main(argv: Sequence[str] | None = None) -> list[Outcome]:
             outcomes.append(
                 await run_fault(
                     name,
+                    FAULTS[name],
                     journeys=args.journeys,
                     in_flight=args.in_flight,
                     repeat=args.repeat,
