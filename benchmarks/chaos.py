@@ -327,12 +327,14 @@ async def main(argv: Sequence[str] | None = None) -> list[Outcome]:
     parser.add_argument("--repeat", nargs="*", choices=STEPS, default=list(STEPS))
     parser.add_argument("--patience", type=float, default=120)
     parser.add_argument("--postgres", help="a PostgreSQL URL: each fault makes a database there")
+    parser.add_argument("--logs", type=Path, help="keep each process's log here (else dropped)")
     args = parser.parse_args(argv)
     faults = [f for f in args.faults if args.postgres or f != "db-cut"]
     if len(faults) < len(args.faults):
         log.warning("db-cut left out: it needs --postgres")
     outcomes = []
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory() as scratch:
+        work = args.logs or Path(scratch)
         for name in faults:
             log.info("%s: %s journeys, %s in flight", name, args.journeys, args.in_flight)
             outcomes.append(
@@ -344,7 +346,7 @@ async def main(argv: Sequence[str] | None = None) -> list[Outcome]:
                     repeat=args.repeat,
                     patience=args.patience,
                     postgres=args.postgres,
-                    work=Path(work),
+                    work=work,
                 )
             )
             log.info("%s", report(outcomes[-1:]))
