@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -24,10 +25,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from db.engine import UNREACHABLE
 from db.models import WebSession
 from db.sessions import StoredSession, end_session, read_session, save_session
 from web.journeys import journey_id_of
 from web.session import SessionKey, SessionState
+
+log = logging.getLogger("cers.web")
 
 COOKIE = "cers_session"
 # seen_at is written at most this often on requests that change nothing: the idle window is
@@ -74,9 +78,13 @@ class ServerSessionMiddleware:
         max_hours: float,
         cookie_days: float,
         secure: bool,
+        unreachable: ASGIApp,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
+        # The "something went wrong, nothing is lost" page, for when the database holding the
+        # sessions does not answer: this runs outside the app's own exception handlers.
+        self.unreachable = unreachable
         self.engine = engine
         self.idle_seconds = idle_minutes * 60
         self.max_seconds = max_hours * 3600
@@ -98,7 +106,11 @@ class ServerSessionMiddleware:
             return
         now = self.clock()
         sent_id = cookie_value(scope)
-        row = await self._read(sent_id) if sent_id else None
+        try:
+            row = await self._read(sent_id) if sent_id else None
+        except UNREACHABLE as err:
+            await self._unreachable(scope, receive, send, err)
+            return
         session = SessionState()
         session_id: str | None = None
         created = seen = now
@@ -116,9 +128,21 @@ class ServerSessionMiddleware:
         before = json.dumps(session, sort_keys=True)
         scope["session"] = session
 
+        replaced = False
+
         async def send_with_session(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # the page's own response, swapped for the "try again" page
             if message["type"] == "http.response.start":
-                cookie = await self._persist(session, session_id, before, created, seen, now)
+                try:
+                    cookie = await self._persist(session, session_id, before, created, seen, now)
+                except UNREACHABLE as err:
+                    # What the step did stands (Temporal has it); what this session learnt of
+                    # it is not kept, so the person is asked to press again, which is safe.
+                    replaced = True
+                    await self._unreachable(scope, receive, send, err)
+                    return
                 if cookie is None and sent_id is not None and not session:
                     cookie = self._cookie("", 0)  # its session ended: drop the dead id
                 if cookie is not None:
@@ -126,6 +150,13 @@ class ServerSessionMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_session)
+
+    async def _unreachable(
+        self, scope: Scope, receive: Receive, send: Send, err: Exception
+    ) -> None:
+        log.warning("the session database did not answer: %s", type(err).__name__)
+        scope["session"] = SessionState()
+        await self.unreachable(scope, receive, send)
 
     async def _persist(
         self,
