@@ -16,17 +16,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from temporalio.client import Client
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from core.languages import ENGLISH, LANGUAGES
 from core.temporal import data_converter
 from db.datakeys import DataKeys
-from db.engine import make_engine
+from db.engine import UNREACHABLE, make_engine
 from db.sessions import purge_sessions
 from settings import Settings, get_settings
 from web import cers, dev, gckey, partner, reset, sign_in
@@ -38,6 +40,7 @@ from web.guards import GoTo, goto
 from web.headers import SecurityHeaders
 from web.journeys import Journeys
 from web.limits import Limiter, LimitsUnavailable, TooManyAttempts
+from web.links import index_routes
 from web.logs import redact, redact_access_log
 from web.pace import SignInPace
 from web.pages import page_language, render
@@ -95,6 +98,7 @@ def create_app(
         max_hours=settings.session_max_hours,
         cookie_days=settings.session_cookie_days,
         secure=settings.secure_cookies,
+        unreachable=database_unreachable_page,
         clock=clock,
     )
 
@@ -180,8 +184,17 @@ def create_app(
 
     @app.exception_handler(TemporalUnavailable)
     @app.exception_handler(LimitsUnavailable)
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
     async def unavailable(request: Request, exc: Exception) -> Response:
-        what = "the rate limit store" if isinstance(exc, LimitsUnavailable) else "Temporal"
+        what = (
+            "the rate limit store"
+            if isinstance(exc, LimitsUnavailable)
+            else "the database"
+            if isinstance(exc, UNREACHABLE)
+            else "Temporal"
+        )
         log.warning("%s did not answer in time on %s", what, redact(request.url.path))
         return render(
             request,
@@ -191,6 +204,7 @@ def create_app(
             status=503,
         )
 
+    index_routes(app)  # last: every route is in by now
     return app
 
 
@@ -203,6 +217,14 @@ def purge_stale_sessions(engine: Engine, settings: Settings) -> None:
         log.warning("stale sessions not purged: %s", type(err).__name__)
         return
     log.info("purged %d stale sessions", purged)
+
+
+async def database_unreachable_page(scope: Scope, receive: Receive, send: Send) -> None:
+    """The "something went wrong, nothing you entered is lost" page, in the page's language,
+    for the session middleware to answer with when the database does not."""
+    request = Request(scope, receive)
+    page = render(request, "error.html", lang=page_language(request), status_code=503, status=503)
+    await page(scope, receive, send)
 
 
 @cache
