@@ -60,6 +60,7 @@ from benchmarks.processes import (
 from core.crypto import KeyRing
 from core.hashing import hash_answers, hash_password
 from core.temporal import data_converter
+from db.datakeys import DataKeys
 from db.engine import make_engine, migrate
 from db.staff import StaffRole
 from devstack.servers import HOST, MailServer, free_port
@@ -317,8 +318,11 @@ async def measure(args: argparse.Namespace, data: Path) -> list[str]:
         process("temporal", server_command, env, data) as server,
     ):
         await ready(server, lambda: listening(temporal_port))
+        # Each journey's data key where the worker and the site keep it: the app database.
+        keys_engine = make_engine(settings.sqlalchemy_url)
         client = await Client.connect(
-            settings.temporal_address, data_converter=data_converter(ring)
+            settings.temporal_address,
+            data_converter=data_converter(ring, DataKeys(keys_engine, ring)),
         )
         storage_before = megabytes(*sqlite_files(temporal_db)), megabytes(*sqlite_files(app_db))
         with (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text
+from sqlalchemy import LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -144,6 +144,25 @@ class WebSession(SQLModel, table=True):
     staff_id: int | None = Field(default=None, index=True)
     created_at: datetime
     seen_at: datetime
+
+
+class JourneyDataKey(SQLModel, table=True):
+    """One workflow's own data key, wrapped by a key of the ring (named here, so a rotated
+    ring still unwraps it). Erasure destroys ``wrapped`` and keeps who, when and why: every
+    copy of that workflow's payloads (Temporal's, the archive's) is unreadable from then on."""
+
+    __tablename__ = "journey_data_key"
+
+    workflow_id: str = Field(primary_key=True, max_length=128)
+    # For a journey's other workflows (a Forgot your password? attempt): the journey whose
+    # erasure erases this key too. Empty for the journey's own key (its id is in workflow_id).
+    journey_id: str = Field(default="", max_length=64, index=True)
+    ring_key_id: str = Field(max_length=64)
+    wrapped: bytes | None = Field(default=None, sa_type=LargeBinary)
+    created_at: datetime
+    erased_at: datetime | None = None
+    erased_by: str = Field(default="", max_length=64)
+    erase_reason: str = Field(default="", max_length=500)
 
 
 class GCKeySignIns(SQLModel, table=True):

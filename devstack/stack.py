@@ -18,7 +18,8 @@ from temporalio.client import Client
 
 from core.crypto import KeyRing
 from core.temporal import data_converter
-from db.engine import migrate
+from db.datakeys import DataKeys
+from db.engine import make_engine, migrate
 from devstack.servers import HOST, MailServer, start_dev_server
 from settings import Settings
 from worker import running_worker
@@ -69,7 +70,18 @@ async def local_stack() -> AsyncIterator[Stack]:
         with mail.serving(), tempfile.TemporaryDirectory() as data:
             settings = stack_settings(Path(data), ring, mail.port)
             migrate(settings.sqlalchemy_url)
-            async with running_worker(env.client, settings):
-                yield Stack(env.client, settings, mail)
+            engine = make_engine(settings.sqlalchemy_url)
+            # The worker and the site share this client: each journey's data key is kept in
+            # the stack's database, as in service.
+            client = Client(
+                env.client.service_client,
+                namespace=env.client.namespace,
+                data_converter=data_converter(ring, DataKeys(engine, ring)),
+            )
+            try:
+                async with running_worker(client, settings):
+                    yield Stack(client, settings, mail)
+            finally:
+                engine.dispose()
     finally:
         await env.shutdown()

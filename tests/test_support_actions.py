@@ -77,7 +77,7 @@ def audited(settings: Settings, journey_id: str) -> list[tuple[str, str, str, st
 async def in_history(client: Client, settings: Settings, workflow_id: str, *parts: str) -> bool:
     """Whether the journey's history, decoded with the key ring, holds every part."""
     history = await client.get_workflow_handle(workflow_id).fetch_history()
-    decoded = await decoded_bytes(history, settings.payload_ring)
+    decoded = await decoded_bytes(history, client)
     return all(part.encode() in decoded for part in parts)
 
 

@@ -27,10 +27,12 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from core.languages import ENGLISH, LANGUAGES
 from core.temporal import data_converter
+from db.datakeys import DataKeys
 from db.engine import UNREACHABLE, make_engine
 from db.sessions import purge_sessions
 from settings import Settings, get_settings
 from web import cers, dev, gckey, partner, reset, sign_in
+from web.audit import JourneyErased, erased_page
 from web.audit import router as audit_router
 from web.codec import add_codec
 from web.deps import Services
@@ -67,7 +69,9 @@ def create_app(
             settings.temporal_address or "127.0.0.1:7233",
             namespace=settings.temporal_namespace,
             data_converter=data_converter(
-                settings.payload_ring, accept_plaintext=settings.payload_accept_plaintext
+                settings.payload_ring,
+                DataKeys(engine, settings.payload_ring),
+                accept_plaintext=settings.payload_accept_plaintext,
             ),
         )
         app.state.services = Services(
@@ -114,6 +118,7 @@ def create_app(
     app.include_router(gckey.continue_router)
     app.include_router(cers.router)
     app.include_router(audit_router)
+    app.add_exception_handler(JourneyErased, erased_page)  # type: ignore[arg-type]
     add_staff_area(app)
     app.include_router(partner.router)
     app.include_router(reset.router)

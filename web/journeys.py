@@ -20,8 +20,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from audit.sources import JourneyHistory, read_journey
-from core.crypto import EncryptionCodec
-from core.temporal import decode_in_place
+from core.temporal import decode_in_place, reader_of
+from db.datakeys import DataKeys, Erasure
 from settings import Settings
 from web.temporal import Gateway, JourneyClosed, deadline, not_found
 from workflows.inputs import onboarding_input
@@ -70,7 +70,15 @@ class Journeys(Gateway[OnboardingWorkflow]):
 
     def __init__(self, client: Client, settings: Settings) -> None:
         super().__init__(client, settings)
-        self.reader = EncryptionCodec(settings.payload_ring, accept_plaintext=True)
+        self.reader = reader_of(client.data_converter, settings.payload_ring)
+        # Where each journey's data key is kept, and erased (web/staff/erase.py).
+        self.keys = self.reader.keys if isinstance(self.reader.keys, DataKeys) else None
+
+    async def erasure(self, journey_id: str) -> Erasure | None:
+        """Whether the journey's personal information was erased: by whom, when, why."""
+        if self.keys is None:
+            return None
+        return await asyncio.to_thread(self.keys.erasure, workflow_id_for(journey_id))
 
     async def begin(
         self, workflow_id: str, method: LoginMethod, lang: str, update_id: str | None = None

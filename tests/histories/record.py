@@ -26,8 +26,8 @@ from pathlib import Path
 from temporalio.client import WorkflowHistory
 
 from audit.readable import readable
-from core.crypto import EncryptionCodec
 from core.hashing import hash_password
+from core.temporal import reader_of
 from devstack.stack import Stack, local_stack
 from tests.journeys import (
     ANSWERS,
@@ -199,7 +199,7 @@ async def helped_by_support(handle: Journey, stack: Stack) -> None:
 
 async def kept(stack: Stack, history: WorkflowHistory) -> str:
     """The history as committed: decoded with the stack's ring, hashes redacted."""
-    reader = EncryptionCodec(stack.settings.payload_ring, accept_plaintext=True)
+    reader = reader_of(stack.client.data_converter, stack.settings.payload_ring)
     return (await readable(history, reader)).to_json()
 
 
