@@ -1,7 +1,7 @@
 """journey data keys
 
 Revision ID: 0005
-Revises: 0007
+Revises: 0004
 Create Date: 2026-12-01 12:34:59.241863
 """
 
@@ -14,7 +14,7 @@ import sqlmodel
 
 revision: str = '0005'
 # After 0007 (0006 the e-mail outbox, 0007 the sign-ins), on main when this merged: one head.
-down_revision: str | None = '0007'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """mail outbox
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 12:29:57.416921
 """
 
@@ -13,7 +13,7 @@ import sqlmodel
 
 
 revision: str = '0006'
-down_revision: str | None = '0004'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
