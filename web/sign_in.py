@@ -14,6 +14,7 @@ from starlette.responses import Response
 from core.hashing import HASHER, verify_secret
 from db.models import GCKey
 from db.queries import issued_gckey
+from observe.metrics import SIGN_INS
 from settings import Settings
 from web.deps import AppSettings, DbEngine, JourneyService, Lang, Pace, RateLimits
 from web.guards import goto
@@ -87,6 +88,7 @@ async def sign_in_submit(
         check_credentials, engine, form.username, form.password
     )
     outcome = await record_sign_in(journeys, pace, gckey, matched)
+    SIGN_INS.labels(outcome.value).inc()
     if outcome is SignInOutcome.SIGNED_IN and gckey is not None:
         sign_in(request, workflow_id_for(gckey.journey_id))
         return goto(request, lang, "cers_home")

@@ -15,7 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import search
+    from workflows import metering, search
     from workflows.types import (
         INVALID_INPUT,
         PARTNER_LINKED,
@@ -102,6 +102,7 @@ class JourneyCore:
     _recovery_answers: list[RecoveryAnswer]  # likewise
     _sent_link: int
     _reminded_link: int
+    _metered_step: Step  # the step the journey metrics last saw (workflows/metering.py)
 
     def _carried(self) -> OnboardingInput:
         """The input a continued run starts from: all the journey knows, and the hashes only
@@ -144,6 +145,8 @@ class JourneyCore:
         login method, a status, when it last moved and its deadline; never who it is."""
         self._moves += 1
         self._last_move_at = workflow.now()
+        before, self._metered_step = self._metered_step, self._state.step
+        metering.journey_moved(before, self._state.step, self._state.login_method)
         if not workflow.patched(SEARCH_ATTRIBUTES):
             return
         state = self._state
