@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import RouteContext, iter_route_contexts
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
@@ -65,6 +66,7 @@ class Operations:
     def __init__(self, app: ASGIApp, *, settings: Settings, router: Router) -> None:
         self.app = app
         self.router = router
+        self.routes: list[RouteContext] | None = None
         self.trusted = TrustedPeers(settings.trusted_proxies)
         self.token = settings.metrics_token.get_secret_value().encode()
 
@@ -108,13 +110,15 @@ class Operations:
         """The route's template (/{lang}/confirm/{token}), never the path it was given."""
         if scope["path"] in PROBES:
             return str(scope["path"])
+        if self.routes is None:  # every route is in by the first request
+            self.routes = list(iter_route_contexts(self.router.routes))
         partial = None
-        for route in self.router.routes:
+        for route in self.routes:
             match, _ = route.matches(scope)
             if match is Match.FULL:
-                return str(getattr(route, "path", "unnamed"))
+                return route.path or "unnamed"
             if match is Match.PARTIAL and partial is None:
-                partial = str(getattr(route, "path", "unnamed"))
+                partial = route.path or "unnamed"
         return partial or "unmatched"
 
     def probe(self, scope: Scope) -> Any:

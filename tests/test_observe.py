@@ -1,0 +1,250 @@
+"""Operating it, as an operator meets it: the probes on the site and on the worker's own port,
+Prometheus metrics that a walked journey moves, one trace from a form POST into its update and
+activity, and JSON log lines that carry the request id from the site into the workflow."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+from temporalio.client import Client
+from temporalio.runtime import Runtime
+
+from core.temporal import data_converter
+from devstack.servers import free_port
+from observe.logs import WithRequestId, formatter
+from observe.metrics import temporal_runtime
+from observe.tracing import temporal_interceptors
+from settings import Settings
+from tests.conftest import TEST_RING, MailCatcher, NewWorker, text_of, until
+from tests.journeys import PASSWORD, new_address
+from tests.web_helpers import Browser, Page, browser, create_user_account, link_in, sign_up
+from worker import probes
+
+TOKEN = "scrape-" + secrets.token_hex(16)
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The sum of ``name``'s samples whose labels include ``labels`` (0 when none)."""
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                total += s.value
+    return total
+
+
+async def connect(env_client: Client, **kwargs: Any) -> Client:
+    return await Client.connect(
+        env_client.service_client.config.target_host,
+        namespace=env_client.namespace,
+        data_converter=data_converter(TEST_RING),
+        **kwargs,
+    )
+
+
+async def site_metrics(b: Browser) -> str:
+    response = await b.http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200
+    return response.text
+
+
+async def sign_in(b: Browser, username: str, password: str) -> Page:
+    return await b.submit(
+        await b.get("/en/gckey/sign-in"), "sign-in", {"username": username, "password": password}
+    )
+
+
+async def scrape_until(
+    http: httpx.AsyncClient, url: str, ready: Callable[[str], bool], what: str
+) -> str:
+    """The page at ``url`` once ``ready`` holds of it (metrics that settle a moment later)."""
+    seen = [""]
+
+    async def check() -> bool:
+        seen[0] = (await http.get(url, headers={"Authorization": f"Bearer {TOKEN}"})).text
+        return ready(seen[0])
+
+    await until(check, what=what)
+    return seen[0]
+
+
+def unreachable(settings: Settings) -> Settings:
+    """The same settings, with nothing listening where the mail server and database are."""
+    return settings.model_copy(
+        update={
+            "smtp_port": free_port(),
+            "database_url": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none",
+        }
+    )
+
+
+# The probes.
+
+
+async def test_the_site_answers_probes_before_any_host_check_and_says_what_is_down(
+    client: Client, settings: Settings
+) -> None:
+    async with browser(settings, client) as b:
+        # Compose's health check asks localhost:8000, not the public host name.
+        healthz = await b.http.get("http://localhost:8000/healthz")
+        assert (healthz.status_code, healthz.text) == (200, "ok")
+        assert healthz.headers["X-Request-ID"]
+        ready = await b.http.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"temporal": "ok", "database": "ok", "smtp": "ok"}
+        assert (await b.http.post("/healthz")).status_code == 405
+        # Any other page from that host is still refused.
+        assert (await b.http.get("http://localhost:8000/en/login")).status_code == 400
+
+    async with browser(unreachable(settings), client) as b:
+        ready = await b.http.get("/readyz")
+        assert ready.status_code == 503
+        report = ready.json()
+        assert report["temporal"] == "ok"
+        assert report["database"].startswith("unreachable")
+        assert report["smtp"].startswith("unreachable")
+        assert "127.0.0.1" not in ready.text and "postgres" not in ready.text
+        assert (await b.http.get("/healthz")).status_code == 200  # up, though not ready
+
+
+async def test_the_worker_port_answers_over_http(client: Client, settings: Settings) -> None:
+    settings.worker_health_host, settings.worker_health_port = "127.0.0.1", 0
+    settings.metrics_token = SecretStr(TOKEN)
+    async with probes(settings, client) as port, httpx.AsyncClient() as http:
+        base = f"http://127.0.0.1:{port}"
+        assert (await http.get(f"{base}/healthz")).text == "ok"
+        ready = await http.get(f"{base}/readyz")
+        assert ready.status_code == 200 and set(ready.json().values()) == {"ok"}
+        assert (await http.get(f"{base}/metrics")).status_code == 401
+        scraped = await http.get(f"{base}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert scraped.status_code == 200
+        assert sample(scraped.text, "cers_open_journeys", step="terms") == 0
+
+    async with probes(unreachable(settings), client) as port, httpx.AsyncClient() as http:
+        ready = await http.get(f"http://127.0.0.1:{port}/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["smtp"].startswith("unreachable")
+        assert ready.json()["database"].startswith("unreachable")
+
+
+async def test_the_site_serves_metrics_only_with_the_token(
+    client: Client, settings: Settings
+) -> None:
+    async with browser(settings, client) as b:  # no METRICS_TOKEN: no /metrics at all
+        assert (await b.http.get("/metrics")).status_code == 404
+    settings.metrics_token = SecretStr(TOKEN)
+    async with browser(settings, client) as b:
+        assert (await b.http.get("/metrics")).status_code == 404
+        wrong = {"Authorization": "Bearer " + "x" * len(TOKEN)}
+        assert (await b.http.get("/metrics", headers=wrong)).status_code == 404
+        assert "cers_http_requests_total" in await site_metrics(b)
+
+
+# Metrics.
+
+
+@pytest.fixture
+async def metered(client: Client, settings: Settings) -> AsyncIterator[tuple[Client, str]]:
+    """A client on a runtime of its own whose SDK metrics are served on a free port."""
+    settings.temporal_metrics_bind = f"127.0.0.1:{free_port()}"
+    runtime: Runtime | None = temporal_runtime(settings)
+    metered_client = await connect(client, runtime=runtime, interceptors=temporal_interceptors(None))
+    yield metered_client, f"http://{settings.temporal_metrics_bind}/metrics"
+    del metered_client, runtime
+
+
+async def test_a_journey_moves_the_counters(
+    metered: tuple[Client, str], settings: Settings, new_worker: NewWorker, smtp: MailCatcher
+) -> None:
+    client, runtime_metrics = metered
+    settings.metrics_token = SecretStr(TOKEN)
+    settings.lock_after_failures = 2
+    settings.worker_health_host, settings.worker_health_port = "127.0.0.1", 0
+    settings.open_journeys_cache_seconds = 0
+    queue = {"task_queue": settings.task_queue}
+    username, address = f"Count{uuid.uuid4().hex[:6]}", new_address()
+    async with (
+        new_worker(client, settings),
+        browser(settings, client) as b,
+        probes(settings, client) as port,
+        httpx.AsyncClient() as http,
+    ):
+        before = await site_metrics(b)
+        page = await sign_up(b, "en", username, address)
+        assert page.h1 == "Your GCKey has been issued"
+        await b.submit(page, "issued")
+        page = await create_user_account(b, "en", address)
+        (message,) = await smtp.wait_for(address)
+        link = link_in(text_of(message))
+        workers = f"http://127.0.0.1:{port}/metrics"
+        # Counted in visibility: the journey waits at confirm_email.
+        await scrape_until(
+            http,
+            workers,
+            lambda t: sample(t, "cers_open_journeys", step="confirm_email") == 1,
+            "the journey at confirm_email in visibility",
+        )
+        # Another journey declines the terms: it is over, its outcome "declined".
+        async with browser(settings, client) as other:
+            page = await other.get("/en/gckey/sign-in")
+            page = await other.submit(page, "sign-up")
+            page = await other.submit(page, "terms", {"decision": "decline"})
+        page = await b.submit(await b.get(link), "confirm")
+        assert page.h1 == "Your e-mail address is confirmed"
+        async with browser(settings, client) as later:  # another day, signed in anew
+            await sign_in(later, username, PASSWORD)
+        async with browser(settings, client) as guesser:
+            for _ in range(2):
+                await sign_in(guesser, username, "Wrong7Password")
+        await smtp.wait_for(address, 2)  # the notice of the lock
+        after = await site_metrics(b)
+
+        def moved(name: str, **labels: str) -> float:
+            return sample(after, name, **labels) - sample(before, name, **labels)
+
+        assert moved("cers_sign_ins_total", outcome="signed_in") == 1
+        assert moved("cers_sign_ins_total", outcome="failed") == 1
+        assert moved("cers_sign_ins_total", outcome="locked") == 1
+        route = "/{lang}/gckey/username"
+        assert moved("cers_http_requests_total", method="POST", route=route, status="303") == 1
+        assert moved("cers_http_request_duration_seconds_count", method="POST", route=route) == 1
+        confirm = "/{lang}/confirm/{token}"
+        assert moved("cers_http_requests_total", method="POST", route=confirm, status="200") == 1
+        token = link.rsplit("/", 1)[1]
+        assert token not in after and username not in after and address not in after
+        # The worker's sender, in this process: the confirmation and the lock notice.
+        kinds = ("send_confirmation_email", "send_lock_notice")
+        assert all(moved("cers_emails_sent_total", kind=k) == 1 for k in kinds)
+
+        # The journeys, as the workflows counted them (the SDK's runtime endpoint; the parser
+        # names a counter's samples _total, as Prometheus does).
+        text = await scrape_until(
+            http,
+            runtime_metrics,
+            lambda t: sample(t, "cers_journeys_finished_total", **queue) == 2,
+            "both journeys finished in the runtime's metrics",
+        )
+        assert sample(text, "cers_journeys_started_total", login_method="gckey", **queue) == 2
+        assert (
+            sample(text, "cers_journeys_finished_total", outcome="declined", **queue)
+            == sample(text, "cers_journeys_finished_total", outcome="portal", **queue)
+            == 1
+        )
+        assert sample(text, "temporal_workflow_completed_total", **queue) == 1  # the SDK's own
+        # Visibility again: none is open now (one at the portal, one declined).
+        await scrape_until(
+            http, workers, lambda t: sample(t, "cers_open_journeys") == 0, "no open journey"
+        )
