@@ -4,9 +4,6 @@ activity, and JSON log lines that carry the request id from the site into the wo
 
 from __future__ import annotations
 
-import io
-import json
-import logging
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -24,7 +21,6 @@ from temporalio.runtime import Runtime
 
 from core.temporal import data_converter
 from devstack.servers import free_port
-from observe.logs import WithRequestId, formatter
 from observe.metrics import temporal_runtime
 from observe.tracing import temporal_interceptors
 from settings import Settings
@@ -161,7 +157,9 @@ async def metered(client: Client, settings: Settings) -> AsyncIterator[tuple[Cli
     """A client on a runtime of its own whose SDK metrics are served on a free port."""
     settings.temporal_metrics_bind = f"127.0.0.1:{free_port()}"
     runtime: Runtime | None = temporal_runtime(settings)
-    metered_client = await connect(client, runtime=runtime, interceptors=temporal_interceptors(None))
+    metered_client = await connect(
+        client, runtime=runtime, interceptors=temporal_interceptors(None)
+    )
     yield metered_client, f"http://{settings.temporal_metrics_bind}/metrics"
     del metered_client, runtime
 
@@ -248,3 +246,71 @@ async def test_a_journey_moves_the_counters(
         await scrape_until(
             http, workers, lambda t: sample(t, "cers_open_journeys") == 0, "no open journey"
         )
+
+
+# Traces.
+
+
+def by_name(spans: list[ReadableSpan], prefix: str) -> ReadableSpan:
+    (span,) = [s for s in spans if s.name.startswith(prefix)]
+    return span
+
+
+def parent_of(span: ReadableSpan) -> int | None:
+    return span.parent.span_id if span.parent else None
+
+
+async def test_one_form_step_is_one_connected_trace(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    traced = await connect(client, interceptors=temporal_interceptors(provider))
+    username = f"Trace{uuid.uuid4().hex[:6]}"
+    async with (
+        new_worker(traced, settings),
+        browser(settings, traced, tracer_provider=provider) as b,
+    ):
+        page = await b.get("/en/gckey/sign-in")
+        page = await b.submit(page, "sign-up")
+        page = await b.submit(page, "terms", {"decision": "accept"})
+        exporter.clear()
+        page = await b.submit(page, "username", {"username": username})
+        assert page.h1 == "Create Your Password"
+        spans = list(exporter.get_finished_spans())
+
+        # HTTP -> the update the site sends -> the worker's validator and handler, and the
+        # activity the handler starts (the SDK's workflow spans end as they start, so they
+        # are siblings) -> the activity's run.
+        http = by_name(spans, "POST /{lang}/gckey/username")
+        update = by_name(spans, "StartWorkflowUpdate:choose_username")
+        validated = by_name(spans, "ValidateUpdate:choose_username")
+        handled = by_name(spans, "HandleUpdate:choose_username")
+        started = by_name(spans, "StartActivity:reserve_username")
+        ran = by_name(spans, "RunActivity:reserve_username")
+        assert http.context and update.context and handled.context and started.context
+        assert parent_of(update) == http.context.span_id
+        assert parent_of(validated) == parent_of(handled) == update.context.span_id
+        assert parent_of(started) == update.context.span_id
+        assert parent_of(ran) == started.context.span_id
+        chain = (http, update, validated, handled, started, ran)
+        assert len({s.context.trace_id for s in chain if s.context}) == 1
+
+        # A link's token, a search's words, the person's address: in no span.
+        exporter.clear()
+        await b.get("/en/confirm/SECRET-TOKEN-123")
+        await b.get(f"/en/gckey/sign-in?username={username}")
+        spans = list(exporter.get_finished_spans())
+        assert {s.name for s in spans} >= {
+            "GET /{lang}/confirm/{token}",
+            "GET /{lang}/gckey/sign-in",
+        }
+        written = repr([(s.name, dict(s.attributes or {})) for s in spans])
+        assert "SECRET-TOKEN" not in written and username not in written
+        assert "127.0.0.1" not in written and "python-httpx" not in written
+        # Probes leave no trace.
+        exporter.clear()
+        await b.http.get("/healthz")
+        assert not exporter.get_finished_spans()
+    del traced

@@ -18,9 +18,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import RouteContext, iter_route_contexts
-from opentelemetry.context import Context
+from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
@@ -169,19 +169,17 @@ PERSON_ATTRIBUTES = (
 )
 
 
-class RedactSpans(SpanProcessor):
-    """Rewrites a span's URL and drops who sent it, as it starts (before any exporter sees
-    it, since exporters take spans as they end)."""
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        attributes = span.attributes or {}
-        for key in URL_ATTRIBUTES:
-            value = attributes.get(key)
-            if isinstance(value, str):
-                span.set_attribute(key, redact_url(value))
-        for key in PERSON_ATTRIBUTES:
-            if key in attributes:
-                span.set_attribute(key, REDACTED)
+def redact_span(span: trace.Span, scope: dict[str, Any]) -> None:
+    """The server span's URL rewritten and who sent it dropped, once the ASGI instrumentation
+    has set them and before any exporter sees the span (exporters take spans as they end)."""
+    attributes = getattr(span, "attributes", None) or {}
+    for key in URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str):
+            span.set_attribute(key, redact_url(value))
+    for key in PERSON_ATTRIBUTES:
+        if key in attributes:
+            span.set_attribute(key, REDACTED)
 
 
 def redact_url(value: str) -> str:
@@ -194,12 +192,10 @@ def redact_url(value: str) -> str:
 
 def instrument(app: FastAPI, provider: TracerProvider) -> None:
     """The site's HTTP spans, named by route template, their URLs redacted; none for probes."""
-    if not getattr(provider, "_cers_redacts", False):
-        provider.add_span_processor(RedactSpans())
-        provider._cers_redacts = True  # type: ignore[attr-defined]  # once per provider
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=provider,
+        server_request_hook=redact_span,
         excluded_urls=",".join(p.lstrip("/") for p in PROBES),
         exclude_spans=["receive", "send"],
     )
