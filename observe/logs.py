@@ -13,6 +13,7 @@ import sys
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
+from temporalio import activity, workflow
 
 from observe.requests import REQUEST_ID
 from settings import Settings
@@ -49,12 +50,21 @@ def formatter(json_lines: bool) -> logging.Formatter:
     return logging.Formatter(TEXT)
 
 
+def temporal_fields(json_lines: bool) -> None:
+    """The SDK's workflow and activity loggers put the workflow's or activity's ids in the
+    message text, and as a field (temporal_workflow, temporal_activity): a JSON line needs only
+    the field."""
+    activity.logger.activity_info_on_message = not json_lines
+    workflow.logger.workflow_info_on_message = not json_lines
+
+
 def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
     """The process's logging, from its settings: called once by each entry point (the worker's
     main, the site's app from the environment), not by create_app, which tests build."""
     handler = ServiceHandler(sys.stderr)
     handler.addFilter(WithRequestId())
     handler.setFormatter(formatter(settings.json_logs))
+    temporal_fields(settings.json_logs)
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, ServiceHandler)]:
         root.removeHandler(old)

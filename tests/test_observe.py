@@ -4,9 +4,12 @@ activity, and JSON log lines that carry the request id from the site into the wo
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -21,7 +24,9 @@ from temporalio.runtime import Runtime
 
 from core.temporal import data_converter
 from devstack.servers import free_port
+from observe.logs import WithRequestId, formatter, temporal_fields
 from observe.metrics import temporal_runtime
+from observe.requests import acceptable
 from observe.tracing import temporal_interceptors
 from settings import Settings
 from tests.conftest import TEST_RING, MailCatcher, NewWorker, text_of, until
@@ -314,3 +319,82 @@ async def test_one_form_step_is_one_connected_trace(
         await b.http.get("/healthz")
         assert not exporter.get_finished_spans()
     del traced
+
+
+# Logs.
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """What the service's handler writes in production, one JSON object a line."""
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    handler.addFilter(WithRequestId())
+    handler.setFormatter(formatter(json_lines=True))
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
+    temporal_fields(json_lines=True)
+    yield written
+    temporal_fields(json_lines=False)
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+async def test_a_request_id_follows_a_sign_in_into_the_workflow_and_its_e_mail(
+    client: Client,
+    settings: Settings,
+    new_worker: NewWorker,
+    smtp: MailCatcher,
+    json_lines: io.StringIO,
+) -> None:
+    settings.lock_after_failures = 2
+    settings.trusted_proxies = "127.0.0.1"  # the test's connections come from there
+    username, address = f"Logs{uuid.uuid4().hex[:6]}", new_address()
+    request_id = f"lb-{uuid.uuid4().hex}"
+    client = await connect(client, interceptors=temporal_interceptors(None))  # as worker.py's
+    async with new_worker(client, settings), browser(settings, client) as b:
+        await sign_up(b, "en", username, address)
+        async with browser(settings, client) as guesser:
+            await sign_in(guesser, username, "Wrong7Password")
+            guesser.http.headers["X-Request-ID"] = request_id
+            page = await sign_in(guesser, username, "Wrong7Password")
+            assert page.response.headers["X-Request-ID"] == request_id
+        await smtp.wait_for(address)  # the notice of the lock
+        await until(lambda: "sent the notice of lock" in json_lines.getvalue(), what="the log")
+
+        # An id of a shape a log line could be forged with, or from a peer that is not a
+        # trusted proxy, is replaced by the site's own.
+        forged = await b.http.get("/healthz", headers={"X-Request-ID": "a b\nc"})
+        assert acceptable(forged.headers["X-Request-ID"])
+    settings.trusted_proxies = ""
+    async with browser(settings, client) as b:
+        untrusted = await b.http.get("/healthz", headers={"X-Request-ID": request_id})
+        assert untrusted.headers["X-Request-ID"] != request_id
+
+    lines = [json.loads(line) for line in json_lines.getvalue().splitlines()]
+    assert all({"time", "level", "logger", "message", "request_id"} <= set(r) for r in lines)
+    mine = {r["message"].split(" until ")[0] for r in lines if r["request_id"] == request_id}
+    # The workflow's update handler, and the activity it started, say whose request it was.
+    assert "GCKey locked" in mine
+    assert "sent the notice of lock 1" in mine
+    # Not the service's: the test's mail server and HTTP client log addresses and URLs.
+    written = repr([r for r in lines if r["logger"].split(".")[0] not in ("mail", "httpx")])
+    assert username not in written and address not in written and PASSWORD not in written
+
+
+def test_json_logs_outside_development_unless_told(settings: Settings) -> None:
+    assert settings.json_logs  # the test environment reads as production does
+    assert not settings.model_copy(update={"environment": "development"}).json_logs
+    assert not settings.model_copy(update={"log_format": "text"}).json_logs
+    record = logging.LogRecord("cers.web", logging.INFO, __file__, 1, "a %s", ("b",), None)
+    WithRequestId().filter(record)
+    assert json.loads(formatter(json_lines=True).format(record)) == {
+        "time": json.loads(formatter(json_lines=True).format(record))["time"],
+        "level": "INFO",
+        "logger": "cers.web",
+        "message": "a b",
+        "request_id": "-",
+    }
+    assert formatter(json_lines=False).format(record).endswith("INFO cers.web [-] a b")
