@@ -7,9 +7,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import secrets
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +34,8 @@ from observe.tracing import temporal_interceptors
 from settings import Settings
 from tests.conftest import TEST_RING, MailCatcher, NewWorker, text_of, until
 from tests.journeys import PASSWORD, new_address
+from tests.process_helpers import started
+from tests.test_restart import worker_environment
 from tests.web_helpers import Browser, Page, browser, create_user_account, link_in, sign_up
 from worker import probes
 
@@ -398,3 +403,24 @@ def test_json_logs_outside_development_unless_told(settings: Settings) -> None:
         "request_id": "-",
     }
     assert formatter(json_lines=False).format(record).endswith("INFO cers.web [-] a b")
+
+
+async def test_the_worker_process_serves_its_probes_and_logs_json(
+    client: Client, settings: Settings, tmp_path: Path
+) -> None:
+    """``python worker.py`` as compose runs it: its probe port answers, its lines are JSON."""
+    log = tmp_path / "worker.log"
+    env = worker_environment(client, settings)
+    async with (
+        started((sys.executable, "worker.py"), env, log, b"worker polling"),
+        httpx.AsyncClient() as http,
+    ):
+        found = re.search(rb"worker probes on port (\d+)", log.read_bytes())
+        assert found, log.read_text()
+        base = f"http://127.0.0.1:{int(found.group(1))}"
+        assert (await http.get(f"{base}/healthz")).text == "ok"
+        ready = await http.get(f"{base}/readyz")
+        assert ready.json() == {"temporal": "ok", "database": "ok", "smtp": "ok"}
+        assert "cers_open_journeys" in (await http.get(f"{base}/metrics")).text
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert any(r["message"].startswith("worker polling") for r in lines)
