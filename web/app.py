@@ -68,7 +68,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limiter = Limiter.for_settings(settings)
-        runtime = None if client else temporal_runtime(settings)
+        # The SDK's metrics need a runtime of the site's own; without them the default serves.
+        runtime = (
+            temporal_runtime(settings) if settings.temporal_metrics_bind and not client else None
+        )
         connected = client or await Client.connect(
             settings.temporal_address or "127.0.0.1:7233",
             namespace=settings.temporal_namespace,
