@@ -37,6 +37,7 @@ from tests.journeys import PASSWORD, new_address
 from tests.process_helpers import started
 from tests.test_restart import worker_environment
 from tests.web_helpers import Browser, Page, browser, create_user_account, link_in, sign_up
+from web.logs import ACCESS_LOGGER, redact_access_log
 from worker import probes
 
 TOKEN = "scrape-" + secrets.token_hex(16)
@@ -424,3 +425,17 @@ async def test_the_worker_process_serves_its_probes_and_logs_json(
         assert "cers_open_journeys" in (await http.get(f"{base}/metrics")).text
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     assert any(r["message"].startswith("worker polling") for r in lines)
+
+
+def test_successful_probes_stay_out_of_the_access_log() -> None:
+    redact_access_log()
+    access = logging.getLogger(ACCESS_LOGGER)
+
+    def logged(target: str, status: int) -> bool:
+        args = ("127.0.0.1:5000", "GET", target, "1.1", status)
+        record = access.makeRecord(access.name, logging.INFO, __file__, 1, "%s", args, None)
+        return all(f.filter(record) for f in access.filters)
+
+    assert not logged("/healthz", 200) and not logged("/readyz", 200)
+    assert logged("/readyz", 503)  # a failed probe is worth a line
+    assert logged("/en/login", 200)
