@@ -12,6 +12,7 @@ import secrets
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,18 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.runtime import Runtime
+from temporalio.testing import ActivityEnvironment
 
+from activities.email import EmailTemplates, MailNotSent, SmtpSender
 from core.temporal import data_converter
 from devstack.servers import free_port
 from observe.logs import WithRequestId, formatter, temporal_fields
-from observe.metrics import temporal_runtime
+from observe.metrics import CountedSender, temporal_runtime
 from observe.requests import acceptable
 from observe.tracing import temporal_interceptors
 from settings import Settings
@@ -439,3 +443,23 @@ def test_successful_probes_stay_out_of_the_access_log() -> None:
     assert not logged("/healthz", 200) and not logged("/readyz", 200)
     assert logged("/readyz", 503)  # a failed probe is worth a line
     assert logged("/en/login", 200)
+
+
+async def test_e_mail_attempts_are_counted_sent_retried_and_failed(smtp: MailCatcher) -> None:
+    def count(name: str, kind: str) -> float:
+        return REGISTRY.get_sample_value(name, {"kind": kind}) or 0.0
+
+    kind = f"send_{uuid.uuid4().hex[:6]}"
+    env = ActivityEnvironment()
+    message = EmailTemplates("CERS <no-reply@cers.example.ca>").compose(
+        language="en", to=new_address(), subject="Test", template="resume", context={"link": "x"}
+    )
+    down = CountedSender(SmtpSender("127.0.0.1", free_port(), timeout=2))  # nothing listens
+    env.info = replace(env.info, activity_type=kind, attempt=1)
+    with pytest.raises(MailNotSent):
+        await env.run(down.send, message)
+    env.info = replace(env.info, attempt=2)  # Temporal's retry, to a server that is back
+    await env.run(CountedSender(SmtpSender("127.0.0.1", smtp.port)).send, message)
+    assert count("cers_emails_failed_total", kind) == 1
+    assert count("cers_email_retries_total", kind) == 1
+    assert count("cers_emails_sent_total", kind) == 1
