@@ -438,7 +438,7 @@ def test_successful_probes_stay_out_of_the_access_log() -> None:
     def logged(target: str, status: int) -> bool:
         args = ("127.0.0.1:5000", "GET", target, "1.1", status)
         record = access.makeRecord(access.name, logging.INFO, __file__, 1, "%s", args, None)
-        return all(f.filter(record) for f in access.filters)
+        return bool(access.filter(record))
 
     assert not logged("/healthz", 200) and not logged("/readyz", 200)
     assert logged("/readyz", 503)  # a failed probe is worth a line
