@@ -110,7 +110,7 @@ class MailDelivery(JourneyCore):
             state.mail_refused = None
             self._new_link()
             self._progress()
-            return ChangeEmailResult(link_number=state.link_number)
+            return ChangeEmailResult(link_number=state.link_number, view=self._view())
 
     @change_email.validator
     def _validate_change_email(self, input: ChangeEmailInput) -> None:

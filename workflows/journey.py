@@ -17,12 +17,15 @@ from temporalio.workflow import ActivityHandle
 with workflow.unsafe.imports_passed_through():
     from workflows import metering, search
     from workflows.types import (
+        BEFORE_A_CREDENTIAL,
         INVALID_INPUT,
         PARTNER_LINKED,
         USERNAME_TAKEN,
         WRONG_STEP,
         ConfirmationStatus,
         JourneyState,
+        JourneyView,
+        LoginMethod,
         OnboardingInput,
         RecoveryAnswer,
         Step,
@@ -140,11 +143,35 @@ class JourneyCore:
             or self._state.step is Step.CANCELLED
         )
 
+    def _view(self) -> JourneyView:
+        """What the person's pages need, with the revision it is true at and the first moment
+        a timer may change it (the site asks again from then on)."""
+        state = self._state
+        changes_by: datetime | None = None
+        if state.step in BEFORE_A_CREDENTIAL:
+            changes_by = self._last_move_at + timedelta(seconds=self._input.abandon_after_seconds)
+        elif state.step is Step.PORTAL and state.login_method is LoginMethod.GCKEY:
+            uses = [state.gckey_issued_at, state.last_signed_in_at, state.password_reset_at]
+            if last_use := max((u for u in uses if u is not None), default=None):
+                expiry = timedelta(seconds=self._input.gckey_expire_after_seconds)
+                changes_by = last_use + expiry
+        return JourneyView(
+            step=state.step,
+            login_method=state.login_method,
+            username=state.username,
+            gckey_issued_at=state.gckey_issued_at,
+            recovery_email=state.recovery_email,
+            revision=state.revision,
+            changes_by=changes_by,
+        )
+
     def _progress(self) -> None:
         """Where the journey stands, for the staff list in Temporal's visibility: the step, the
         login method, a status, when it last moved and its deadline; never who it is."""
         self._moves += 1
         self._last_move_at = workflow.now()
+        # State only, no command: histories recorded before it replay unchanged.
+        self._state.revision += 1
         before, self._metered_step = self._metered_step, self._state.step
         metering.journey_moved(before, self._state.step, self._state.login_method)
         if not workflow.patched(SEARCH_ATTRIBUTES):
