@@ -17,5 +17,6 @@ RUN pip install . \
 USER cers
 
 EXPOSE 8000
-# X-Forwarded-For is believed from TRUSTED_PROXIES only (web/app.py), not from uvicorn's default.
-CMD ["python", "-m", "uvicorn", "web.app:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", "--no-server-header"]
+# uvicorn as web/serve.py sets it up: no server banner, X-Forwarded-For believed from
+# TRUSTED_PROXIES only (web/app.py), and WEB_GRACEFUL_SHUTDOWN_SECONDS to finish on SIGTERM.
+CMD ["python", "-m", "web.serve", "--host", "0.0.0.0", "--port", "8000"]

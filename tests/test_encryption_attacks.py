@@ -240,6 +240,14 @@ async def test_a_forged_signal_cannot_end_a_lock_and_staff_see_the_journey_stuck
             assert "Le travailleur refuse ce qui a été envoyé en dernier" in french.text(
                 ".stuck-reasons"
             )
+
+            # The list knows it too, from Temporal's own TemporalReportedProblems: one call.
+            async def listed_as_refused() -> bool:
+                page = await b.get("/en/staff/journeys?stuck=1")
+                row = page.texts(f'tr[data-journey="{journey_id}"] .stuck li')
+                return any(r.startswith("The worker refuses what was last sent") for r in row)
+
+            await until(listed_as_refused, what="the refused journey in the stuck list")
             timeline = await b.get(f"/en/staff/journeys/{journey_id}/timeline")
             told = timeline.texts("table.timeline tbody td:nth-child(2)")
             assert f"The worker refused to go on, and keeps retrying: {NOT_BOUND}" in told

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from settings import Settings
-from web.staff.stuck import PendingActivity, stuck_reasons
+from web.staff.stuck import PendingActivity, stuck_query, stuck_reasons
 from workflows import search
 from workflows.search import JourneyStatus
 from workflows.types import ConfirmationStatus, JourneyState, Step
@@ -103,3 +103,53 @@ def test_a_locked_gckey_is_stuck_until_the_lock_ends() -> None:
     assert reasons(locked, step=Step.PORTAL, status=JourneyStatus.COMPLETED) == ["gckey_locked"]
     unlocked = JourneyState("j", step=Step.PORTAL, locked_until=NOW - timedelta(minutes=5))
     assert reasons(unlocked, step=Step.PORTAL, status=JourneyStatus.COMPLETED) == []
+
+
+def test_compose_has_the_server_report_failing_workflow_tasks() -> None:
+    config = (ROOT / "devstack" / "temporal-dynamic-config.yaml").read_text()
+    assert f"{search.PROBLEMS_CONFIG_KEY}:\n  - value: {search.PROBLEMS_AFTER_FAILURES}" in config
+    assert "devstack/temporal-dynamic-config.yaml:" in (ROOT / "docker-compose.yml").read_text()
+
+
+def listed_reasons(**attributes: object) -> list[str]:
+    """The list's reasons: search attributes only, no state, no pending activities."""
+    values: dict[str, object] = {
+        "now": NOW,
+        "stuck_after": DAY,
+        "running": True,
+        "step": Step.PORTAL,
+        "status": JourneyStatus.COMPLETED,
+        "last_progress": NOW - 9 * DAY,
+        "pending": [],
+        "state": None,
+        **attributes,
+    }
+    return [r.kind for r in stuck_reasons(**values)]  # type: ignore[arg-type]
+
+
+def test_the_list_tells_stuck_from_search_attributes_alone() -> None:
+    assert listed_reasons() == []
+    assert listed_reasons(email_failing=True) == ["email_failing"]
+    assert listed_reasons(mail_refused=True) == ["mail_refused"]
+    assert listed_reasons(locked_until=NOW + timedelta(minutes=1)) == ["gckey_locked"]
+    assert listed_reasons(locked_until=NOW - timedelta(minutes=1)) == []
+    assert listed_reasons(reported_problems=True) == ["worker_refuses"]
+    assert listed_reasons(running=False, email_failing=True, mail_refused=True) == []
+    # A journey's own page names the retrying activity instead of saying it twice.
+    retrying = [PendingActivity("send_confirmation_email", 3, "451 try later")]
+    assert listed_reasons(email_failing=True, pending=retrying) == ["activity_retrying"]
+
+
+def test_stuck_only_asks_visibility_the_same_rule() -> None:
+    query = stuck_query(NOW, DAY)
+    cutoff, moment = (NOW - DAY).isoformat(), NOW.isoformat()
+    assert query.startswith("ExecutionStatus = 'Running' AND (")
+    for term in (
+        f"CersStatus IN ('in_progress', 'awaiting_confirmation') AND CersLastProgress < '{cutoff}'",
+        "CersEmailFailing = true",
+        f"CersStep = 'confirm_email' AND CersDeadline <= '{moment}'",
+        f"CersLockedUntil > '{moment}'",
+        "CersMailRefused = true",
+        "TemporalReportedProblems IS NOT NULL",
+    ):
+        assert term in query

@@ -31,6 +31,8 @@ class SessionKey(StrEnum):
     # What this session knows of its journey's JourneyView, so a page needs no query:
     # {"journey", the view's fields, "stale"} (web/guards.py)
     VIEW = "view"
+    # {"list", "pages"}: the staff list's page addresses seen lately, for its Previous link
+    STAFF_PAGES = "staff_pages"
 
 
 # An exporter's keys: a staff page refuses a session holding one (web/staff/access.py).

@@ -23,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.journey import (
         DB_CALL,
         LOCK_TELLS_NOTHING,
-        MAIL_CALL,
         JourneyCore,
         business_error,
         invalid,
@@ -166,7 +165,9 @@ class AccessRules(JourneyCore):
             return RecordSignInResult(SignInOutcome.LOCKED, state.locked_until)
         if input.password_matched:
             state.failed_sign_ins = 0
-            state.locked_until = None
+            if state.locked_until is not None:  # a lock that has run out
+                state.locked_until = None
+                self._tell_lock()
             state.last_signed_in_at = now
             return RecordSignInResult(SignInOutcome.SIGNED_IN)
         state.failed_sign_ins += 1
@@ -177,6 +178,7 @@ class AccessRules(JourneyCore):
         state.locks += 1
         state.locked_until = now + timedelta(seconds=self._input.lock_seconds)
         workflow.logger.info("GCKey locked until %s", state.locked_until)
+        self._tell_lock()
         if workflow.patched(LOCK_TELLS_NOTHING):
             self._tell_owner_of_lock(state.locked_until)
         return RecordSignInResult(SignInOutcome.LOCKED, state.locked_until, locked_now=True)
@@ -190,18 +192,19 @@ class AccessRules(JourneyCore):
         if not to:
             workflow.logger.info("GCKey locked; it has no address to tell its owner at")
             return
-        notice = workflow.start_activity_method(
-            NotificationActivities.send_lock_notice,
-            SendLockNoticeInput(
-                journey_id=state.journey_id,
-                lock_number=state.locks,
-                to=to,
-                language=profile.language if profile else state.language,
-                locked_until=locked_until,
-                failures=self._input.lock_after_failures,
-                time_zone=profile.time_zone if profile else "",
-            ),
-            **MAIL_CALL,
+        email = SendLockNoticeInput(
+            journey_id=state.journey_id,
+            lock_number=state.locks,
+            to=to,
+            language=profile.language if profile else state.language,
+            locked_until=locked_until,
+            failures=self._input.lock_after_failures,
+            time_zone=profile.time_zone if profile else "",
+        )
+        notice = self._mail(
+            lambda options: workflow.start_activity_method(
+                NotificationActivities.send_lock_notice, email, **options
+            )
         )
         self._sending.append(notice)
 
@@ -216,4 +219,6 @@ class AccessRules(JourneyCore):
         state = self._state
         state.password_reset_at = workflow.now()
         state.failed_sign_ins = 0
-        state.locked_until = None
+        if state.locked_until is not None:
+            state.locked_until = None
+            self._tell_lock()

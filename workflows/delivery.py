@@ -10,7 +10,6 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
-from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
@@ -23,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.journey import (
         DB_CALL,
-        MAIL_CALL,
         MAIL_REFUSAL_KEPT,
         JourneyCore,
         business_error,
@@ -44,30 +42,33 @@ with workflow.unsafe.imports_passed_through():
 class MailDelivery(JourneyCore):
     _watching: list[asyncio.Task[None]]  # one per e-mail sent: heeds a lasting refusal
 
-    def _send(self, kind: EmailKind) -> ActivityHandle[SendConfirmationEmailResult]:
+    def _send(self, kind: EmailKind) -> asyncio.Task[SendConfirmationEmailResult]:
         state = self._state
         assert state.profile and state.link_expires_at
-        sending = workflow.start_activity_method(
-            NotificationActivities.send_confirmation_email,
-            SendConfirmationEmailInput(
-                journey_id=state.journey_id,
-                kind=kind,
-                link_number=state.link_number,
-                to=state.profile.email,
-                given_name=state.profile.given_name,
-                language=state.profile.language,
-                urn=state.urn,
-                expires_at=state.link_expires_at,
-                time_zone=state.profile.time_zone,
-            ),
-            **MAIL_CALL,
+        email = SendConfirmationEmailInput(
+            journey_id=state.journey_id,
+            kind=kind,
+            link_number=state.link_number,
+            to=state.profile.email,
+            given_name=state.profile.given_name,
+            language=state.profile.language,
+            urn=state.urn,
+            expires_at=state.link_expires_at,
+            time_zone=state.profile.time_zone,
         )
-        self._watching.append(asyncio.create_task(self._heed(sending, kind, state.profile.email)))
+        sending = self._mail(
+            lambda options: workflow.start_activity_method(
+                NotificationActivities.send_confirmation_email, email, **options
+            )
+        )
+        heed = self._heed(sending, kind, state.profile.email, state.link_number)
+        self._watching.append(asyncio.create_task(heed))
         return sending
 
-    async def _heed(self, sending: ActivityHandle[Any], kind: EmailKind, to: str) -> None:
+    async def _heed(self, sending: asyncio.Task[Any], kind: EmailKind, to: str, link: int) -> None:
         """Records the server's answer when it refuses the address for good; forgets an
-        earlier refusal of this address once an e-mail to it goes through."""
+        earlier refusal of this address once an e-mail to it goes through, and keeps that
+        this link's e-mail went (the portal says "being sent" until then)."""
         state = self._state
         try:
             await sending
@@ -76,12 +77,16 @@ class MailDelivery(JourneyCore):
             if refusal is not None and workflow.patched(MAIL_REFUSAL_KEPT):
                 answer = str(refusal.details[0]) if refusal.details else refusal.message
                 state.mail_refused = MailRefusal(to, kind, answer, workflow.now())
+                self._tell_refused()
                 workflow.logger.info("the mail server refused the %s e-mail", kind.value)
             return
         except asyncio.CancelledError:
             return  # a cancelled journey's mail; nothing to record
         if state.mail_refused is not None and state.mail_refused.address == to:
             state.mail_refused = None
+            self._tell_refused()
+        if state.link_mailed is not None:
+            state.link_mailed = max(state.link_mailed, link)
 
     def _address_refused(self) -> bool:
         """The mail server refused the address the confirmation e-mail goes to now."""
@@ -108,6 +113,7 @@ class MailDelivery(JourneyCore):
             )
             state.profile = replace(state.profile, email=input.email)
             state.mail_refused = None
+            self._tell_refused()
             self._new_link()
             self._progress()
             return ChangeEmailResult(link_number=state.link_number, view=self._view())

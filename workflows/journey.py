@@ -7,11 +7,11 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
@@ -46,6 +46,14 @@ MAIL_CALL: dict[str, Any] = {
         initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5)
     ),
 }
+# From STUCK_IN_VISIBILITY on, an e-mail's first attempts are bounded (about 6 s of retries
+# after the first): when they all fail, the journey says so in visibility and sends again
+# with MAIL_CALL. A retry inside one activity costs no history; this costs at most one more
+# activity per e-mail, however long the mail server stays down.
+MAIL_FIRST_TRY: dict[str, Any] = {
+    **MAIL_CALL,
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3),
+}
 
 # Changes to deployed logic, each behind workflow.patched so recorded journeys still replay.
 # Journeys recorded before ACCESS_LIVES_ON completed at the portal; from it on, the journey
@@ -63,6 +71,14 @@ MAIL_REFUSAL_KEPT = "mail-refusal-kept"
 # From ABANDON_UNFINISHED on, a sign-up with no progress before any credential for the abandon
 # period ends as abandoned, and its username is released.
 ABANDON_UNFINISHED = "abandon-unfinished-sign-ups"
+# From MAIL_ACCEPTED_KEPT on, a journey keeps which link's e-mail the mail server accepted.
+MAIL_ACCEPTED_KEPT = "mail-accepted-kept"
+# From STUCK_IN_VISIBILITY on, the journey tells visibility all that makes it stuck: an e-mail
+# failing its first attempts (CersEmailFailing), an address refused for good (CersMailRefused)
+# and a lock (CersLockedUntil); the staff list reads a page in one visibility call.
+STUCK_IN_VISIBILITY = "stuck-told-to-visibility"
+
+T = TypeVar("T")
 
 STATUS_OF_STEP = {
     Step.CONFIRM_EMAIL: search.JourneyStatus.AWAITING_CONFIRMATION,
@@ -100,7 +116,8 @@ class JourneyCore:
     _deadline_changes: int
     _moves: int  # how many times the journey moved on; the abandon timer starts at each
     _last_move_at: datetime  # when it last did (its start, before any move)
-    _sending: list[ActivityHandle[Any]]  # e-mail on its way; the journey ends only after it
+    _sending: list[asyncio.Task[Any]]  # e-mail on its way; the journey ends only after it
+    _mail_failing: int  # e-mails whose first attempts failed, still retrying
     _password_hash: str  # held from the password step until the GCKey is issued
     _recovery_answers: list[RecoveryAnswer]  # likewise
     _sent_link: int
@@ -193,3 +210,41 @@ class JourneyCore:
                 search.DEADLINE.value_set(deadline) if deadline else search.DEADLINE.value_unset(),
             ]
         )
+
+    def _tell_visibility(self, *updates: SearchAttributeUpdate[Any]) -> None:
+        if workflow.patched(STUCK_IN_VISIBILITY):
+            workflow.upsert_search_attributes(list(updates))
+
+    def _tell_lock(self) -> None:
+        until = self._state.locked_until
+        self._tell_visibility(
+            search.LOCKED_UNTIL.value_set(until) if until else search.LOCKED_UNTIL.value_unset()
+        )
+
+    def _tell_refused(self) -> None:
+        self._tell_visibility(search.MAIL_REFUSED.value_set(self._state.mail_refused is not None))
+
+    def _mail(self, start: Callable[[dict[str, Any]], ActivityHandle[T]]) -> asyncio.Task[T]:
+        """An e-mail on its way: ``start`` starts its activity with the options given. The
+        first activity is started here, at once, where older code started its only one."""
+        if not workflow.patched(STUCK_IN_VISIBILITY):
+            return start(MAIL_CALL)
+        return asyncio.create_task(self._until_sent(start(MAIL_FIRST_TRY), start))
+
+    async def _until_sent(
+        self, first: ActivityHandle[T], start: Callable[[dict[str, Any]], ActivityHandle[T]]
+    ) -> T:
+        try:
+            return await first
+        except ActivityError as err:
+            if err.retry_state is not RetryState.MAXIMUM_ATTEMPTS_REACHED:
+                raise  # refused for good, or cancelled: not a mail server that may come back
+        self._mail_failing += 1
+        if self._mail_failing == 1:
+            self._tell_visibility(search.EMAIL_FAILING.value_set(True))
+        try:
+            return await start(MAIL_CALL)
+        finally:
+            self._mail_failing -= 1
+            if self._mail_failing == 0:
+                self._tell_visibility(search.EMAIL_FAILING.value_set(False))

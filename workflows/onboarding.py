@@ -8,7 +8,6 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
@@ -26,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.journey import (
         ACCESS_LIVES_ON,
         DB_CALL,
+        MAIL_ACCEPTED_KEPT,
         business_error,
         invalid,
     )
@@ -104,6 +104,7 @@ class OnboardingWorkflow(
             journey_id=input.journey_id,
             started_at=workflow.now(),
             rules_version=input.rules_version,
+            link_mailed=0 if workflow.patched(MAIL_ACCEPTED_KEPT) else None,
         )
         self._begun = input.carried is not None
         self._password_hash = input.carried_password_hash
@@ -112,7 +113,8 @@ class OnboardingWorkflow(
         self._sent_link = input.carried_link_sent
         self._reminded_link = input.carried_link_reminded
         self._lock = asyncio.Lock()
-        self._sending: list[ActivityHandle[Any]] = []
+        self._sending: list[asyncio.Task[Any]] = []
+        self._mail_failing = 0
         self._watching: list[asyncio.Task[None]] = []
         self._deadline_changes = 0
         self._moves = 0

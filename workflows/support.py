@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.activity_types import (
         SendResumeEmailInput,
     )
-    from workflows.journey import MAIL_CALL, JourneyCore, invalid, wrong_step
+    from workflows.journey import JourneyCore, invalid, wrong_step
     from workflows.types import (
         OPEN_STEPS,
         RESUME_LINK_DEAD,
@@ -135,15 +135,16 @@ class SupportActions(JourneyCore):
         state = self._state
         state.resume_links_sent += 1
         state.resume_link_expires_at = workflow.now() + timedelta(hours=RESUME_LINK_HOURS)
-        sending = workflow.start_activity_method(
-            NotificationActivities.send_resume_email,
-            SendResumeEmailInput(
-                journey_id=state.journey_id,
-                resume_link_number=state.resume_links_sent,
-                to=input.email,
-                language=state.profile.language if state.profile else state.language,
-            ),
-            **MAIL_CALL,
+        email = SendResumeEmailInput(
+            journey_id=state.journey_id,
+            resume_link_number=state.resume_links_sent,
+            to=input.email,
+            language=state.profile.language if state.profile else state.language,
+        )
+        sending = self._mail(
+            lambda options: workflow.start_activity_method(
+                NotificationActivities.send_resume_email, email, **options
+            )
         )
         self._sending.append(sending)
         self._acted(input)
@@ -178,6 +179,7 @@ class SupportActions(JourneyCore):
         state = self._state
         state.locked_until = None
         state.failed_sign_ins = 0
+        self._tell_lock()
         self._acted(input)
         return SupportActionResult(step=state.step, view=self._view())
 

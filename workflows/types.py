@@ -225,6 +225,9 @@ class JourneyState:
     abandoned_at: datetime | None = None
     # The confirmation e-mail's address refused by the mail server; None once it is changed.
     mail_refused: MailRefusal | None = None
+    # The newest link whose e-mail the mail server has accepted (0: none yet), so the portal
+    # says "being sent" until it has; None in a journey begun before this was kept.
+    link_mailed: int | None = None
     # Bumped at every move (JourneyCore._progress): the site keeps a JourneyView only while
     # nothing newer is known, and never lets an older answer replace a newer one.
     revision: int = 0

@@ -38,6 +38,7 @@ from tests.journeys import (
     journey_handle,
 )
 from web.journeys import Journeys, new_workflow_id
+from workflows import search
 from workflows.inputs import password_reset_input
 from workflows.onboarding import OnboardingWorkflow
 from workflows.reset import PasswordResetWorkflow
@@ -254,6 +255,40 @@ async def mail_refused_then_changed(handle: Journey, stack: Stack) -> None:
     await at_portal(handle)
 
 
+async def email_failing(handle: Journey) -> bool | None:
+    """The journey's CersEmailFailing, as visibility's record of it says."""
+    attributes = (await handle.describe()).typed_search_attributes
+    return attributes.get(search.EMAIL_FAILING)
+
+
+async def mail_failing_then_sent(handle: Journey, stack: Stack) -> None:
+    """The mail server is down (451) when the confirmation e-mail goes: its first attempts
+    fail, the journey says so in visibility and sends again; the server comes back, the e-mail
+    goes and the link confirms. At the portal five failures lock the GCKey (its notice e-mailed)
+    and support unlocks it: the lock comes and goes in visibility too."""
+    stack.mail.refuse = True
+    try:
+        await choose_credentials(handle, f"Histo{uuid.uuid4().hex[:6]}")
+        await handle.execute_update(
+            OnboardingWorkflow.set_recovery_email, SetRecoveryEmailInput("")
+        )
+        await create_account(handle, "later@example.ca")
+        while not await email_failing(handle):
+            await asyncio.sleep(0.2)
+    finally:
+        stack.mail.refuse = False
+    while await email_failing(handle):
+        await asyncio.sleep(0.2)
+    await handle.execute_update(OnboardingWorkflow.confirm_email, ConfirmEmailInput(1))
+    await at_portal(handle)
+    for _ in range(5):
+        await handle.execute_update(OnboardingWorkflow.record_sign_in, RecordSignInInput(False))
+    await mail_gone(handle)
+    await handle.execute_update(
+        OnboardingWorkflow.unlock_gckey, SupportActionInput("ana", "Identity checked by phone")
+    )
+
+
 @dataclass
 class Recording:
     walk: Callable[[Journey, Stack], Awaitable[None]]
@@ -285,6 +320,7 @@ PATHS: dict[str, Recording] = {
     "locked_with_notice": Recording(locked_with_notice),
     "resumed_by_support": Recording(resumed_by_support),
     "mail_refused_then_changed": Recording(mail_refused_then_changed),
+    "mail_failing_then_sent": Recording(mail_failing_then_sent),
     "abandoned_at_password": Recording(abandoned_at_password, {"abandon_after_days": 3 / 86400}),
 }
 

@@ -26,6 +26,7 @@ from web.journeys import ListPageGone
 from web.pages import render
 from web.staff import words
 from web.staff.access import AnyStaff
+from web.staff.paging import list_key, previous_page
 from web.staff.reading import Filters, ListPage, StaffReader
 from workflows import rules
 from workflows.search import JourneyStatus
@@ -80,6 +81,14 @@ async def journey_list(
         listed = await reader.page(filters, "" if errors else page, now())
     except ListPageGone:
         listed, errors = ListPage([], ""), {"page": [PAGE_GONE]}
+    kept = {
+        "step": filters.step,
+        "status": filters.status,
+        "login_method": filters.login_method,
+        "idle_hours": idle_hours,
+        "stuck": "1" if filters.stuck else "",
+    }
+    previous = previous_page(request.session, list_key(kept), listed.number, page)
     return render(
         request,
         "staff/journeys.html",
@@ -88,6 +97,9 @@ async def journey_list(
         staff=staff,
         rows=listed.rows,
         next_token=listed.next_token,
+        previous_token=previous,
+        page_number=listed.number,
+        kept=kept,
         paged=bool(page),
         idle_hours=idle_hours,
         errors=errors,

@@ -1,9 +1,9 @@
 """What the staff pages read from Temporal: the journey list from visibility (filtered on the
-search attributes of workflows/search.py), and each journey's description and state."""
+search attributes of workflows/search.py; a page, its rows and "stuck only" in one visibility
+call), and each journey's description and state for its own page."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 from collections.abc import Iterable
@@ -16,8 +16,8 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.common import TypedSearchAttributes
 from temporalio.service import RPCError
 
-from web.journeys import Journeys, ListPageGone, journey_id_of, workflow_id_for
-from web.staff.stuck import PendingActivity, Stuck, last_progress_of, stuck_reasons
+from web.journeys import Journeys, ListPageGone, journey_id_of
+from web.staff.stuck import PendingActivity, Stuck, last_progress_of, stuck_query, stuck_reasons
 from web.temporal import TemporalUnavailable
 from workflows import search
 from workflows.onboarding import OnboardingWorkflow
@@ -26,11 +26,6 @@ from workflows.search import JourneyStatus
 from workflows.types import JourneyState, LoginMethod, Step
 
 PAGE_SIZE = 20
-# A stuck-only list looks through this many pages of open journeys for one to show.
-STUCK_SCAN_PAGES = 5
-# A list row waits this long for a journey's state; a busy worker leaves the row's lock and
-# link columns blank rather than holding up the whole page.
-ROW_QUERY_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -69,7 +64,7 @@ class Filters:
             errors,
         )
 
-    def query(self, task_queue: str, now: datetime) -> str:
+    def query(self, task_queue: str, now: datetime, stuck_after: timedelta) -> str:
         """The visibility query. Every value is one of a closed set or a number, so nothing a
         person types ends up inside it except through these checks."""
         # This service's journeys: its workflow type on its task queue.
@@ -87,7 +82,7 @@ class Filters:
             cutoff = (now - timedelta(hours=self.idle_hours)).isoformat()
             parts.append(f"{search.LAST_PROGRESS.name} < '{cutoff}'")
         if self.stuck:
-            parts.append("ExecutionStatus = 'Running'")
+            parts.append(f"({stuck_query(now, stuck_after)})")
         return " AND ".join(parts)
 
 
@@ -109,6 +104,10 @@ class JourneyRow:
     status: str | None
     last_progress: datetime | None
     deadline: datetime | None
+    email_failing: bool = False
+    mail_refused: bool = False
+    locked_until: datetime | None = None
+    reported_problems: bool = False
     pending: list[PendingActivity] = field(default_factory=list)
     workflow_task_attempt: int = 0  # of the workflow task Temporal is waiting on, if any
     state: JourneyState | None = None
@@ -119,6 +118,7 @@ class JourneyRow:
 class ListPage:
     rows: list[JourneyRow]
     next_token: str  # "" on the last page
+    number: int = 1  # of this page, counted from the first
 
 
 # The page token rides in the address; signed, so only a token this site handed out reaches
@@ -126,23 +126,25 @@ class ListPage:
 PAGE_SALT = "cers-staff-list-page"
 
 
-def encode_token(secret_key: str, token: bytes | None) -> str:
+def encode_token(secret_key: str, token: bytes | None, number: int) -> str:
+    """The address's ``page``: visibility's token for the page and the page's number."""
     if not token:
         return ""
-    return str(
-        URLSafeSerializer(secret_key, salt=PAGE_SALT).dumps(base64.b64encode(token).decode())
-    )
+    page = {"n": number, "t": base64.b64encode(token).decode()}
+    return str(URLSafeSerializer(secret_key, salt=PAGE_SALT).dumps(page))
 
 
-def decode_token(secret_key: str, text: str) -> bytes | None:
-    """The token of the page asked for; None for the first. ListPageGone if it is not one
-    this site made."""
+def decode_token(secret_key: str, text: str) -> tuple[bytes | None, int]:
+    """The token of the page asked for and its number; (None, 1) for the first. ListPageGone
+    if it is not one this site made."""
     if not text:
-        return None
+        return None, 1
     try:
-        encoded = URLSafeSerializer(secret_key, salt=PAGE_SALT).loads(text)
-        if isinstance(encoded, str):
-            return base64.b64decode(encoded, validate=True)
+        page = URLSafeSerializer(secret_key, salt=PAGE_SALT).loads(text)
+        if isinstance(page, dict) and isinstance(page.get("t"), str):
+            number = page.get("n")
+            if isinstance(number, int) and number > 1:
+                return base64.b64decode(page["t"], validate=True), number
     except (BadSignature, binascii.Error, ValueError, TypeError):
         pass
     raise ListPageGone
@@ -155,6 +157,7 @@ def row_from(
     started_at: datetime | None,
     closed_at: datetime | None,
     attributes: TypedSearchAttributes,
+    reported: bool = False,
 ) -> JourneyRow:
     return JourneyRow(
         journey_id=journey_id_of(workflow_id),
@@ -168,6 +171,10 @@ def row_from(
         status=attributes.get(search.STATUS),
         last_progress=attributes.get(search.LAST_PROGRESS),
         deadline=attributes.get(search.DEADLINE),
+        email_failing=bool(attributes.get(search.EMAIL_FAILING)),
+        mail_refused=bool(attributes.get(search.MAIL_REFUSED)),
+        locked_until=attributes.get(search.LOCKED_UNTIL),
+        reported_problems=reported,
     )
 
 
@@ -180,29 +187,27 @@ class StaffReader:
         self.stuck_after = timedelta(hours=self.settings.stuck_after_hours)
 
     async def page(self, filters: Filters, token: str, now: datetime) -> ListPage:
-        query = filters.query(self.settings.task_queue, now)
+        """One page of the list: one visibility call, its rows and their stuck reasons from
+        the search attributes alone."""
+        query = filters.query(self.settings.task_queue, now, self.stuck_after)
         secret_key = self.settings.secret_key.get_secret_value()
-        next_token = decode_token(secret_key, token)
-        rows: list[JourneyRow] = []
-        for _ in range(STUCK_SCAN_PAGES if filters.stuck else 1):
-            found, next_token = await self._fetch(query, next_token)
-            await asyncio.gather(*(self.complete(row, now, ROW_QUERY_SECONDS) for row in found))
-            rows += [row for row in found if row.stuck or not filters.stuck]
-            if rows or not next_token:
-                break
-        return ListPage(rows, encode_token(secret_key, next_token))
-
-    async def _fetch(
-        self, query: str, token: bytes | None
-    ) -> tuple[list[JourneyRow], bytes | None]:
-        listed, next_token = await self.journeys.list_page(query, PAGE_SIZE, token)
-        found = [
-            row_from(
-                w.id, w.run_id, w.status, w.start_time, w.close_time, w.typed_search_attributes
+        page_token, number = decode_token(secret_key, token)
+        listed, next_token = await self.journeys.list_page(query, PAGE_SIZE, page_token)
+        rows = []
+        for w in listed:
+            reported = reported_problems(w.typed_search_attributes)
+            row = row_from(
+                w.id,
+                w.run_id,
+                w.status,
+                w.start_time,
+                w.close_time,
+                w.typed_search_attributes,
+                reported,
             )
-            for w in listed
-        ]
-        return found, next_token
+            self._judge(row, now)
+            rows.append(row)
+        return ListPage(rows, encode_token(secret_key, next_token, number + 1), number)
 
     async def journey(self, journey_id: str, now: datetime) -> JourneyRow | None:
         """One journey's description and state; None if Temporal does not know it."""
@@ -217,36 +222,23 @@ class StaffReader:
             described.close_time,
             described.typed_search_attributes,
         )
+        row.reported_problems = reported_problems(described.typed_search_attributes)
         row.pending = pending_of(described.raw_description.pending_activities)
         row.workflow_task_attempt = described.raw_description.pending_workflow_task.attempt
-        await self.complete(row, now, self.settings.temporal_rpc_timeout_seconds, described=True)
-        return row
-
-    async def complete(
-        self, row: JourneyRow, now: datetime, query_seconds: float, *, described: bool = False
-    ) -> None:
-        """Adds the pending activities and the journey's state, then works out if it is
-        stuck. A journey that cannot answer in time is shown without them."""
-        if not described:
-            try:
-                description = await self.journeys.describe(row.journey_id)
-                raw = description.raw_description if description else None
-                row.pending = pending_of(raw.pending_activities) if raw else []
-                row.workflow_task_attempt = raw.pending_workflow_task.attempt if raw else 0
-            except (TemporalUnavailable, RPCError):
-                row.pending = []
-        if row.running or described:
-            # A list asks only running journeys: a closed one is replayed to answer.
-            try:
-                row.state = await self.journeys.state(
-                    workflow_id_for(row.journey_id), timedelta(seconds=query_seconds)
-                )
-            except (TemporalUnavailable, RPCError, WorkflowQueryFailedError):
-                row.state = None
+        try:  # a closed journey is replayed to answer; one that cannot is shown without it
+            row.state = await self.journeys.state(
+                described.id, timedelta(seconds=self.settings.temporal_rpc_timeout_seconds)
+            )
+        except (TemporalUnavailable, RPCError, WorkflowQueryFailedError):
+            row.state = None
         if row.last_progress is None:
             row.last_progress = last_progress_of(row.state)
         if row.step is None and row.state is not None:
             row.step = row.state.step.value
+        self._judge(row, now)
+        return row
+
+    def _judge(self, row: JourneyRow, now: datetime) -> None:
         row.stuck = stuck_reasons(
             now=now,
             stuck_after=self.stuck_after,
@@ -258,7 +250,16 @@ class StaffReader:
             state=row.state,
             deadline=row.deadline,
             workflow_task_attempt=row.workflow_task_attempt,
+            email_failing=row.email_failing,
+            mail_refused=row.mail_refused,
+            locked_until=row.locked_until,
+            reported_problems=row.reported_problems,
         )
+
+
+def reported_problems(attributes: TypedSearchAttributes) -> bool:
+    """Temporal's own report that the journey's workflow task keeps failing."""
+    return any(pair.key.name == search.REPORTED_PROBLEMS for pair in attributes)
 
 
 def pending_of(infos: Iterable[PendingActivityInfo]) -> list[PendingActivity]:
