@@ -23,6 +23,7 @@ from temporalio.client import (
     ScheduleUpdate,
     WorkflowHandle,
 )
+from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
@@ -33,7 +34,8 @@ from activities.faults import quiet_expected_faults
 from activities.notify import NotificationActivities
 from activities.outbox import Outbox
 from activities.reset import PasswordResetActivities
-from core.temporal import data_converter, history_converter
+from core.temporal import data_converter, history_converter, reader_of
+from db.datakeys import DataKeys
 from db.engine import make_engine, migrate
 from observe.logs import configure_logging
 from observe.metrics import CountedSender, temporal_runtime
@@ -74,6 +76,13 @@ async def running_worker(
         engine.dispose()
 
 
+def archive_reader(client: Client, settings: Settings) -> DataConverter:
+    """The archive reads closed histories with the client's keys; a client made without our
+    codec (a test's plain worker) reads with the ring alone."""
+    codec = reader_of(client.data_converter, settings.payload_ring)
+    return history_converter(codec.ring, codec.keys)
+
+
 def build_worker(client: Client, settings: Settings, engine: Engine, sender: EmailSender) -> Worker:
     sender = CountedSender(sender)  # e-mails sent, retried and failed (observe/metrics.py)
     accounts = AccountActivities(engine)
@@ -85,7 +94,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
         mail_from=settings.mail_from,
     )
     resets = PasswordResetActivities(engine, sender, mail_from=settings.mail_from)
-    archives = ArchiveActivities(client, engine, history_converter(settings.payload_ring))
+    archives = ArchiveActivities(client, engine, archive_reader(client, settings))
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -93,6 +102,8 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
         # A worker that died keeps its sticky queue; don't make the next form step wait the
         # default 10 s before another worker picks the journey up.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
+        # Memory per cached run against a replay for one that is not (settings.py).
+        max_cached_workflows=settings.worker_cached_journeys,
         # SIGTERM lets the activities in flight finish (an e-mail the server is taking).
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
         activities=[
@@ -163,16 +174,19 @@ async def watch_waiting_sign_ups(client: Client, settings: Settings) -> int:
     return told
 
 
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
-    """A client whose payloads are encrypted with the settings' key ring, and that refuses
-    any it receives that are not (unless the cut-over window is open)."""
+async def connect(settings: Settings, engine: Engine, runtime: Runtime | None = None) -> Client:
+    """A client whose payloads are encrypted with the settings' key ring, each workflow's under
+    its own data key kept in ``engine`` (the application database), and that refuses any it
+    receives that are not ours (unless the cut-over window is open)."""
     return await Client.connect(
         settings.temporal_address or "127.0.0.1:7233",
         namespace=settings.temporal_namespace,
         runtime=runtime,
         interceptors=temporal_interceptors(provider_for(settings, "cers-worker")),
         data_converter=data_converter(
-            settings.payload_ring, accept_plaintext=settings.payload_accept_plaintext
+            settings.payload_ring,
+            DataKeys(engine, settings.payload_ring),
+            accept_plaintext=settings.payload_accept_plaintext,
         ),
     )
 
@@ -191,7 +205,8 @@ async def probes(settings: Settings, client: Client) -> AsyncIterator[int]:
 async def serve(runtime: Runtime) -> None:
     settings = get_settings()
     migrate(settings.sqlalchemy_url)
-    client = await connect(settings, runtime)
+    keys_engine = make_engine(settings.sqlalchemy_url)
+    client = await connect(settings, keys_engine, runtime)
     await ensure_archive_schedule(client, settings)
     await watch_waiting_sign_ups(client, settings)
     stop = asyncio.Event()
@@ -201,6 +216,7 @@ async def serve(runtime: Runtime) -> None:
         log.info("worker polling task queue %s", settings.task_queue)
         await stop.wait()
     log.info("worker stopped")
+    keys_engine.dispose()
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from core.normalize import username_key
 from db.models import GCKey, PartnerIdentity, RecoveryAnswerRow, UserAccount
 from db.sessions import end_journey_sessions
+from db.sign_ins import end_lock, start_count
 from workflows import rules
 from workflows.activity_types import (
     ExpireGCKeyInput,
@@ -103,6 +104,7 @@ class AccountActivities:
                     )
                 )
             session.add(row)
+            start_count(session, row.journey_id)
             session.commit()
         return IssueGCKeyResult(issued_at=input.issued_at)
 
@@ -255,6 +257,8 @@ class AccountActivities:
                 row.password_hash = input.password_hash
                 row.password_changed_at = input.changed_at
                 session.add(row)
+                # The site counts sign-ins here (db/sign_ins.py): a new password ends a lock.
+                end_lock(session, row.journey_id, input.changed_at)
                 session.commit()
         # Whoever held a session of this GCKey (a copied cookie, a forgotten browser) is out.
         end_journey_sessions(self._engine, input.journey_id)

@@ -54,9 +54,14 @@ def closed_query(task_queue: str, after: datetime | None = None) -> str:
     return query
 
 
-def closed_window_query(after: datetime | None, before: datetime | None) -> str:
-    """Visibility query: every journey that closed in the window, whatever its deployment."""
+def closed_window_query(
+    after: datetime | None, before: datetime | None, task_queue: str = ""
+) -> str:
+    """Visibility query: every journey that closed in the window, whatever its deployment
+    unless a task queue is named."""
     query = f"WorkflowType = '{JOURNEY_WORKFLOW_TYPE}' AND ExecutionStatus != 'Running'"
+    if task_queue:
+        query += f" AND TaskQueue = '{task_queue}'"
     if after is not None:
         query += f" AND CloseTime >= '{visibility_time(after)}'"
     if before is not None:

@@ -74,6 +74,13 @@ SAYS: dict[str, str] = {
     ),
     "record_sign_in:locked": N_("GCKey sign-in refused: the GCKey is locked."),
     "record_sign_in:expired": N_("GCKey sign-in refused: the GCKey has expired."),
+    # Counted by the site (db/sign_ins.py) and told to the journey after: the same words.
+    "sign_in_decided:signed_in": N_("Signed in with the GCKey."),
+    "sign_in_decided:failed": N_("GCKey sign-in refused: wrong username or password."),
+    "sign_in_decided:locked_now": N_(
+        "GCKey sign-in refused: wrong username or password; that failure locked the GCKey."
+    ),
+    "sign_in_decided:locked": N_("GCKey sign-in refused: the GCKey is locked."),
     "record_partner_attempt": N_(
         "Came back through a Sign-In Partner (%(issuer)s); not merged, default access "
         "unchanged: %(default_access)s."

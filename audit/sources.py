@@ -46,9 +46,15 @@ class RunHistory:
     history: WorkflowHistory
     run_id: str
     source: Source
-    json: str
+    # As read, when it was read as JSON (the archive, a file); from Temporal, made when asked
+    # for: replaying a thousand runs has no use for it, and it costs milliseconds each.
+    source_json: str = ""
     readable: WorkflowHistory | None = None
     export: str = ""  # the readable copy as JSON: what history.json serves
+
+    @property
+    def json(self) -> str:
+        return self.source_json or canonical_json(self.history)
 
     async def make_readable(self, codec: PayloadCodec) -> None:
         self.readable = await readable(self.history, codec)
@@ -100,7 +106,7 @@ async def read_run(client: Client, engine: Engine, workflow_id: str, run_id: str
     """One run, from Temporal, else from the archive."""
     try:
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        return RunHistory(history, run_id, Source.TEMPORAL, canonical_json(history))
+        return RunHistory(history, run_id, Source.TEMPORAL)
     except RPCError as err:
         if not is_not_found(err):
             raise

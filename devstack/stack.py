@@ -18,7 +18,8 @@ from temporalio.client import Client
 
 from core.crypto import KeyRing
 from core.temporal import data_converter
-from db.engine import migrate
+from db.datakeys import DataKeys
+from db.engine import make_engine, migrate
 from devstack.servers import HOST, MailServer, start_dev_server
 from settings import Settings
 from worker import running_worker
@@ -45,6 +46,20 @@ class Stack:
     mail: MailServer
 
 
+def stack_settings(data_dir: Path, ring: KeyRing, mail_port: int) -> Settings:
+    """A stack's settings: its own task queue, database, secret and key ring."""
+    return Settings(
+        environment="test",
+        data_dir=data_dir,
+        task_queue=f"stack-{uuid.uuid4()}",
+        smtp_host=HOST,
+        smtp_port=mail_port,
+        secret_key=SecretStr(secrets.token_urlsafe(32)),
+        payload_keys=SecretStr(ring.text()),
+        **GENEROUS_LIMITS,
+    )
+
+
 @asynccontextmanager
 async def local_stack() -> AsyncIterator[Stack]:
     """Its own key ring: everything the stack sends Temporal is encrypted, as in service."""
@@ -53,18 +68,20 @@ async def local_stack() -> AsyncIterator[Stack]:
     mail = MailServer()
     try:
         with mail.serving(), tempfile.TemporaryDirectory() as data:
-            settings = Settings(
-                environment="test",
-                data_dir=Path(data),
-                task_queue=f"stack-{uuid.uuid4()}",
-                smtp_host=HOST,
-                smtp_port=mail.port,
-                secret_key=SecretStr(secrets.token_urlsafe(32)),
-                payload_keys=SecretStr(ring.text()),
-                **GENEROUS_LIMITS,
-            )
+            settings = stack_settings(Path(data), ring, mail.port)
             migrate(settings.sqlalchemy_url)
-            async with running_worker(env.client, settings):
-                yield Stack(env.client, settings, mail)
+            engine = make_engine(settings.sqlalchemy_url)
+            # The worker and the site share this client: each journey's data key is kept in
+            # the stack's database, as in service.
+            client = Client(
+                env.client.service_client,
+                namespace=env.client.namespace,
+                data_converter=data_converter(ring, DataKeys(engine, ring)),
+            )
+            try:
+                async with running_worker(client, settings):
+                    yield Stack(client, settings, mail)
+            finally:
+                engine.dispose()
     finally:
         await env.shutdown()

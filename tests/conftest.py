@@ -25,8 +25,9 @@ from temporalio.worker import Worker
 from activities.email import EmailSender
 from audit.readable import readable
 from core.crypto import EncryptionCodec, KeyRing
-from core.temporal import data_converter, decode_in_place
-from db.engine import migrate
+from core.temporal import data_converter, decode_in_place, reader_of
+from db.datakeys import DataKeys
+from db.engine import make_engine, migrate
 from devstack.servers import BIN, MailServer, start_dev_server
 from devstack.stack import GENEROUS_LIMITS
 from settings import Settings
@@ -56,8 +57,16 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture
-async def client(env: WorkflowEnvironment) -> Client:
-    return env.client
+async def client(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Client]:
+    """The dev server's client, with each workflow's data key kept in the test's application
+    database (the default one of ``settings``), as the site and the worker keep theirs."""
+    engine = make_engine(settings.sqlalchemy_url)
+    yield Client(
+        env.client.service_client,
+        namespace=env.client.namespace,
+        data_converter=data_converter(TEST_RING, DataKeys(engine, TEST_RING)),
+    )
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -244,15 +253,21 @@ def history_bytes(history: WorkflowHistory) -> bytes:
     return b"".join(event.SerializeToString() for event in history.events)
 
 
-async def as_staff_read_it(history: WorkflowHistory, ring: KeyRing) -> WorkflowHistory:
-    """The history decoded with the key ring, hashes redacted: what the timeline is told from."""
-    return await readable(history, EncryptionCodec(ring, accept_plaintext=True))
+def reader(client: Client) -> EncryptionCodec:
+    """What reads histories with ``client``'s keys (the ring and its data-key store)."""
+    return reader_of(client.data_converter, TEST_RING)
 
 
-async def decoded_bytes(history: WorkflowHistory, ring: KeyRing) -> bytes:
-    """Every event as raw protobuf once the key ring has decoded its payloads: what the
+async def as_staff_read_it(history: WorkflowHistory, client: Client) -> WorkflowHistory:
+    """The history decoded with the client's keys, hashes redacted: what the timeline is
+    told from."""
+    return await readable(history, reader(client))
+
+
+async def decoded_bytes(history: WorkflowHistory, client: Client) -> bytes:
+    """Every event as raw protobuf once the client's keys have decoded its payloads: what the
     service itself reads (JSON), hashes and all."""
-    codec = EncryptionCodec(ring, accept_plaintext=True)
+    codec = reader(client)
     events = []
     for event in history.events:
         copy = HistoryEvent()

@@ -94,7 +94,7 @@ async def test_a_sign_up_left_at_the_password_ends_as_abandoned_and_frees_its_us
             said = [
                 line.says.render(lambda m: m)
                 for line in build_timeline(
-                    await as_staff_read_it(await handle.fetch_history(), settings.payload_ring)
+                    await as_staff_read_it(await handle.fetch_history(), client)
                 )
             ]
             assert said[-2:] == [
@@ -169,7 +169,7 @@ async def test_a_partner_journey_waiting_from_before_the_change_ends_as_abandone
 
             await until(abandoned, what="the waiting journey abandoned")
             assert (await handle.result()).step is Step.ABANDONED
-        history = await as_staff_read_it(await handle.fetch_history(), settings.payload_ring)
+        history = await as_staff_read_it(await handle.fetch_history(), client)
         said = [line.says.render(lambda m: m) for line in build_timeline(history)]
         assert said[1:] == [
             "Login choice: Sign-In Partner, in English.",

@@ -14,7 +14,6 @@ from activities.archive import ArchiveActivities
 from audit.__main__ import replay_command
 from audit.sources import Source, read_journey
 from audit.timeline import build_timeline
-from core.crypto import EncryptionCodec
 from db.engine import make_engine
 from settings import Settings
 from tests.archive_helpers import (
@@ -24,7 +23,7 @@ from tests.archive_helpers import (
     delete_from_temporal,
     sweep,
 )
-from tests.conftest import NewWorker
+from tests.conftest import NewWorker, reader
 from tests.journeys import begin
 from worker import ensure_archive_schedule
 from workflows.archive_types import ArchiveJourneyInput, ArchiveJourneyResult, archive_schedule_id
@@ -69,8 +68,8 @@ async def test_closed_journeys_are_archived_once_and_read_after_temporal_drops_t
         await delete_from_temporal(client, declined)
         engine = make_engine(settings.sqlalchemy_url)
         try:
-            reader = EncryptionCodec(settings.payload_ring, accept_plaintext=True)
-            journey = await read_journey(client, engine, declined, reader)
+            keys = reader(client)
+            journey = await read_journey(client, engine, declined, keys)
         finally:
             engine.dispose()
         assert [run.source for run in journey.runs] == [Source.ARCHIVE]

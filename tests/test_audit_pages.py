@@ -15,7 +15,6 @@ from temporalio.worker import Replayer
 
 from activities.archive import canonical_json
 from audit.readable import readable
-from core.crypto import EncryptionCodec
 from core.hashing import hash_secret
 from core.temporal import payloads_in
 from db.engine import make_engine
@@ -23,7 +22,7 @@ from db.staff import StaffRole, create_staff_member
 from settings import Settings
 from tests.archive_helpers import archive_now, archived, declined_journey, delete_from_temporal
 from tests.changed_workflow import ChangedOnboardingWorkflow
-from tests.conftest import MailCatcher, NewWorker
+from tests.conftest import MailCatcher, NewWorker, reader
 from tests.journeys import (
     new_username,
     to_portal,
@@ -193,8 +192,8 @@ async def test_a_journey_temporal_has_dropped_is_read_and_replayed_from_the_arch
         # The archive keeps the history encrypted; the export is decoded from it.
         kept = archived(settings)[workflow_id].history_json
         assert ENCRYPTED_JSON in kept and ENCRYPTED_JSON not in export.text
-        reader = EncryptionCodec(settings.payload_ring, accept_plaintext=True)
-        decoded = await readable(WorkflowHistory.from_json(workflow_id, kept), reader)
+        keys = reader(client)
+        decoded = await readable(WorkflowHistory.from_json(workflow_id, kept), keys)
         assert export.text == canonical_json(decoded)
         page = await b.submit(page, "replay")
         assert page.text("#replay-title").startswith("Replay passed")

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
 from db.audit import audit_entries
@@ -63,6 +64,8 @@ async def test_a_forged_page_of_the_staff_list_gets_a_page_that_starts_it_again(
 class RefusingVisibility:
     """Unit test only: a Temporal whose visibility store refuses the page token, as a
     production store (SQL or Elasticsearch) answers a token it cannot read."""
+
+    data_converter = DataConverter()  # the gateway reads histories with the client's keys
 
     def list_workflows(self, *args: object, **kwargs: object) -> RefusingVisibility:
         return self

@@ -19,7 +19,7 @@ from core.temporal import data_converter
 from db.engine import make_engine
 from db.queries import issued_gckey
 from settings import Settings
-from tests.conftest import MailCatcher, history_bytes, until
+from tests.conftest import MailCatcher, history_bytes, reader, until
 from tests.journeys import (
     ANSWERS,
     HINTS,
@@ -144,7 +144,7 @@ async def test_journeys_running_at_the_cut_over_move_to_encrypted_history_and_fi
                 break
             run_id = started.continued_execution_run_id
         assert len(runs) == 2  # the plain run before the cut-over, the encrypted one after
-        outcomes = await replay(runs, settings.payload_ring)
+        outcomes = await replay(runs, settings.payload_ring, keys=reader(client).keys)
         assert all(o.passed for o in outcomes), [o.error for o in outcomes]
         latest = history_bytes(runs[-1].history)
         for secret in secrets:

@@ -19,7 +19,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from activities.faults import OneLineFaults, describe
-from db.engine import migrate
+from core.temporal import data_converter
+from db.datakeys import DataKeys
+from db.engine import make_engine, migrate
 from devstack.servers import MailServer
 from settings import Settings
 from tests.conftest import POSTGRES_URL, until
@@ -113,6 +115,34 @@ async def test_an_unreachable_database_logs_one_line_per_attempt(
     """The worker cut from PostgreSQL (through a proxy: the machine's PostgreSQL keeps
     running) while a person picks a username: each attempt of the local activity is a line."""
     target = POSTGRES_URL.split("@", 1)[1].split("/", 1)[0]
+    # The test's calls keep each journey's data key where the worker process does: in this
+    # schema (straight, not through the proxy it cuts).
+    keys_engine = make_engine(
+        f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}"
+        f"options=-csearch_path%3D{postgres_schema}"
+    )
+    client = Client(
+        client.service_client,
+        namespace=client.namespace,
+        data_converter=data_converter(
+            settings.payload_ring, DataKeys(keys_engine, settings.payload_ring)
+        ),
+    )
+    try:
+        await cut_while_choosing_a_username(client, settings, tmp_path, postgres_schema, target)
+    finally:
+        keys_engine.dispose()
+    log = tmp_path / "worker.log"
+    # The archive's sweep, meeting the same outage, has lines of its own.
+    lines = [line for line in failed_attempts(log) if "'reserve_username'" in line]
+    assert len(lines) == 5, lines  # DB_CALL's maximum_attempts
+    assert all("OperationalError: connection failed: " in line for line in lines)
+    assert "Traceback" not in log.read_text()
+
+
+async def cut_while_choosing_a_username(
+    client: Client, settings: Settings, tmp_path: Path, postgres_schema: str, target: str
+) -> None:
     async with proxy_to(target) as line:
         url = POSTGRES_URL.replace(target, line.address, 1)
         url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{postgres_schema}"
@@ -136,11 +166,6 @@ async def test_an_unreachable_database_logs_one_line_per_attempt(
                     OnboardingWorkflow.choose_username, ChooseUsernameInput(new_username())
                 )
             await handle.terminate("test finished")
-    # The archive's sweep, meeting the same outage, has lines of its own.
-    lines = [line for line in failed_attempts(log) if "'reserve_username'" in line]
-    assert len(lines) == 5, lines  # DB_CALL's maximum_attempts
-    assert all("OperationalError: connection failed: " in line for line in lines)
-    assert "Traceback" not in log.read_text()
 
 
 def test_an_unexpected_error_keeps_its_traceback_and_sql_stays_out() -> None:

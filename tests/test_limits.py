@@ -110,13 +110,12 @@ def assert_too_many(page: Page, lang: str = "en") -> int:
 
 
 def sign_ins_recorded(history: WorkflowHistory) -> int:
-    """record_sign_in updates the journey accepted: each one a verdict the site sent."""
+    """sign_in_decided signals the journey received: each one a verdict the site counted."""
     return sum(
         1
         for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
-        and e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
-        == "record_sign_in"
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+        and e.workflow_execution_signaled_event_attributes.signal_name == "sign_in_decided"
     )
 
 

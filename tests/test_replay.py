@@ -62,6 +62,7 @@ def test_every_path_of_the_journey_has_a_history() -> None:
         "resumed_by_support",
         "mail_refused_then_changed",
         "abandoned_at_password",
+        "counted_by_the_site",
         "mail_failing_then_sent",
     }
 

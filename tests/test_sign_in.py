@@ -162,8 +162,8 @@ async def test_failures_lock_the_gckey_the_owner_is_told_and_a_new_password_ends
         assert b.session()["auth"] == workflow_id
         state = await handle.query(OnboardingWorkflow.journey)
         assert state.locks == 1 and state.locked_until is None and state.password_reset_at
-        history = await decoded_bytes(await handle.fetch_history(), settings.payload_ring)
-        assert history.count(b"record_sign_in") >= 6 and b"send_lock_notice" in history
+        history = await decoded_bytes(await handle.fetch_history(), client)
+        assert history.count(b"sign_in_decided") >= 6 and b"send_lock_notice" in history
         for secret in (PASSWORD, NEW_PASSWORD, "Wrong7Password", *ANSWERS.values()):
             assert secret.encode() not in history
 
@@ -296,9 +296,7 @@ async def test_forgot_password_with_the_emailed_code_and_one_answer(
         assert page.h1 in ("Welcome to CERS", "CERS portal")
     resets = [w async for w in client.list_workflows("WorkflowType = 'PasswordResetWorkflow'")]
     histories = [
-        await decoded_bytes(
-            await client.get_workflow_handle(w.id).fetch_history(), settings.payload_ring
-        )
+        await decoded_bytes(await client.get_workflow_handle(w.id).fetch_history(), client)
         for w in resets
     ]
     assert histories and any(b"email_code" in h for h in histories)

@@ -10,10 +10,9 @@ from temporalio.client import Client
 
 from audit.sources import JourneyHistory, read_journey
 from audit.timeline import build_timeline
-from core.crypto import EncryptionCodec
 from db.engine import make_engine
 from settings import Settings
-from tests.conftest import MailCatcher, NewWorker, until
+from tests.conftest import MailCatcher, NewWorker, reader, until
 from tests.journeys import (
     begin,
     create_account,
@@ -38,8 +37,8 @@ async def refusing(smtp: MailCatcher) -> AsyncIterator[None]:
 async def told(client: Client, settings: Settings, workflow_id: str) -> list[str]:
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        reader = EncryptionCodec(settings.payload_ring, accept_plaintext=True)
-        journey: JourneyHistory = await read_journey(client, engine, workflow_id, reader)
+        keys = reader(client)
+        journey: JourneyHistory = await read_journey(client, engine, workflow_id, keys)
     finally:
         engine.dispose()
     pending = journey.pending if journey.running else ()

@@ -272,6 +272,23 @@ async def test_a_worker_down_gets_a_clear_page_and_the_step_goes_through_later(
             assert page.h1 == "Terms and Conditions of Use"
 
 
+async def test_a_page_whose_query_times_out_gets_the_clear_page_not_a_500(
+    client: Client, settings: Settings, new_worker: NewWorker
+) -> None:
+    """Found by the load benchmark: a query past the site's deadline answers CANCELLED
+    ("Timeout expired"), which the site showed as a bare 500."""
+    settings.temporal_rpc_timeout_seconds = 1
+    async with browser(settings, client) as b:
+        async with new_worker(client, settings):
+            page = await b.submit(await b.get("/en/gckey/sign-in"), "sign-up")
+            assert page.h1 == "Terms and Conditions of Use"
+        # /resume asks Temporal where the journey stands; with the worker gone, no answer.
+        failed = await b.get("/en/resume")
+        assert failed.status == 503
+        assert failed.h1 == "Something went wrong"
+        assert "Nothing you entered before has been lost." in failed.response.text
+
+
 async def test_an_unknown_address_gets_a_404_page_in_its_language(
     client: Client, settings: Settings
 ) -> None:

@@ -46,7 +46,7 @@ async def test_whole_journey_keeps_no_secret_in_history(
 
         raw = await handle.fetch_history()
         assert b"Tremblay" not in history_bytes(raw)  # Temporal holds it encrypted
-        history = await decoded_bytes(raw, settings.payload_ring)
+        history = await decoded_bytes(raw, client)
         assert b"Tremblay" in history  # payloads are searchable once decoded
         assert history.count(b"$argon2id$") == 1 + len(ANSWERS)  # the hashes did arrive
         for secret in [PASSWORD, *ANSWERS, *(a.casefold() for a in ANSWERS)]:
@@ -133,5 +133,5 @@ async def test_invalid_username_is_rejected_before_history(
             )
         assert isinstance(raised.value.cause, ApplicationError)
         assert raised.value.cause.details[0]["username"] == ["Between 8 and 16 characters"]
-        history = await decoded_bytes(await handle.fetch_history(), settings.payload_ring)
+        history = await decoded_bytes(await handle.fetch_history(), client)
         assert b'"short"' not in history

@@ -17,16 +17,19 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from temporalio.client import Client
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from core.languages import ENGLISH, LANGUAGES
 from core.temporal import data_converter
-from db.engine import make_engine
+from db.datakeys import DataKeys
+from db.engine import UNREACHABLE, make_engine
 from db.sessions import purge_sessions
 from observe.health import Readiness
 from observe.logs import configure_logging
@@ -34,6 +37,7 @@ from observe.metrics import temporal_runtime
 from observe.tracing import provider_for, temporal_interceptors
 from settings import Settings, get_settings
 from web import cers, dev, gckey, partner, reset, sign_in
+from web.audit import JourneyErased, erased_page
 from web.audit import router as audit_router
 from web.codec import add_codec
 from web.deps import Services
@@ -41,6 +45,7 @@ from web.guards import GoTo, goto
 from web.headers import SecurityHeaders
 from web.journeys import Journeys
 from web.limits import Limiter, LimitsUnavailable, TooManyAttempts
+from web.links import index_routes
 from web.logs import redact, redact_access_log
 from web.observe import Operations, instrument
 from web.pace import SignInPace
@@ -76,7 +81,9 @@ def create_app(
             settings.temporal_address or "127.0.0.1:7233",
             namespace=settings.temporal_namespace,
             data_converter=data_converter(
-                settings.payload_ring, accept_plaintext=settings.payload_accept_plaintext
+                settings.payload_ring,
+                DataKeys(engine, settings.payload_ring),
+                accept_plaintext=settings.payload_accept_plaintext,
             ),
             interceptors=temporal_interceptors(tracing),
             runtime=runtime,
@@ -107,6 +114,7 @@ def create_app(
         max_hours=settings.session_max_hours,
         cookie_days=settings.session_cookie_days,
         secure=settings.secure_cookies,
+        unreachable=database_unreachable_page,
         clock=clock,
     )
 
@@ -131,6 +139,7 @@ def create_app(
     app.include_router(gckey.continue_router)
     app.include_router(cers.router)
     app.include_router(audit_router)
+    app.add_exception_handler(JourneyErased, erased_page)  # type: ignore[arg-type]
     add_staff_area(app)
     app.include_router(partner.router)
     app.include_router(reset.router)
@@ -196,8 +205,17 @@ def create_app(
 
     @app.exception_handler(TemporalUnavailable)
     @app.exception_handler(LimitsUnavailable)
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
     async def unavailable(request: Request, exc: Exception) -> Response:
-        what = "the rate limit store" if isinstance(exc, LimitsUnavailable) else "Temporal"
+        what = (
+            "the rate limit store"
+            if isinstance(exc, LimitsUnavailable)
+            else "the database"
+            if isinstance(exc, UNREACHABLE)
+            else "Temporal"
+        )
         log.warning("%s did not answer in time on %s", what, redact(request.url.path))
         return render(
             request,
@@ -207,6 +225,7 @@ def create_app(
             status=503,
         )
 
+    index_routes(app)  # last: every route is in by now
     return app
 
 
@@ -219,6 +238,14 @@ def purge_stale_sessions(engine: Engine, settings: Settings) -> None:
         log.warning("stale sessions not purged: %s", type(err).__name__)
         return
     log.info("purged %d stale sessions", purged)
+
+
+async def database_unreachable_page(scope: Scope, receive: Receive, send: Send) -> None:
+    """The "something went wrong, nothing you entered is lost" page, in the page's language,
+    for the session middleware to answer with when the database does not."""
+    request = Request(scope, receive)
+    page = render(request, "error.html", lang=page_language(request), status_code=503, status=503)
+    await page(scope, receive, send)
 
 
 @cache

@@ -19,10 +19,11 @@ from starlette.responses import Response
 from audit.replay import ReplayOutcome, replay
 from audit.sources import HistoryNotFound, JourneyHistory, RunHistory
 from audit.timeline import Entry, build_timeline
+from db.datakeys import Erasure
 from i18n import DEFAULT_ZONE, long_date, translations
 from web.deps import AppSettings, DbEngine, JourneyService, Lang
 from web.headers import CSP, content_policy, style_hash
-from web.pages import render, templates, translator
+from web.pages import page_language, render, templates, translator
 from web.session import check_csrf
 from web.staff import AnyStaff, SignedInStaff
 from web.staff.journeys import journey_path
@@ -47,13 +48,27 @@ def replay_workflows() -> Sequence[type]:
     return WORKFLOWS
 
 
+class JourneyErased(Exception):
+    """The journey's personal information was erased: no page of its history can be made."""
+
+    def __init__(self, journey_id: str, erasure: Erasure) -> None:
+        super().__init__(journey_id)
+        self.journey_id = journey_id
+        self.erasure = erasure
+
+
 async def journey_history(
     journeys: JourneyService, engine: DbEngine, journey_id: str
 ) -> JourneyHistory:
     """A dependency: every run of the journey, from Temporal or else the archive; 404 if
-    neither has it, or if the id is not one the site makes."""
+    neither has it, or if the id is not one the site makes; JourneyErased (the erased page)
+    once its personal information was erased."""
+    journey_id = journey_path(journey_id)
+    erasure = await journeys.erasure(journey_id)
+    if erasure is not None:
+        raise JourneyErased(journey_id, erasure)
     try:
-        return await journeys.history(engine, journey_path(journey_id))
+        return await journeys.history(engine, journey_id)
     except HistoryNotFound as err:
         raise HTTPException(404) from err
 
@@ -146,8 +161,10 @@ async def replay_journey(
     journey: Journey,
     workflows: ReplayWorkflows,
     settings: AppSettings,
+    journeys: JourneyService,
 ) -> Response:
-    outcomes = await replay(journey.runs, settings.payload_ring, workflows)
+    keys = journeys.reader.keys
+    outcomes = await replay(journey.runs, settings.payload_ring, workflows, keys=keys)
     return timeline_page(request, lang, journey_id, staff, journey, outcomes)
 
 
@@ -192,3 +209,16 @@ async def timeline_document(
     filename = f"{journey.workflow_id}-timeline.html"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
+
+
+def erased_page(request: Request, exc: JourneyErased) -> Response:
+    """Instead of the timeline, the export or the document: who erased it, when and why."""
+    return render(
+        request,
+        "staff/audit/erased.html",
+        lang=page_language(request),
+        status_code=410,
+        staff=getattr(request.state, "staff", None),
+        journey_id=exc.journey_id,
+        erasure=exc.erasure,
+    )

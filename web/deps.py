@@ -1,6 +1,9 @@
 """The site's typed dependencies: the one way a route reaches the settings, the database, the
 Temporal gateways, the Sign-In Partner client, the rate limits and the page's language. Only
-this module reads ``app.state``; the app sets it once, in its lifespan."""
+this module reads ``app.state``; the app sets it once, in its lifespan.
+
+Each is ``async def`` though none awaits: FastAPI runs a plain ``def`` dependency in a worker
+thread, a thread hop per dependency per request for what is an attribute read."""
 
 from __future__ import annotations
 
@@ -42,39 +45,44 @@ def services(request: Request) -> Services:
     return held
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return services(request).settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return services(request).engine
 
 
-def get_journeys(request: Request) -> Journeys:
+async def get_journeys(request: Request) -> Journeys:
     return services(request).journeys
 
 
-def get_resets(request: Request) -> Resets:
+async def get_resets(request: Request) -> Resets:
     return services(request).resets
 
 
-def get_partner(request: Request) -> Any | None:
+async def get_partner(request: Request) -> Any | None:
     return services(request).partner
 
 
-def get_pace(request: Request) -> SignInPace:
+async def get_pace(request: Request) -> SignInPace:
     return services(request).pace
 
 
-def get_limiter(request: Request) -> Limiter:
+async def get_limiter(request: Request) -> Limiter:
     return services(request).limiter
 
 
 def now(request: Request) -> float:
+    """The site's clock; called directly too (web/guards.py), so a plain function."""
     return services(request).clock()
 
 
-def language(lang: str) -> str:
+async def now_dependency(request: Request) -> float:
+    return now(request)
+
+
+async def language(lang: str) -> str:
     """The path's language, or 404."""
     if lang not in LANGUAGES:
         raise HTTPException(404)
@@ -89,4 +97,4 @@ PartnerClient = Annotated[Any | None, Depends(get_partner)]
 Pace = Annotated[SignInPace, Depends(get_pace)]
 RateLimits = Annotated[Limiter, Depends(get_limiter)]
 Lang = Annotated[str, Depends(language)]
-Now = Annotated[float, Depends(now)]
+Now = Annotated[float, Depends(now_dependency)]

@@ -220,7 +220,7 @@ async def issued(request: Request, journeys: JourneyService) -> AtStep:
     return current
 
 
-def confirmation_link(settings: AppSettings, token: str) -> ConfirmationLink:
+async def confirmation_link(settings: AppSettings, token: str) -> ConfirmationLink:
     """A dependency: the journey and link number a confirmation token names, or 404."""
     link = read_token(settings.secret_key.get_secret_value(), token)
     if link is None:
@@ -236,13 +236,13 @@ def held_or_go(request: Request, key: SessionKey, page: str) -> str:
     return value
 
 
-def posted_journey(request: Request) -> str:
+async def posted_journey(request: Request) -> str:
     """The journey a form posts to. No query first: the update's validator checks the step,
     and a journey elsewhere answers WrongStep, which sends the browser where it stands."""
     return held_or_go(request, SessionKey.JOURNEY, "login")
 
 
-def signed_in(request: Request) -> str:
+async def signed_in(request: Request) -> str:
     """The signed-in journey; anyone else is sent to GCKey Sign In."""
     return held_or_go(request, SessionKey.AUTH, "gckey_sign_in")
 

@@ -20,10 +20,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from audit.sources import JourneyHistory, read_journey
-from core.crypto import EncryptionCodec
-from core.temporal import decode_in_place
+from core.temporal import decode_in_place, reader_of
+from db.datakeys import DataKeys, Erasure
 from settings import Settings
-from web.temporal import Gateway, deadline, not_found
+from web.temporal import Gateway, JourneyClosed, deadline, not_found
 from workflows.inputs import onboarding_input
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
@@ -33,6 +33,7 @@ from workflows.types import (
     JourneyState,
     JourneyView,
     LoginMethod,
+    SignInDecidedInput,
 )
 
 
@@ -69,7 +70,15 @@ class Journeys(Gateway[OnboardingWorkflow]):
 
     def __init__(self, client: Client, settings: Settings) -> None:
         super().__init__(client, settings)
-        self.reader = EncryptionCodec(settings.payload_ring, accept_plaintext=True)
+        self.reader = reader_of(client.data_converter, settings.payload_ring)
+        # Where each journey's data key is kept, and erased (web/staff/erase.py).
+        self.keys = self.reader.keys if isinstance(self.reader.keys, DataKeys) else None
+
+    async def erasure(self, journey_id: str) -> Erasure | None:
+        """Whether the journey's personal information was erased: by whom, when, why."""
+        if self.keys is None:
+            return None
+        return await asyncio.to_thread(self.keys.erasure, workflow_id_for(journey_id))
 
     async def begin(
         self, workflow_id: str, method: LoginMethod, lang: str, update_id: str | None = None
@@ -113,6 +122,19 @@ class Journeys(Gateway[OnboardingWorkflow]):
             workflow_id, OnboardingWorkflow.journey, timeout
         )
         return state
+
+    async def tell_sign_in(self, workflow_id: str, news: SignInDecidedInput) -> None:
+        """A signal: Temporal takes it without waiting for the worker, cached or not."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            async with deadline():
+                await handle.signal(
+                    OnboardingWorkflow.sign_in_decided, news, rpc_timeout=self.timeout
+                )
+        except RPCError as err:
+            if not_found(err):
+                raise JourneyClosed from err
+            raise
 
     async def view(self, workflow_id: str) -> JourneyView | None:
         """What the person's pages need, read afresh; None when Temporal has no such journey."""

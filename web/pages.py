@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
@@ -15,21 +17,34 @@ from core.languages import other_language, supported_language
 from db.models import UserAccount
 from db.queries import account_for
 from i18n import format_when, translations
-from web.deps import DbEngine
+from web.deps import services
 from web.forms import new_form_id
 from web.journeys import journey_id_of
+from web.links import link, template_link
 from web.session import csrf_token, signed_in_journey
 from workflows import rules
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# Compiled once per process and kept: auto_reload off, so no template file is stat'ed again
+# on every render (Jinja's default checks each template's mtime each time it is fetched).
+templates = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=jinja2.select_autoescape(),
+        auto_reload=False,
+        cache_size=-1,
+    )
+)
 templates.env.globals["format_urn"] = rules.format_urn
+templates.env.globals["url_for"] = template_link
 
 
-async def signed_in_account(request: Request, engine: DbEngine) -> None:
-    """Loads the signed-in user's account, if any, for the header of every page."""
+async def signed_in_account(request: Request) -> None:
+    """Loads the signed-in user's account, if any, for the header of every page. The engine
+    is read only when someone is signed in: every page runs this, most signed out."""
     workflow_id = signed_in_journey(request)
     if workflow_id is None:
         return
+    engine = services(request).engine
     request.state.account = await asyncio.to_thread(account_for, engine, journey_id_of(workflow_id))
 
 
@@ -44,6 +59,7 @@ def page_language(request: Request) -> str:
     return supported_language(lang)
 
 
+@cache
 def translator(lang: str) -> Any:
     tr = translations(lang)
 
@@ -60,9 +76,9 @@ def toggle_url(request: Request, lang: str) -> str:
     route = request.scope.get("route")
     params = dict(request.path_params)
     if route is None or "lang" not in params:
-        return str(request.url_for("login", lang=other))
+        return link(request, "login", lang=other)
     params["lang"] = other
-    url = str(request.url_for(route.name, **params))
+    url = link(request, route.name, **params)
     query = request.url.query
     return f"{url}?{query}" if query else url
 

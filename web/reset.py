@@ -103,7 +103,7 @@ def verified(
     return ok
 
 
-def reset_workflow_id(request: Request) -> str:
+async def reset_workflow_id(request: Request) -> str:
     """The reset this browser is going through."""
     return held_or_go(request, SessionKey.RESET, "forgot_password")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from core.temporal import reader_of
 from web.temporal import Gateway, deadline
 from workflows.inputs import password_reset_input
 from workflows.reset import PasswordResetWorkflow
@@ -18,6 +19,10 @@ class Resets(Gateway[PasswordResetWorkflow]):
         settings = self.settings
         reset_id = str(uuid.uuid4())
         workflow_id = PASSWORD_RESET_ID_PREFIX + reset_id
+        keys = reader_of(self.client.data_converter, settings.payload_ring).keys
+        if keys is not None and journey_id:
+            # Its data key filed under the journey: erasing the journey erases the attempt.
+            await keys.claim(workflow_id, journey_id)
         async with deadline():
             await self.client.start_workflow(
                 PasswordResetWorkflow.run,

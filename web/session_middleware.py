@@ -13,21 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from sqlalchemy import Engine
 from starlette.datastructures import MutableHeaders
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from db.engine import UNREACHABLE
 from db.models import WebSession
-from db.sessions import end_session, load_session, save_session
+from db.sessions import StoredSession, end_session, read_session, save_session
 from web.journeys import journey_id_of
 from web.session import SessionKey, SessionState
+
+log = logging.getLogger("cers.web")
 
 COOKIE = "cers_session"
 # seen_at is written at most this often on requests that change nothing: the idle window is
@@ -74,15 +78,27 @@ class ServerSessionMiddleware:
         max_hours: float,
         cookie_days: float,
         secure: bool,
+        unreachable: ASGIApp,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
+        # The "something went wrong, nothing is lost" page, for when the database holding the
+        # sessions does not answer: this runs outside the app's own exception handlers.
+        self.unreachable = unreachable
         self.engine = engine
         self.idle_seconds = idle_minutes * 60
         self.max_seconds = max_hours * 3600
         self.cookie_seconds = round(cookie_days * 86400)
         self.secure = secure
         self.clock = clock
+        # SQLite answers a primary-key read from its WAL in tens of microseconds, less than a
+        # hop to a worker thread and back costs; a database across the network gets the thread.
+        self.read_inline = engine.dialect.name == "sqlite"
+
+    async def _read(self, session_id: str) -> StoredSession | None:
+        if self.read_inline:
+            return read_session(self.engine, session_id)
+        return await asyncio.to_thread(read_session, self.engine, session_id)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/static"):
@@ -90,7 +106,11 @@ class ServerSessionMiddleware:
             return
         now = self.clock()
         sent_id = cookie_value(scope)
-        row = await asyncio.to_thread(load_session, self.engine, sent_id) if sent_id else None
+        try:
+            row = await self._read(sent_id) if sent_id else None
+        except UNREACHABLE as err:
+            await self._unreachable(scope, receive, send, err)
+            return
         session = SessionState()
         session_id: str | None = None
         created = seen = now
@@ -108,9 +128,21 @@ class ServerSessionMiddleware:
         before = json.dumps(session, sort_keys=True)
         scope["session"] = session
 
+        replaced = False
+
         async def send_with_session(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # the page's own response, swapped for the "try again" page
             if message["type"] == "http.response.start":
-                cookie = await self._persist(session, session_id, before, created, seen, now)
+                try:
+                    cookie = await self._persist(session, session_id, before, created, seen, now)
+                except UNREACHABLE as err:
+                    # What the step did stands (Temporal has it); what this session learnt of
+                    # it is not kept, so the person is asked to press again, which is safe.
+                    replaced = True
+                    await self._unreachable(scope, receive, send, err)
+                    return
                 if cookie is None and sent_id is not None and not session:
                     cookie = self._cookie("", 0)  # its session ended: drop the dead id
                 if cookie is not None:
@@ -118,6 +150,13 @@ class ServerSessionMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_session)
+
+    async def _unreachable(
+        self, scope: Scope, receive: Receive, send: Send, err: Exception
+    ) -> None:
+        log.warning("the session database did not answer: %s", type(err).__name__)
+        scope["session"] = SessionState()
+        await self.unreachable(scope, receive, send)
 
     async def _persist(
         self,
@@ -157,13 +196,11 @@ class ServerSessionMiddleware:
 
 
 def cookie_value(scope: Scope) -> str | None:
+    """The session id the browser sent, read as browsers write cookies (Starlette's parser,
+    a tenth of SimpleCookie's cost, and never an error on a malformed header)."""
     for name, value in scope["headers"]:
         if name == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except CookieError:  # a malformed Cookie header is no session, not an error
-                return None
-            if COOKIE in jar and jar[COOKIE].value:
-                return jar[COOKIE].value
+            sent = cookie_parser(value.decode("latin-1")).get(COOKIE)
+            if sent:
+                return sent
     return None

@@ -1,9 +1,11 @@
 """GCKey Sign In: the password checked against its argon2id hash here, the verdict counted by
-the journey (failures, locks, expiry)."""
+the lock rules in the application database (db/sign_ins.py: failures, locks, expiry), and the
+journey told after."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -12,6 +14,7 @@ from sqlalchemy import Engine
 from starlette.responses import Response
 
 from core.hashing import HASHER, verify_secret
+from db import sign_ins
 from db.models import GCKey
 from db.queries import issued_gckey
 from observe.metrics import SIGN_INS
@@ -24,8 +27,7 @@ from web.pages import render, signed_in_account
 from web.session import SessionKey, check_csrf, sign_in
 from web.temporal import JourneyClosed
 from workflows import rules
-from workflows.onboarding import OnboardingWorkflow
-from workflows.types import RecordSignInInput, SignInOutcome
+from workflows.types import SignInDecidedInput, SignInOutcome
 
 router = APIRouter(
     prefix="/{lang}/gckey", dependencies=[Depends(check_csrf), Depends(signed_in_account)]
@@ -87,7 +89,7 @@ async def sign_in_submit(
     gckey, matched = await asyncio.to_thread(
         check_credentials, engine, form.username, form.password
     )
-    outcome = await record_sign_in(journeys, pace, gckey, matched)
+    outcome = await record_sign_in(journeys, engine, pace, gckey, matched)
     SIGN_INS.labels(outcome.value).inc()
     if outcome is SignInOutcome.SIGNED_IN and gckey is not None:
         sign_in(request, workflow_id_for(gckey.journey_id))
@@ -105,10 +107,21 @@ async def sign_in_submit(
     )
 
 
+def lock_rules(settings: Settings) -> sign_ins.LockRules:
+    """The journey's own figures (workflows/inputs.py), from the same settings."""
+    return sign_ins.LockRules(
+        lock_after_failures=settings.lock_after_failures,
+        lock_for=timedelta(seconds=round(settings.lock_minutes * 60)),
+        expire_after=timedelta(seconds=round(settings.gckey_expire_after_days * 86400)),
+    )
+
+
 async def record_sign_in(
-    journeys: Journeys, pace: SignInPace, gckey: GCKey | None, matched: bool
+    journeys: Journeys, engine: Engine, pace: SignInPace, gckey: GCKey | None, matched: bool
 ) -> SignInOutcome:
-    """The journey counts failures and locks; the verdict comes back as an outcome."""
+    """Counted by the lock rules in the database, then told to the journey: a signal, which
+    Temporal takes without waiting for the worker, so a journey long out of the worker's
+    cache costs what a cached one does."""
     if gckey is None:
         await pace.pad()
         return SignInOutcome.FAILED
@@ -116,15 +129,28 @@ async def record_sign_in(
         await pace.pad()
         return SignInOutcome.EXPIRED
     started = asyncio.get_running_loop().time()
-    try:
-        result = await journeys.send(
-            workflow_id_for(gckey.journey_id),
-            OnboardingWorkflow.record_sign_in,
-            RecordSignInInput(password_matched=matched),
+    workflow_id = workflow_id_for(gckey.journey_id)
+    figures = lock_rules(journeys.settings)
+    decided = await asyncio.to_thread(
+        sign_ins.record_sign_in, engine, gckey, matched, datetime.now(UTC), figures
+    )
+    if decided is None:
+        # Issued before sign-ins were counted here: once, the count the journey kept.
+        state = await journeys.state(workflow_id)
+        await asyncio.to_thread(sign_ins.seed_from_journey, engine, gckey, state, datetime.now(UTC))
+        decided = await asyncio.to_thread(
+            sign_ins.record_sign_in, engine, gckey, matched, datetime.now(UTC), figures
         )
-    except JourneyClosed:
-        # A journey that closed at the portal before journeys stayed open keeps no count.
-        return SignInOutcome.SIGNED_IN if matched else SignInOutcome.FAILED
+        if decided is None:
+            raise RuntimeError("the sign-in count just seeded is gone")
+    if decided.news is not None:
+        await tell(journeys, workflow_id, decided.news)
     pace.record(asyncio.get_running_loop().time() - started)
-    outcome: SignInOutcome = result.outcome
-    return outcome
+    return decided.outcome
+
+
+async def tell(journeys: Journeys, workflow_id: str, news: SignInDecidedInput) -> None:
+    try:
+        await journeys.tell_sign_in(workflow_id, news)
+    except JourneyClosed:
+        pass  # a journey that closed at the portal before journeys stayed open keeps no record

@@ -57,9 +57,12 @@ def is_unavailable(err: BaseException) -> bool:
         return True
     if isinstance(err, TimeoutError):
         return True
+    # A call past its rpc_timeout that the server has not answered (a query no worker took
+    # in time) ends on the client's side as CANCELLED, "Timeout expired".
     return isinstance(err, RPCError) and err.status in (
         RPCStatusCode.DEADLINE_EXCEEDED,
         RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.CANCELLED,
     )
 
 

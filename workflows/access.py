@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         RecordPartnerAttemptResult,
         RecordSignInInput,
         RecordSignInResult,
+        SignInDecidedInput,
         SignInOutcome,
         Step,
     )
@@ -182,6 +183,31 @@ class AccessRules(JourneyCore):
         if workflow.patched(LOCK_TELLS_NOTHING):
             self._tell_owner_of_lock(state.locked_until)
         return RecordSignInResult(SignInOutcome.LOCKED, state.locked_until, locked_now=True)
+
+    @workflow.signal
+    def sign_in_decided(self, input: SignInDecidedInput) -> None:
+        """The site decided a sign-in by the count it keeps (db/sign_ins.py, the same rules
+        as record_sign_in) without waiting for this journey, which keeps the record: the
+        count for staff, the last use that the expiry waits on, and the owner's lock notice."""
+        state = self._state
+        if state.gckey_issued_at is None:
+            return
+        if input.outcome is SignInOutcome.SIGNED_IN:
+            state.last_signed_in_at = workflow.now()  # a use, whenever its news arrives
+        if input.version <= state.sign_ins_heard:
+            return  # older than what this journey knows
+        state.sign_ins_heard = input.version
+        state.failed_sign_ins = input.failed_sign_ins
+        if state.locked_until != input.locked_until:
+            state.locked_until = input.locked_until
+            self._tell_lock()
+        state.failures_that_locked = input.failures_that_locked
+        state.attempts_while_locked = input.attempts_while_locked
+        state.last_attempt_while_locked_at = input.last_attempt_while_locked_at
+        if input.locks > state.locks and input.locked_until is not None:
+            state.locks = input.locks
+            workflow.logger.info("GCKey locked until %s", input.locked_until)
+            self._tell_owner_of_lock(input.locked_until)
 
     def _tell_owner_of_lock(self, locked_until: datetime) -> None:
         """The site no longer tells anyone of a lock, so the owner is told by e-mail: at the

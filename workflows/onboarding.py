@@ -80,7 +80,9 @@ class OnboardingWorkflow(
       once the mail server has refused the address for good: workflows/delivery.py).
       A Sign-In Partner journey: begin, then link_partner (the pairwise id), then create_account.
       Once a credential exists (workflows/access.py): record_sign_in (the site's verdict on a
-      password; counts failures, locks and e-mails the owner, counts attempts while locked),
+      password; counts failures, locks and e-mails the owner, counts attempts while locked;
+      the site now counts them itself and signals sign_in_decided, so a sign-in does not wait
+      for a journey the worker no longer caches),
       record_partner_attempt (an unknown Sign-In Partner came back).
       Signal watch_for_abandonment: a journey begun before abandonment came starts its timer.
       Support staff (workflows/support.py), each with staff member and reason:
@@ -89,6 +91,7 @@ class OnboardingWorkflow(
     Queries: journey (the whole JourneyState; never a hash); view (the JourneyView a
       person's pages need, which every update of theirs also answers with).
     Signals: password_reset (from PasswordResetWorkflow: the new password is stored);
+      sign_in_decided (the site counted a GCKey sign-in by the lock rules, db/sign_ins.py);
       move_to_encrypted_history (the cut-over to encrypted payloads, workflows/moving.py).
     Passwords and recovery answers arrive as argon2id hashes; the plaintext never enters history.
     A sign-up left before any credential for the abandon period ends as abandoned

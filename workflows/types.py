@@ -225,6 +225,8 @@ class JourneyState:
     abandoned_at: datetime | None = None
     # The confirmation e-mail's address refused by the mail server; None once it is changed.
     mail_refused: MailRefusal | None = None
+    # The newest count of sign-ins the site has told this journey of (sign_in_decided).
+    sign_ins_heard: int = 0
     # The newest link whose e-mail the mail server has accepted (0: none yet), so the portal
     # says "being sent" until it has; None in a journey begun before this was kept.
     link_mailed: int | None = None
@@ -397,6 +399,26 @@ class RecordSignInResult:
     # True when this sign-in's wrong password is the one that locked the GCKey (LOCKED then
     # tells of a wrong password, not of an attempt made while it was already locked).
     locked_now: bool = False
+
+
+@dataclass
+class SignInDecidedInput:
+    """What the site decided of a GCKey sign-in by the lock rules it counts in the
+    application database (db/sign_ins.py), and the count after it; ``version`` orders the
+    news, so a late signal changes nothing. No password; while locked, not whether it
+    matched."""
+
+    version: int
+    outcome: SignInOutcome
+    decided_at: datetime
+    # This sign-in's wrong password is the one that locked the GCKey.
+    locked_now: bool = False
+    failed_sign_ins: int = 0
+    locked_until: datetime | None = None
+    locks: int = 0
+    failures_that_locked: int = 0
+    attempts_while_locked: int = 0
+    last_attempt_while_locked_at: datetime | None = None
 
 
 @dataclass

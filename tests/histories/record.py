@@ -26,8 +26,8 @@ from pathlib import Path
 from temporalio.client import WorkflowHistory
 
 from audit.readable import readable
-from core.crypto import EncryptionCodec
 from core.hashing import hash_password
+from core.temporal import reader_of
 from devstack.stack import Stack, local_stack
 from tests.journeys import (
     ANSWERS,
@@ -199,7 +199,7 @@ async def helped_by_support(handle: Journey, stack: Stack) -> None:
 
 async def kept(stack: Stack, history: WorkflowHistory) -> str:
     """The history as committed: decoded with the stack's ring, hashes redacted."""
-    reader = EncryptionCodec(stack.settings.payload_ring, accept_plaintext=True)
+    reader = reader_of(stack.client.data_converter, stack.settings.payload_ring)
     return (await readable(history, reader)).to_json()
 
 
@@ -221,6 +221,45 @@ async def locked_with_notice(handle: Journey, stack: Stack) -> None:
     await handle.execute_update(
         OnboardingWorkflow.unlock_gckey, SupportActionInput("ana", "Identity checked by phone")
     )
+
+
+async def counted_by_the_site(handle: Journey, stack: Stack) -> None:
+    """At the portal, the sign-ins counted the way the site counts them (db/sign_ins.py) and
+    told to the journey: five failures lock the GCKey and its owner is e-mailed, the right
+    password during the lock is counted, support unlocks it, and the right password signs in."""
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from db import sign_ins
+    from db.engine import make_engine
+    from db.models import GCKey
+    from web.sign_in import lock_rules
+
+    await completed(handle)
+    state = await at_portal(handle)
+    engine = make_engine(stack.settings.sqlalchemy_url)
+    with Session(engine) as session:
+        gckey = session.get(GCKey, state.journey_id)
+    assert gckey is not None
+    rules = lock_rules(stack.settings)
+
+    async def sign_in(matched: bool) -> None:
+        decided = sign_ins.record_sign_in(engine, gckey, matched, datetime.now(UTC), rules)
+        assert decided is not None and decided.news is not None
+        await handle.signal(OnboardingWorkflow.sign_in_decided, decided.news)
+
+    for matched in [False] * 5 + [True]:
+        await sign_in(matched)
+    await mail_gone(handle)
+    await handle.execute_update(
+        OnboardingWorkflow.unlock_gckey, SupportActionInput("ana", "Identity checked by phone")
+    )
+    sign_ins.unlock(engine, state.journey_id, datetime.now(UTC))
+    await sign_in(True)
+    while (await handle.query(OnboardingWorkflow.journey)).sign_ins_heard < 8:
+        await asyncio.sleep(0.2)
+    engine.dispose()
 
 
 async def resumed_by_support(handle: Journey, stack: Stack) -> None:
@@ -318,6 +357,7 @@ PATHS: dict[str, Recording] = {
     "cancelled_by_support": Recording(cancelled_by_support),
     "helped_by_support": Recording(helped_by_support),
     "locked_with_notice": Recording(locked_with_notice),
+    "counted_by_the_site": Recording(counted_by_the_site),
     "resumed_by_support": Recording(resumed_by_support),
     "mail_refused_then_changed": Recording(mail_refused_then_changed),
     "mail_failing_then_sent": Recording(mail_failing_then_sent),

@@ -40,16 +40,18 @@ __all__ = [
 
 def add_staff_area(app: FastAPI) -> None:
     """Its routes and its 403 page, on the app web/app.py builds."""
-    from web.staff import access, actions, journeys, refused, words
+    from web.staff import access, actions, erase, journeys, refused, words
     from workflows import support
 
     templates.env.globals["staff_words"] = words
     templates.env.globals["staff_actions"] = actions.ACTIONS
+    templates.env.globals["erase_action"] = (erase.ACTION, erase.TITLE)
     templates.env.globals["offered_actions"] = actions.offered_actions
     templates.env.globals["resume_addresses"] = support.resume_addresses
     app.include_router(access.router)
     app.include_router(journeys.router)
     app.include_router(actions.router)
+    app.include_router(erase.router)
     app.include_router(refused.router)
 
     @app.exception_handler(StaffForbidden)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from pydantic import BaseModel
 from starlette.responses import RedirectResponse, Response
 
+from db import sign_ins
 from db.audit import record_audit
 from db.sessions import end_journey_sessions, mark_views_stale
 from web.deps import DbEngine, JourneyService, Lang
@@ -54,6 +55,8 @@ class Action:
     # Done, it signs out every session of the journey's GCKey (whoever was guessing may
     # have got in; the owner signs in afresh).
     ends_sessions: bool = False
+    # Done, it also ends the lock the site counts sign-ins by (db/sign_ins.py).
+    ends_lock: bool = False
 
     def message(self, staff: SignedInStaff, form: ActionForm) -> Any:
         extra = {name: getattr(form, name) for name in self.fields}
@@ -100,7 +103,10 @@ ACTIONS = {
         ("email",),
     ),
     "unlock_gckey": Action(
-        OnboardingWorkflow.unlock_gckey, rules.N_("Unlock the GCKey"), ends_sessions=True
+        OnboardingWorkflow.unlock_gckey,
+        rules.N_("Unlock the GCKey"),
+        ends_sessions=True,
+        ends_lock=True,
     ),
     "cancel": Action(OnboardingWorkflow.cancel, rules.N_("Cancel the journey")),
 }
@@ -142,6 +148,8 @@ async def act(
             errors = result.errors
     detail = {name: getattr(message, name) for name in action.fields}
     outcome = "refused" if errors else "done"
+    if action.ends_lock and not errors:
+        await asyncio.to_thread(sign_ins.unlock, engine, journey_id, datetime.now(UTC))
     if action.ends_sessions and not errors:
         await asyncio.to_thread(end_journey_sessions, engine, journey_id)
     elif not errors:

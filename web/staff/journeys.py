@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import Engine
 from starlette.responses import Response
 from starlette.routing import NoMatchFound
+from temporalio.client import WorkflowExecutionStatus
 
 from db.audit import audit_entries
 from db.queries import (
@@ -158,9 +159,30 @@ def journey_path(journey_id: str) -> str:
 
 @router.get("/journeys/{journey_id}", name="staff_journey")
 async def journey_page(
-    request: Request, lang: Lang, staff: AnyStaff, reader: Reader, engine: DbEngine, journey_id: str
+    request: Request,
+    lang: Lang,
+    staff: AnyStaff,
+    reader: Reader,
+    journeys: JourneyService,
+    engine: DbEngine,
+    journey_id: str,
 ) -> Response:
     journey_id = journey_path(journey_id)
+    erasure = await journeys.erasure(journey_id)
+    if erasure is not None:
+        # Nothing of the person is left to read, and Temporal's copy cannot be queried.
+        entries = await asyncio.to_thread(audit_entries, engine, journey_id)
+        return render(
+            request,
+            "staff/journey.html",
+            lang=lang,
+            staff=staff,
+            journey_id=journey_id,
+            erasure=erasure,
+            journey=None,
+            audit=entries,
+            timeline_url="",
+        )
     row, (gckey, account, entries) = await asyncio.gather(
         reader.journey(journey_id, now()),
         asyncio.to_thread(
@@ -190,4 +212,7 @@ async def journey_page(
         user_account=account,
         audit=entries,
         timeline_url=timeline,
+        # Offered once the journey has ended, and only while no CERS account holds it.
+        erasable=account is None
+        and (row is None or row.execution_status != WorkflowExecutionStatus.RUNNING.name.lower()),
     )

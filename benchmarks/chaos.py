@@ -1,0 +1,361 @@
+"""Whole GCKey journeys over real HTTP while the stack is broken under them, then a count of
+what was lost or done twice.
+
+    python -m benchmarks.chaos [--journeys 150] [--in-flight 50] [--faults worker-kill ...]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+Each fault gets a stack of its own (devstack/faults.py: the dev server on its file, the worker,
+the site under uvicorn, an SMTP server, and with --postgres the application database in a
+database of its own behind a relay that can be cut; the machine's PostgreSQL is never
+stopped). The load driver (benchmarks/driver.py) walks people through the journey, pressing the
+button again on the steps named by --repeat; a person who gets an error page or no answer at
+all waits a moment and presses again, as people do, for up to --patience seconds. Meanwhile
+the fault is played out. Then, from the database, Temporal and the mailbox: per fault, the
+journeys started and finished, lost (a person who could not finish), duplicate accounts and
+URNs (one person, two), duplicate e-mails (a Message-ID twice, or a second confirmation no one
+asked for), orphan journeys (running journeys no person is walking), workflow tasks failing,
+the presses again, and what people saw (status codes, connection errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email
+import email.policy
+import logging
+import secrets
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from temporalio.client import Client
+
+from benchmarks.driver import STEPS, Journey, KeepingMailServer, Page, Person, WalkFailed
+from core.crypto import KeyRing
+from core.temporal import data_converter
+from devstack.faults import FaultStack, fault_stack
+
+log = logging.getLogger("benchmarks.chaos")
+ONBOARDING = "WorkflowType = 'OnboardingWorkflow'"
+
+
+class ChaosMail(KeepingMailServer):
+    """Keeps each message's Message-ID and recipient too, to count what went out twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str, str]] = []  # (Message-ID, To, Subject)
+
+    def received(self, content: bytes) -> None:
+        super().received(content)
+        message = email.message_from_bytes(content, policy=email.policy.default)
+        self.sent.append(
+            (str(message["Message-ID"]), str(message["To"]).lower(), str(message["Subject"]))
+        )
+
+
+class PatientPerson(Person):
+    """A person who, on an error page or no answer, waits and presses the same button again
+    (the same form, the same fields) until ``patience`` runs out."""
+
+    patience = 120.0
+    pause = 1.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.again = 0
+
+    def _worth_again(self) -> bool:
+        last = self.journey.requests[-1] if self.journey.requests else None
+        return last is not None and (last.status == 0 or last.status >= 500)
+
+    async def _patiently(self, act: Callable[[], Awaitable[Page]]) -> Page:
+        deadline = time.monotonic() + self.patience
+        while True:
+            try:
+                return await act()
+            except WalkFailed:
+                if not self._worth_again() or time.monotonic() > deadline:
+                    raise
+                self.again += 1
+                await asyncio.sleep(self.pause)
+
+    async def get(self, url: str) -> Page:
+        return await self._patiently(lambda: Person.get(self, url))
+
+    async def press(self, page: Page, step: str, action: str, fields: dict[str, Any]) -> Page:
+        return await self._patiently(lambda: Person.press(self, page, step, action, fields))
+
+
+@dataclass
+class Outcome:
+    fault: str
+    started: int
+    finished: int
+    lost: int
+    duplicate_accounts: int
+    duplicate_urns: int
+    duplicate_emails: int
+    orphans: int
+    failing_tasks: int
+    presses_again: int
+    seconds: float
+    saw: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+
+# Each fault: what is done to the stack, given it and the seconds to spread it over.
+Fault = Callable[[FaultStack, float], Awaitable[None]]
+
+
+def worker_kills(times: int) -> Fault:
+    """kill -9 the worker ``times`` times, a new one started right after each."""
+
+    async def fault(stack: FaultStack, spread: float) -> None:
+        for _ in range(times):
+            await asyncio.sleep(spread / (times + 1))
+            await stack.worker.restart(kill=True)
+
+    return fault
+
+
+async def worker_stop(stack: FaultStack, spread: float) -> None:
+    """SIGTERM the worker twice, as a deploy does; a new one started after each stops."""
+    for _ in range(2):
+        await asyncio.sleep(spread / 3)
+        await stack.worker.restart(kill=False)
+
+
+async def temporal_restart(stack: FaultStack, spread: float) -> None:
+    """kill -9 the dev server, and start it again on its file five seconds later."""
+    await asyncio.sleep(spread / 3)
+    await stack.temporal.kill()
+    await asyncio.sleep(5)
+    await stack.temporal.start()
+
+
+async def web_kill(stack: FaultStack, spread: float) -> None:
+    """kill -9 the site twice, started again a second later."""
+    for _ in range(2):
+        await asyncio.sleep(spread / 3)
+        await stack.web.kill()
+        await asyncio.sleep(1)
+        await stack.web.start()
+
+
+async def smtp_refuse(stack: FaultStack, spread: float) -> None:
+    """The mail server refuses (451) for 15 s, then is down (port closed) for 15 s."""
+    await asyncio.sleep(spread / 4)
+    stack.mail.mail.refuse = True
+    await asyncio.sleep(15)
+    stack.mail.mail.refuse = False
+    stack.mail.down()
+    await asyncio.sleep(15)
+    stack.mail.up()
+
+
+async def db_cut(stack: FaultStack, spread: float) -> None:
+    """The application database unreachable for 30 s (the relay in front of it cut)."""
+    if stack.relay is None:
+        raise SystemExit("db-cut needs --postgres: SQLite has no connection to cut")
+    await asyncio.sleep(spread / 4)
+    stack.relay.cut()
+    await asyncio.sleep(30)
+    stack.relay.restore()
+
+
+FAULTS: dict[str, Fault] = {
+    "worker-kill": worker_kills(5),
+    "worker-stop": worker_stop,
+    "temporal-restart": temporal_restart,
+    "web-kill": web_kill,
+    "smtp": smtp_refuse,
+    "db-cut": db_cut,
+}
+
+
+async def walk_all(
+    stack: FaultStack,
+    mail: ChaosMail,
+    journeys: int,
+    in_flight: int,
+    repeat: Collection[str],
+    patience: float,
+) -> tuple[list[Journey], int]:
+    gate = asyncio.Semaphore(in_flight)
+    again = 0
+
+    async def one(number: int) -> Journey:
+        nonlocal again
+        async with gate, httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+            person = PatientPerson(number, http, mail, repeat, mail_timeout=patience + 60)
+            person.patience = patience
+            journey = await person.walk()
+            again += person.again
+            return journey
+
+    walked = await asyncio.gather(*(one(n) for n in range(journeys)))
+    return list(walked), again
+
+
+async def count(stack: FaultStack, mail: ChaosMail, journeys: Sequence[Journey]) -> dict[str, int]:
+    """What the database, Temporal and the mailbox hold, against the people who walked."""
+    addresses = {j.email for j in journeys}
+    engine = sa.create_engine(stack.direct_database_url)
+    try:
+        with engine.connect() as db:
+            rows = db.execute(sa.text("SELECT email, urn FROM user_account")).all()
+    finally:
+        engine.dispose()
+    per_person = Counter(email for email, _ in rows if email in addresses)
+    urns = Counter(urn for email, urn in rows if email in addresses and urn)
+    per_id = Counter(message_id for message_id, _, _ in mail.sent)
+    # One confirmation each: a second to the same person, unasked, went out twice.
+    per_recipient = Counter(to for _, to, _ in mail.sent if to in addresses)
+    ring = KeyRing.parse(stack.env["PAYLOAD_KEYS"])
+    client = await Client.connect(stack.temporal_address, data_converter=data_converter(ring))
+    running = [
+        e async for e in client.list_workflows(f"{ONBOARDING} AND ExecutionStatus = 'Running'")
+    ]
+    failing = 0
+    for execution in running:
+        described = await client.get_workflow_handle(execution.id).describe()
+        if described.raw_description.pending_workflow_task.attempt > 1:
+            failing += 1
+    return {
+        "accounts twice": sum(n - 1 for n in per_person.values() if n > 1),
+        "urns twice": sum(n - 1 for n in urns.values() if n > 1)
+        + sum(1 for n in per_person.values() if n > 1),
+        "e-mails twice": max(
+            sum(n - 1 for n in per_id.values() if n > 1),
+            sum(n - 1 for n in per_recipient.values() if n > 1),
+        ),
+        "orphans": max(0, len(running) - len(journeys)),
+        "failing tasks": failing,
+    }
+
+
+async def run_fault(
+    name: str,
+    fault: Fault,
+    *,
+    journeys: int,
+    in_flight: int,
+    repeat: Collection[str],
+    patience: float,
+    postgres: str | None,
+    work: Path,
+) -> Outcome:
+    mail = ChaosMail()
+    database = None
+    if postgres is not None:
+        database = f"chaos_{secrets.token_hex(4)}"
+        _admin(postgres, f'CREATE DATABASE "{database}"')
+        url = postgres.rsplit("/", 1)[0] + f"/{database}"
+    try:
+        async with fault_stack(work / name, mail, postgres_url=url if database else None) as stack:
+            started = time.perf_counter()
+            spread = max(20.0, journeys / in_flight * 8)
+            playing = asyncio.ensure_future(fault(stack, spread))
+            walked, again = await walk_all(stack, mail, journeys, in_flight, repeat, patience)
+            await playing
+            seconds = time.perf_counter() - started
+            counted = await count(stack, mail, walked)
+    finally:
+        if database is not None and postgres is not None:
+            _admin(postgres, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    saw: Counter[str] = Counter()
+    for journey in walked:
+        for request in journey.requests:
+            saw["no answer" if request.status == 0 else f"HTTP {request.status}"] += 1
+    finished = sum(j.finished for j in walked)
+    return Outcome(
+        fault=name,
+        started=len(walked),
+        finished=finished,
+        lost=len(walked) - finished,
+        duplicate_accounts=counted["accounts twice"],
+        duplicate_urns=counted["urns twice"],
+        duplicate_emails=counted["e-mails twice"],
+        orphans=counted["orphans"],
+        failing_tasks=counted["failing tasks"],
+        presses_again=again,
+        seconds=seconds,
+        saw=saw,
+        errors=[f"person {j.person}: {j.error}" for j in walked if j.error][:5],
+    )
+
+
+def _admin(postgres: str, statement: str) -> None:
+    engine = sa.create_engine(postgres, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as db:
+            db.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+def report(outcomes: Sequence[Outcome]) -> str:
+    header = (
+        f"{'fault':<17}{'started':>8}{'finished':>9}{'lost':>6}{'acct x2':>8}{'URN x2':>7}"
+        f"{'mail x2':>8}{'orphans':>8}{'failing':>8}{'again':>7}{'s':>7}  what people saw"
+    )
+    lines = [header]
+    for o in outcomes:
+        saw = ", ".join(f"{k}: {v}" for k, v in sorted(o.saw.items()))
+        lines.append(
+            f"{o.fault:<17}{o.started:>8}{o.finished:>9}{o.lost:>6}{o.duplicate_accounts:>8}"
+            f"{o.duplicate_urns:>7}{o.duplicate_emails:>8}{o.orphans:>8}{o.failing_tasks:>8}"
+            f"{o.presses_again:>7}{o.seconds:>7.0f}  {saw}"
+        )
+        lines += [f"{'':<17}{error}" for error in o.errors]
+    return "\n".join(lines)
+
+
+async def main(argv: Sequence[str] | None = None) -> list[Outcome]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--journeys", type=int, default=150, help="journeys per fault")
+    parser.add_argument("--in-flight", type=int, default=50, help="people walking at once")
+    parser.add_argument("--faults", nargs="+", choices=sorted(FAULTS), default=list(FAULTS))
+    parser.add_argument("--repeat", nargs="*", choices=STEPS, default=list(STEPS))
+    parser.add_argument("--patience", type=float, default=120)
+    parser.add_argument("--postgres", help="a PostgreSQL URL: each fault makes a database there")
+    parser.add_argument("--logs", type=Path, help="keep each process's log here (else dropped)")
+    args = parser.parse_args(argv)
+    faults = [f for f in args.faults if args.postgres or f != "db-cut"]
+    if len(faults) < len(args.faults):
+        log.warning("db-cut left out: it needs --postgres")
+    outcomes = []
+    with tempfile.TemporaryDirectory() as scratch:
+        work = args.logs or Path(scratch)
+        for name in faults:
+            log.info("%s: %s journeys, %s in flight", name, args.journeys, args.in_flight)
+            outcomes.append(
+                await run_fault(
+                    name,
+                    FAULTS[name],
+                    journeys=args.journeys,
+                    in_flight=args.in_flight,
+                    repeat=args.repeat,
+                    patience=args.patience,
+                    postgres=args.postgres,
+                    work=work,
+                )
+            )
+            log.info("%s", report(outcomes[-1:]))
+    log.info("\n%s", report(outcomes))
+    return outcomes
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("httpx", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    asyncio.run(main())

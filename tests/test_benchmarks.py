@@ -1,0 +1,41 @@
+"""The benchmarks at tiny sizes: each starts its stack, drives it over real HTTP and reports
+what it measured. No figure is held to a speed here (benchmarks print those); what is held is
+that the measurement is of the real thing: every journey reached the portal, every page
+answered, the floor ran."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from benchmarks import load, pages
+
+
+@pytest.mark.parametrize("python", [True, False], ids=["python client", "wrk"])
+async def test_pages_loads_the_site_and_a_bare_page_of_the_same_size(python: bool) -> None:
+    if not python and shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (the benchmark falls back to its Python client)")
+    rows = await pages.run(seconds=1, connections=2, python=python)
+    assert [site.page for site, _ in rows] == ["GET /en/login", "GET /en/gckey/username"]
+    for site, bare in rows:
+        assert site.errors == 0 and bare.errors == 0
+        assert site.requests_per_second > 0 and bare.requests_per_second > 0
+        assert abs(site.bytes - bare.bytes) < 0.05 * site.bytes  # the same size of page
+        assert site.cpu_ms_per_request > 0 and bare.cpu_ms_per_request > 0
+    assert "bare / site" in pages.report(rows, "smoke", 2)
+
+
+async def test_load_walks_whole_journeys_to_the_portal_and_runs_the_floor() -> None:
+    [level] = await load.run([2], 3, repeat=["terms"])
+    assert level.finished == 3, [j.error for j in level.journeys]
+    for journey in level.journeys:
+        assert journey.pages[-1] == "/en/portal"
+        assert all(0 < r.status < 400 for r in journey.requests), journey.requests
+        # The repeated press went out, the same POST, after the first had answered.
+        steps = [r.step for r in journey.requests]
+        assert steps.index("POST terms (again)") == steps.index("POST terms") + 2
+    assert set(level.cpu) == {"web", "worker", "temporal"}
+    assert all(seconds > 0 for seconds in level.cpu.values())
+    assert level.floors["regular"] > 0 and level.floors["local"] > 0
+    assert "journeys/s" in load.report(level)
