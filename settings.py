@@ -129,6 +129,28 @@ class Settings(BaseSettings):
     staff_lock_after_failures: int = 5
     staff_lock_minutes: float = 20
 
+    # Operating it (observe/): logs, health, metrics, traces.
+    # One JSON object per line, or plain text; empty: text in development, JSON elsewhere.
+    log_format: Literal["", "json", "text"] = ""
+    # The worker's own HTTP port: /healthz, /readyz and /metrics (0: any free port, logged).
+    worker_health_host: str = "0.0.0.0"
+    worker_health_port: int = 8081
+    # How long /readyz trusts its last look at Temporal, the database and SMTP, and how long
+    # each look may take: a flood of probes costs the dependencies one look per interval.
+    readiness_cache_seconds: float = 5
+    readiness_timeout_seconds: float = 2
+    # The bearer token Prometheus sends for the site's /metrics (and the worker's). Empty: the
+    # site serves no /metrics (its counts are nobody's business), the worker's port does.
+    metrics_token: SecretStr = SecretStr("")
+    # host:port where the Temporal SDK serves its own metrics (Runtime's PrometheusConfig);
+    # empty: not served. One per process: the site and the worker each need their own.
+    temporal_metrics_bind: str = ""
+    # How long the worker's gauge of open journeys by step trusts its last visibility count.
+    open_journeys_cache_seconds: float = 30
+    # OTLP over HTTP (http://collector:4318): traces are exported there. Empty: no tracing at
+    # all, no interceptor, no instrumentation.
+    otel_exporter_otlp_endpoint: str = ""
+
     @field_validator("rate_limit_storage")
     @classmethod
     def _a_redis_url(cls, value: str) -> str:
@@ -203,6 +225,12 @@ class Settings(BaseSettings):
         """The Host headers the site answers: PUBLIC_URL's host and ALLOWED_HOSTS."""
         extra = self.allowed_hosts.replace(",", " ").split()
         return [urlsplit(self.public_url).hostname or "", *extra]
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" or (
+            not self.log_format and self.environment != "development"
+        )
 
     @property
     def mail_dir(self) -> Path:

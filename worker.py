@@ -24,7 +24,7 @@ from temporalio.client import (
     WorkflowHandle,
 )
 from temporalio.converter import DataConverter
-from temporalio.runtime import Runtime, TelemetryConfig
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
@@ -37,6 +37,10 @@ from activities.reset import PasswordResetActivities
 from core.temporal import data_converter, history_converter, reader_of
 from db.datakeys import DataKeys
 from db.engine import make_engine, migrate
+from observe.logs import configure_logging
+from observe.metrics import CountedSender, temporal_runtime
+from observe.tracing import provider_for, temporal_interceptors
+from observe.worker_http import worker_probes
 from settings import Settings, get_settings
 from workflows import search
 from workflows.archive import ArchiveWorkflow
@@ -80,6 +84,7 @@ def archive_reader(client: Client, settings: Settings) -> DataConverter:
 
 
 def build_worker(client: Client, settings: Settings, engine: Engine, sender: EmailSender) -> Worker:
+    sender = CountedSender(sender)  # e-mails sent, retried and failed (observe/metrics.py)
     accounts = AccountActivities(engine)
     notifications = NotificationActivities(
         sender,
@@ -177,12 +182,24 @@ async def connect(settings: Settings, engine: Engine, runtime: Runtime | None = 
         settings.temporal_address or "127.0.0.1:7233",
         namespace=settings.temporal_namespace,
         runtime=runtime,
+        interceptors=temporal_interceptors(provider_for(settings, "cers-worker")),
         data_converter=data_converter(
             settings.payload_ring,
             DataKeys(engine, settings.payload_ring),
             accept_plaintext=settings.payload_accept_plaintext,
         ),
     )
+
+
+@asynccontextmanager
+async def probes(settings: Settings, client: Client) -> AsyncIterator[int]:
+    """/healthz, /readyz and /metrics on WORKER_HEALTH_PORT (observe/worker_http.py)."""
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        async with worker_probes(settings, client, engine) as port:
+            yield port
+    finally:
+        engine.dispose()
 
 
 async def serve(runtime: Runtime) -> None:
@@ -195,7 +212,7 @@ async def serve(runtime: Runtime) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    async with running_worker(client, settings):
+    async with running_worker(client, settings), probes(settings, client):
         log.info("worker polling task queue %s", settings.task_queue)
         await stop.wait()
     log.info("worker stopped")
@@ -206,9 +223,9 @@ def main() -> None:
     """The worker's own Temporal runtime, dropped before the interpreter finalizes: left to
     finalization, its Rust threads could still reach into Python (a Fatal Python error,
     PyGILState_Release, on about one stop in six)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(get_settings())
     quiet_expected_faults()  # a mail server or database outage: one line per failed attempt
-    runtime = Runtime(telemetry=TelemetryConfig())
+    runtime = temporal_runtime(get_settings())
     asyncio.run(serve(runtime))
     del runtime
     gc.collect()

@@ -33,6 +33,9 @@ from workflows.onboarding import OnboardingWorkflow
 from workflows.types import AnswerTermsInput, ChooseUsernameInput
 
 FAILED_ATTEMPT = "Completing activity as failed"
+# These read the SDK's ids where a text line puts them, in the message; a JSON line (the
+# default outside development) has them as the temporal_activity field instead.
+TEXT_LINES = "text"
 
 
 class RefusingAtFirst(MailServer):
@@ -61,7 +64,7 @@ async def test_a_refusing_mail_server_logs_one_line_per_attempt(
     log = tmp_path / "worker.log"
     with server.serving():
         command = (sys.executable, "worker.py")
-        env = worker_environment(client, settings)
+        env = {**worker_environment(client, settings), "LOG_FORMAT": TEXT_LINES}
         async with started(command, env, log, b"worker polling") as worker:
             workflow_id = await begin(client, settings)
             await sign_up(client, workflow_id, new_username())
@@ -145,7 +148,11 @@ async def cut_while_choosing_a_username(
         url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{postgres_schema}"
         await asyncio.to_thread(migrate, url)  # the proxy runs on this loop
         log = tmp_path / "worker.log"
-        env = {**worker_environment(client, settings), "DATABASE_URL": url}
+        env = {
+            **worker_environment(client, settings),
+            "DATABASE_URL": url,
+            "LOG_FORMAT": TEXT_LINES,
+        }
         async with started((sys.executable, "worker.py"), env, log, b"worker polling"):
             workflow_id = await begin(client, settings)
             handle = journey_handle(client, workflow_id)

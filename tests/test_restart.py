@@ -48,6 +48,8 @@ def worker_environment(client: Client, settings: Settings) -> dict[str, str]:
         "SECRET_KEY": settings.secret_key.get_secret_value(),
         "PAYLOAD_KEYS": settings.payload_keys.get_secret_value(),
         "PUBLIC_URL": settings.public_url,
+        "WORKER_HEALTH_HOST": "127.0.0.1",
+        "WORKER_HEALTH_PORT": "0",  # a free port: tests run side by side
     }
 
 

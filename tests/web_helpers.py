@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import SecretStr
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from selectolax.lexbor import LexborNode
@@ -114,10 +115,11 @@ async def browser(
     client: Client,
     clock: Callable[[], float] = time.time,
     overrides: dict[Callable[..., Any], Callable[..., Any]] | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> AsyncIterator[Browser]:
     """The real app in process, with a real worker behind it where the test runs one;
     ``overrides`` replace FastAPI dependencies (a test's stand-in for today's code)."""
-    app = create_app(settings, client, clock)
+    app = create_app(settings, client, clock, tracer_provider)
     app.dependency_overrides.update(overrides or {})
     engine = make_engine(settings.sqlalchemy_url)
     async with app.router.lifespan_context(app):

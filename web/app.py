@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -30,6 +31,10 @@ from core.temporal import data_converter
 from db.datakeys import DataKeys
 from db.engine import UNREACHABLE, make_engine
 from db.sessions import purge_sessions
+from observe.health import Readiness
+from observe.logs import configure_logging
+from observe.metrics import temporal_runtime
+from observe.tracing import provider_for, temporal_interceptors
 from settings import Settings, get_settings
 from web import cers, dev, gckey, partner, reset, sign_in
 from web.audit import JourneyErased, erased_page
@@ -42,6 +47,7 @@ from web.journeys import Journeys
 from web.limits import Limiter, LimitsUnavailable, TooManyAttempts
 from web.links import index_routes
 from web.logs import redact, redact_access_log
+from web.observe import Operations, instrument
 from web.pace import SignInPace
 from web.pages import page_language, render
 from web.resets import Resets
@@ -56,15 +62,21 @@ def create_app(
     settings: Settings | None = None,
     client: Client | None = None,
     clock: Callable[[], float] = time.time,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """The app; tests hand in their own settings, Temporal client and clock."""
+    """The app; tests hand in their own settings, Temporal client, clock and tracer."""
     settings = settings or get_settings()
     redact_access_log()
     engine = make_engine(settings.sqlalchemy_url)
+    tracing = tracer_provider or provider_for(settings, "cers-web")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limiter = Limiter.for_settings(settings)
+        # The SDK's metrics need a runtime of the site's own; without them the default serves.
+        runtime = (
+            temporal_runtime(settings) if settings.temporal_metrics_bind and not client else None
+        )
         connected = client or await Client.connect(
             settings.temporal_address or "127.0.0.1:7233",
             namespace=settings.temporal_namespace,
@@ -73,6 +85,8 @@ def create_app(
                 DataKeys(engine, settings.payload_ring),
                 accept_plaintext=settings.payload_accept_plaintext,
             ),
+            interceptors=temporal_interceptors(tracing),
+            runtime=runtime,
         )
         app.state.services = Services(
             settings=settings,
@@ -84,11 +98,13 @@ def create_app(
             resets=Resets(connected, settings),
             limiter=limiter,
             clock=clock,
+            readiness=Readiness(settings, connected, engine),
         )
         await asyncio.to_thread(purge_stale_sessions, engine, settings)
         yield
         await limiter.close()
         engine.dispose()
+        del connected, runtime  # the runtime's threads stop before the interpreter does
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
@@ -109,6 +125,11 @@ def create_app(
     if settings.trusted_proxies:
         # Outermost, so every part of the app sees the client the trusted proxy names.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # Outside even that: the request id is taken from the proxy that connected, not the client
+    # it names; probes are answered before the host is checked (web/observe.py).
+    app.add_middleware(Operations, settings=settings, router=app.router)
+    if tracing:
+        instrument(app, tracing)
 
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
@@ -229,6 +250,7 @@ async def database_unreachable_page(scope: Scope, receive: Receive, send: Send) 
 
 @cache
 def app_from_environment() -> FastAPI:
+    configure_logging(get_settings())
     return create_app()
 
 

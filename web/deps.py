@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from core.languages import LANGUAGES
+from observe.health import Readiness
 from settings import Settings
 from web.journeys import Journeys
 from web.limits import Limiter
@@ -36,6 +37,7 @@ class Services:
     resets: Resets
     limiter: Limiter
     clock: Callable[[], float]  # the time the session middleware counts idle windows in
+    readiness: Readiness  # /readyz's looks at Temporal, the database and SMTP
 
 
 def services(request: Request) -> Services:

@@ -14,6 +14,8 @@ ACCESS_LOGGER = "uvicorn.access"
 REDACTED = "[redacted]"
 # The routes whose path carries a token (web/cers.py): /{lang}/confirm/{token}[/new-link] and
 # /{lang}/resume/{token}. tests/test_logs.py holds every route with a {token} to this list.
+# The probes web/observe.py answers.
+PROBES = ("/healthz", "/readyz", "/metrics")
 TOKEN_PATH = re.compile(r"(/(?:confirm|resume)/)[^/?#]+")
 
 
@@ -38,9 +40,21 @@ class RedactTargets(logging.Filter):
         return True
 
 
+class QuietProbes(logging.Filter):
+    """Drops the access lines of probes that succeeded: a health check every few seconds
+    would drown the lines people read. A failed probe is still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[4], int):
+            return not (args[2] in PROBES and args[4] < 400)
+        return True
+
+
 def redact_access_log() -> None:
     """Installs the filter on uvicorn's access logger, once per process. uvicorn's own logging
     configuration (dictConfig) keeps a logger's filters, whichever comes first."""
     logger = logging.getLogger(ACCESS_LOGGER)
     if not any(isinstance(f, RedactTargets) for f in logger.filters):
+        logger.addFilter(QuietProbes())
         logger.addFilter(RedactTargets())

@@ -17,6 +17,7 @@ from core.hashing import HASHER, verify_secret
 from db import sign_ins
 from db.models import GCKey
 from db.queries import issued_gckey
+from observe.metrics import SIGN_INS
 from settings import Settings
 from web.deps import AppSettings, DbEngine, JourneyService, Lang, Pace, RateLimits
 from web.guards import goto
@@ -89,6 +90,7 @@ async def sign_in_submit(
         check_credentials, engine, form.username, form.password
     )
     outcome = await record_sign_in(journeys, engine, pace, gckey, matched)
+    SIGN_INS.labels(outcome.value).inc()
     if outcome is SignInOutcome.SIGNED_IN and gckey is not None:
         sign_in(request, workflow_id_for(gckey.journey_id))
         return goto(request, lang, "cers_home")

@@ -15,7 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import search
+    from workflows import metering, search
     from workflows.types import (
         BEFORE_A_CREDENTIAL,
         INVALID_INPUT,
@@ -122,6 +122,7 @@ class JourneyCore:
     _recovery_answers: list[RecoveryAnswer]  # likewise
     _sent_link: int
     _reminded_link: int
+    _metered_step: Step  # the step the journey metrics last saw (workflows/metering.py)
 
     def _carried(self) -> OnboardingInput:
         """The input a continued run starts from: all the journey knows, and the hashes only
@@ -188,6 +189,8 @@ class JourneyCore:
         self._last_move_at = workflow.now()
         # State only, no command: histories recorded before it replay unchanged.
         self._state.revision += 1
+        before, self._metered_step = self._metered_step, self._state.step
+        metering.journey_moved(before, self._state.step, self._state.login_method)
         if not workflow.patched(SEARCH_ATTRIBUTES):
             return
         state = self._state

@@ -12,7 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from core.languages import LANGUAGES
-    from workflows import rules
+    from workflows import metering, rules
     from workflows.abandoned import Abandonment
     from workflows.access import AccessRules
     from workflows.activity_types import (
@@ -123,6 +123,7 @@ class OnboardingWorkflow(
         self._moves = 0
         self._last_move_at = input.carried_last_move_at or workflow.now()
         self._watching_abandonment = False
+        self._metered_step = self._state.step
 
     @workflow.run
     async def run(self, input: OnboardingInput) -> OnboardingResult:
@@ -213,6 +214,8 @@ class OnboardingWorkflow(
         switching = self._state.step in (Step.TERMS, Step.PARTNER_SIGN_IN) and (
             input.login_method is not self._state.login_method
         )
+        if not self._begun:
+            metering.journey_started(input.login_method)
         if not self._begun or switching:
             self._begun = True
             self._state.login_method = input.login_method
