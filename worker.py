@@ -157,8 +157,7 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     """A client whose payloads are encrypted with the settings' key ring, and that refuses
     any it receives that are not (unless the cut-over window is open)."""
     return await Client.connect(
-        settings.temporal_address or "127.0.0.1:7233",
-        namespace=settings.temporal_namespace,
+        **settings.temporal_connection(),
         runtime=runtime,
         data_converter=data_converter(
             settings.payload_ring, accept_plaintext=settings.payload_accept_plaintext
@@ -168,7 +167,8 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
 
 async def serve(runtime: Runtime) -> None:
     settings = get_settings()
-    migrate(settings.sqlalchemy_url)
+    if settings.migrate_on_start:
+        migrate(settings.sqlalchemy_url)
     client = await connect(settings, runtime)
     await ensure_archive_schedule(client, settings)
     await watch_waiting_sign_ups(client, settings)

@@ -61,8 +61,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limiter = Limiter.for_settings(settings)
         connected = client or await Client.connect(
-            settings.temporal_address or "127.0.0.1:7233",
-            namespace=settings.temporal_namespace,
+            **settings.temporal_connection(),
             data_converter=data_converter(
                 settings.payload_ring, accept_plaintext=settings.payload_accept_plaintext
             ),
