@@ -54,13 +54,15 @@ class Captured(logging.Handler):
         super().__init__(LEVEL)
         self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
         self.lines: list[str] = []
-        self.browsing = "\0"  # the site's URL: the test's browser requests, not the site's
+        # What the test's browser fetches (the site, the partner's sign-in pages): its
+        # requests, not the site's. The site's own to the partner stay in the log.
+        self.browsing: tuple[str, ...] = ()
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.split(".")[0] in OTHERS:
             return
         args = record.args if isinstance(record.args, tuple) else ()
-        if record.name == "httpx2" and any(str(a).startswith(self.browsing) for a in args):
+        if record.name == "httpx2" and any(str(a).startswith(self.browsing) for a in args if a):
             return
         self.lines.append(f"{self.format(record)} {vars(record)!r}")
 
@@ -102,7 +104,6 @@ async def site(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        captured.browsing = url
         broker = Broker(
             issuer=f"http://127.0.0.1:{free_port()}",
             client_id="cers-logs",
@@ -112,6 +113,7 @@ async def site(
             key_file=tmp_path / "broker-key.json",
             log_file=tmp_path / "broker.log",
         )
+        captured.browsing = (url, f"{broker.issuer}/authorize", f"{broker.issuer}/sign-in/")
         settings = settings.model_copy(
             update={
                 "public_url": url,
