@@ -270,7 +270,7 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in {blocked!r}:
             raise ImportError("development only: " + name)
 sys.meta_path.insert(0, Block())
-import web.app, worker, db.__main__, core.probe, audit.__main__
+import web.app, worker, db.__main__, core.probe, audit.__main__, staff.cli
 """
     ran = subprocess.run(
         [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=False
