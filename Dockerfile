@@ -46,5 +46,6 @@ EXPOSE 8000
 # The site's liveness (GET /healthz); docker-compose.yml points the worker's at its own port.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=6 \
     CMD ["python", "-m", "core.probe", "http://127.0.0.1:8000/healthz"]
-# X-Forwarded-For is believed from TRUSTED_PROXIES only (web/app.py), not from uvicorn's default.
-CMD ["python", "-m", "uvicorn", "web.app:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", "--no-server-header"]
+# uvicorn as web/serve.py sets it up: no server banner, X-Forwarded-For believed from
+# TRUSTED_PROXIES only (web/app.py), and WEB_GRACEFUL_SHUTDOWN_SECONDS to finish on SIGTERM.
+CMD ["python", "-m", "web.serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -226,8 +226,13 @@ class Children:
         self.stopping = stopping
         self.running: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.relays: list[threading.Thread] = []
+        # How long each may take to stop before it is killed: the web and the worker finish
+        # what is in flight first (their graceful shutdown settings).
+        self.stop_timeouts: dict[str, float] = {}
 
-    def start(self, name: str, *command: str) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, *command: str, stop_timeout: float = STOP_TIMEOUT
+    ) -> subprocess.Popen[bytes]:
         # Their own process group: a terminal's Ctrl-C reaches only dev.py, which then stops
         # them in order (web and worker before the server they talk to).
         proc = subprocess.Popen(
@@ -243,6 +248,7 @@ class Children:
         relay = threading.Thread(target=_relay, args=(name, proc.stdout), daemon=True)
         relay.start()
         self.running.append((name, proc))
+        self.stop_timeouts[name] = stop_timeout
         self.relays.append(relay)
         return proc
 
@@ -267,10 +273,11 @@ class Children:
         for name, proc in reversed(self.running):
             if proc.poll() is None:
                 _signal_group(proc, signal.SIGINT)  # every child treats SIGINT as a clean stop
+                timeout = self.stop_timeouts[name]
                 try:
-                    proc.wait(STOP_TIMEOUT)
+                    proc.wait(timeout)
                 except subprocess.TimeoutExpired:
-                    log.warning("%s did not stop within %ss; killing it", name, STOP_TIMEOUT)
+                    log.warning("%s did not stop within %ss; killing it", name, timeout)
                     _signal_group(proc, signal.SIGKILL)
                     proc.wait()
         for relay in self.relays:
@@ -355,8 +362,10 @@ def run() -> int:
         if embedded_broker:
             broker = children.start("broker", *broker_command(settings))
             children.wait_listening("broker", broker, BROKER_PORT)
-        children.start("worker", sys.executable, "worker.py")
-        web = children.start("web", *web_command(WEB_PORT))
+        worker_stop = settings.worker_graceful_shutdown_seconds + STOP_TIMEOUT
+        children.start("worker", sys.executable, "worker.py", stop_timeout=worker_stop)
+        web_stop = settings.web_graceful_shutdown_seconds + STOP_TIMEOUT
+        web = children.start("web", *web_command(WEB_PORT), stop_timeout=web_stop)
         children.wait_listening("web", web, WEB_PORT)
         log.info("site             http://%s:%s/", HOST, WEB_PORT)
         if embedded_temporal:
@@ -381,13 +390,8 @@ def run() -> int:
 
 
 def web_command(port: int) -> list[str]:
-    """The site under uvicorn; it names no server software and believes no X-Forwarded-For of
-    its own accord (the Dockerfile's does the same)."""
-    return [
-        *(sys.executable, "-m", "uvicorn", "web.app:app"),
-        *("--host", HOST, "--port", str(port), "--no-server-header"),
-        "--no-proxy-headers",  # the app trusts X-Forwarded-For from TRUSTED_PROXIES only
-    ]
+    """The site under uvicorn, as the containers run it (web/serve.py)."""
+    return [sys.executable, "-m", "web.serve", "--host", HOST, "--port", str(port)]
 
 
 def temporal_command(settings: Settings) -> list[str]:

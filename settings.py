@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     temporal_tls_client_key_path: str = ""  # and its private key (PEM)
     temporal_tls_server_ca_cert_path: str = ""  # a private CA for the server's certificate
     temporal_tls_server_name: str = ""  # the name the server's certificate is checked against
+    # On SIGTERM (a deploy, a restart) the site finishes the requests in flight for up to this
+    # long (a page waits on Temporal at most temporal_rpc_timeout_seconds), then closes them.
+    web_graceful_shutdown_seconds: int = 15
+    # Likewise the worker, for the activities in flight: an e-mail attempt may take up to its
+    # 30 s timeout. Past it they are cancelled, and retried by the next worker.
+    worker_graceful_shutdown_seconds: float = 30
 
     database_url: str = ""  # empty: SQLite in the data directory
     # The worker applies the migrations at start. Off where a one-shot job applies them first

@@ -29,7 +29,9 @@ from temporalio.worker import Worker
 from activities.accounts import AccountActivities
 from activities.archive import ArchiveActivities
 from activities.email import EmailSender, SmtpSender
+from activities.faults import quiet_expected_faults
 from activities.notify import NotificationActivities
+from activities.outbox import Outbox
 from activities.reset import PasswordResetActivities
 from core.temporal import data_converter, history_converter
 from db.engine import make_engine, migrate
@@ -72,6 +74,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
     accounts = AccountActivities(engine)
     notifications = NotificationActivities(
         sender,
+        outbox=Outbox(engine),
         secret_key=settings.secret_key.get_secret_value(),
         public_url=settings.public_url,
         mail_from=settings.mail_from,
@@ -85,6 +88,8 @@ def build_worker(client: Client, settings: Settings, engine: Engine, sender: Ema
         # A worker that died keeps its sticky queue; don't make the next form step wait the
         # default 10 s before another worker picks the journey up.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
+        # SIGTERM lets the activities in flight finish (an e-mail the server is taking).
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
         activities=[
             accounts.reserve_username,
             accounts.issue_gckey,
@@ -186,6 +191,7 @@ def main() -> None:
     finalization, its Rust threads could still reach into Python (a Fatal Python error,
     PyGILState_Release, on about one stop in six)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    quiet_expected_faults()  # a mail server or database outage: one line per failed attempt
     runtime = Runtime(telemetry=TelemetryConfig())
     asyncio.run(serve(runtime))
     del runtime

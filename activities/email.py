@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
@@ -54,22 +55,30 @@ class SmtpSender:
     async def send(self, message: EmailMessage) -> str:
         if "Message-ID" not in message:
             message["Message-ID"] = make_msgid(domain="cers.example.ca")
+        client = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            username=self._username,
+            password=self._password,
+            start_tls=self._starttls,
+            timeout=self._timeout,
+        )
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self._host,
-                port=self._port,
-                username=self._username,
-                password=self._password,
-                start_tls=self._starttls,
-                timeout=self._timeout,
-            )
+            await client.connect()
+            await client.send_message(message)
+            # Taken: a QUIT that goes wrong changes nothing.
+            with contextlib.suppress(aiosmtplib.SMTPException):
+                await client.quit()
         except aiosmtplib.SMTPException as err:
             # A refusal names the recipient (and often the server repeats it); from None, so
             # the traceback does not carry the original either.
             if (lasting := lasting_refusal(err)) is not None:
                 raise refused(lasting) from None
             raise MailNotSent(ADDRESS.sub("<address>", str(err))) from None
+        finally:
+            # Not aiosmtplib.send: on its way out it waits for the answer to a QUIT, so an
+            # attempt cancelled by a stopping worker hung on for the whole SMTP timeout.
+            client.close()
         return str(message["Message-ID"])
 
 

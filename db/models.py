@@ -144,3 +144,15 @@ class WebSession(SQLModel, table=True):
     staff_id: int | None = Field(default=None, index=True)
     created_at: datetime
     seen_at: datetime
+
+
+class MailOutbox(SQLModel, table=True):
+    """A message the mail server has accepted (its 250 to DATA), by Message-ID, written right
+    after it answered: a retry of the activity that sent it, whose completion never reached
+    Temporal, finds it here and sends nothing."""
+
+    __tablename__ = "mail_outbox"
+
+    message_id: str = Field(primary_key=True, max_length=255)
+    journey_id: str = Field(max_length=64, index=True)
+    accepted_at: datetime

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime
 
 from sqlalchemy import Engine, delete
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from db.models import WebSession
 
@@ -41,6 +42,24 @@ def end_journey_sessions(engine: Engine, journey_id: str) -> int:
         result = session.exec(delete(WebSession).where(col(WebSession.journey_id) == journey_id))
         session.commit()
         return int(result.rowcount or 0)
+
+
+def mark_views_stale(engine: Engine, journey_id: str) -> int:
+    """Every session of the journey forgets that it knew where the journey stands (its
+    "view", web/guards.py): something other than its own steps moved it."""
+    marked = 0
+    with Session(engine) as session:
+        rows = session.exec(select(WebSession).where(col(WebSession.journey_id) == journey_id))
+        for row in rows.all():
+            data = json.loads(row.data)
+            view = data.get("view")
+            if isinstance(view, dict) and not view.get("stale"):
+                view["stale"] = True
+                row.data = json.dumps(data, sort_keys=True)
+                session.add(row)
+                marked += 1
+        session.commit()
+    return marked
 
 
 def end_staff_sessions(engine: Engine, staff_id: int) -> int:

@@ -143,8 +143,8 @@ async def test_a_refused_address_is_told_on_the_portal_and_can_be_changed(
         page = await b.submit(page, "portal/email", {"email": f" {new} "})
         assert page.h1 == "Portail du SCDE"
         assert page.text(".notice") == (
-            f"Un nouveau lien de confirmation a été envoyé à {new}. Les liens précédents ne "
-            "fonctionnent plus."
+            f"Un nouveau lien de confirmation est en cours d'envoi à {new}. Les liens "
+            "précédents ne fonctionnent plus."
         )
         assert page.html.css_first(".status.refused") is None
         (message,) = await smtp.wait_for(new)

@@ -106,6 +106,7 @@ def create_app(
     add_codec(app, settings.temporal_ui_origin)
     app.include_router(sign_in.router)
     app.include_router(gckey.router)
+    app.include_router(gckey.continue_router)
     app.include_router(cers.router)
     app.include_router(audit_router)
     add_staff_area(app)

@@ -15,7 +15,8 @@ from db.models import UserAccount
 from db.queries import account_for
 from settings import Settings
 from web.deps import AppSettings, DbEngine, JourneyService, Lang
-from web.guards import LinkInToken, SignedIn, goto, goto_step, of_browser
+from web.forms import SentForm, sent_form
+from web.guards import LinkInToken, SignedIn, goto, goto_step, journey_view, of_browser, remember
 from web.journeys import Journeys, journey_id_of, workflow_id_for
 from web.pages import current_account, render, signed_in_account
 from web.session import SessionKey, check_csrf, sign_out, signed_in_journey
@@ -46,6 +47,15 @@ SIGN_UP_STEPS = (
 )
 
 
+# The form id each POST carries (web/forms.py).
+AccountSent = Annotated[SentForm, Depends(sent_form("account"))]
+ChangeEmailSent = Annotated[SentForm, Depends(sent_form("change_email"))]
+NewLinkSent = Annotated[SentForm, Depends(sent_form("new_link"))]
+ConfirmSent = Annotated[SentForm, Depends(sent_form("confirm"))]
+ConfirmNewLinkSent = Annotated[SentForm, Depends(sent_form("confirm_new_link"))]
+ResumeLinkSent = Annotated[SentForm, Depends(sent_form("resume_link"))]
+
+
 class AccountForm(BaseModel):
     given_name: str = ""
     family_name: str = ""
@@ -73,10 +83,17 @@ async def login_page(request: Request, lang: Lang, journeys: JourneyService) -> 
 
 @router.get("/resume", name="resume")
 async def resume(request: Request, lang: Lang, journeys: JourneyService) -> Response:
-    """Wherever this browser's journey stands."""
+    """Wherever this browser's journey stands. Asked afresh: a refused step lands here, so
+    whatever the session believed may be behind."""
     if signed_in_journey(request):
         return goto(request, lang, "cers_home")
-    current = await of_browser(request, journeys)
+    current = await of_browser(request, journeys, ask=True)
+    grant = request.session.get(SessionKey.ISSUED)
+    if current and isinstance(grant, dict) and grant.get("journey") == current.workflow_id:
+        # This session issued the GCKey and has not pressed Continue yet: a repeated last
+        # step that Temporal could not match to the first (the journey continued as new
+        # between the two) is refused, and lands here.
+        return goto(request, lang, "issued")
     if current is None or current.state.gckey_issued_at is not None:
         return goto(request, lang, "login")
     return goto_step(request, lang, current.state.step)
@@ -114,7 +131,12 @@ async def resume_link(
 
 @router.post("/resume/{token}")
 async def resume_link_use(
-    request: Request, lang: Lang, journeys: JourneyService, token: str, settings: AppSettings
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    token: str,
+    settings: AppSettings,
+    sent: ResumeLinkSent,
 ) -> Response:
     """The journey records the link's one use, then the person signs in the usual way."""
     link = resume_token(settings, token)
@@ -125,6 +147,7 @@ async def resume_link_use(
             workflow_id_for(link.journey_id),
             OnboardingWorkflow.use_resume_link,
             UseResumeLinkInput(link.resume_link_number),
+            sent.update_id,
         )
     except (StepRefused, JourneyClosed):
         return link_gone(request, lang)
@@ -152,7 +175,7 @@ async def cers_home(
     """Where a signed-in user belongs: their unfinished step, Create User Account, or the portal."""
     if current_account(request):
         return goto(request, lang, "portal")
-    state = await journeys.state(workflow_id)
+    state = await journey_view(request, journeys, workflow_id)
     if state is None:
         sign_out(request)
         return goto(request, lang, "login")
@@ -163,7 +186,7 @@ async def cers_home(
 async def welcome(
     request: Request, lang: Lang, workflow_id: SignedIn, journeys: JourneyService
 ) -> Response:
-    state = await journeys.state(workflow_id)
+    state = await journey_view(request, journeys, workflow_id)
     partner = state is not None and state.login_method is LoginMethod.SIGN_IN_PARTNER
     return render(request, "cers/welcome.html", lang=lang, partner=partner)
 
@@ -186,7 +209,7 @@ def account_form_page(
 async def account_page(
     request: Request, lang: Lang, journeys: JourneyService, workflow_id: SignedIn
 ) -> Response:
-    state = await journeys.state(workflow_id)
+    state = await journey_view(request, journeys, workflow_id)
     if state is None or state.step is not Step.CREATE_ACCOUNT:
         return goto(request, lang, "cers_home")
     form = AccountForm(email=state.recovery_email, language=lang)
@@ -200,6 +223,7 @@ async def account_submit(
     journeys: JourneyService,
     form: Annotated[AccountForm, Form()],
     workflow_id: SignedIn,
+    sent: AccountSent,
 ) -> Response:
     profile = Profile(
         given_name=form.given_name.strip(),
@@ -210,10 +234,11 @@ async def account_submit(
         language=form.language,
     )
     result = await journeys.submit(
-        workflow_id, OnboardingWorkflow.create_account, CreateAccountInput(profile)
+        workflow_id, OnboardingWorkflow.create_account, CreateAccountInput(profile), sent.update_id
     )
     if isinstance(result, Rejected):
         return account_form_page(request, lang, form, result.errors, 400)
+    remember(request, workflow_id, result.view)
     return goto(request, lang, "account_created")
 
 
@@ -272,11 +297,15 @@ async def change_email(
     journeys: JourneyService,
     workflow_id: SignedIn,
     form: Annotated[EmailForm, Form()],
+    sent: ChangeEmailSent,
 ) -> Response:
     """Another address, once the mail server has refused the account's: a new confirmation
     link goes to it (a journey with no refused address answers WrongStep: back to the portal)."""
     result = await journeys.submit(
-        workflow_id, OnboardingWorkflow.change_email, ChangeEmailInput(form.email.strip())
+        workflow_id,
+        OnboardingWorkflow.change_email,
+        ChangeEmailInput(form.email.strip()),
+        sent.update_id,
     )
     if isinstance(result, Rejected):
         return await portal_page(
@@ -288,10 +317,12 @@ async def change_email(
 
 @router.post("/portal/new-link", name="new_link")
 async def new_link(
-    request: Request, lang: Lang, journeys: JourneyService, workflow_id: SignedIn
+    request: Request, lang: Lang, journeys: JourneyService, workflow_id: SignedIn, sent: NewLinkSent
 ) -> Response:
     try:
-        await journeys.send(workflow_id, OnboardingWorkflow.request_new_link, RequestNewLinkInput())
+        await journeys.send(
+            workflow_id, OnboardingWorkflow.request_new_link, RequestNewLinkInput(), sent.update_id
+        )
     except (StepRefused, JourneyClosed):
         pass  # already confirmed: the portal says so
     else:
@@ -313,6 +344,7 @@ async def confirm_submit(
     engine: DbEngine,
     token: str,
     link: LinkInToken,
+    sent: ConfirmSent,
 ) -> Response:
     workflow_id = workflow_id_for(link.journey_id)
     outcome = "confirmed"
@@ -321,6 +353,7 @@ async def confirm_submit(
             workflow_id,
             OnboardingWorkflow.confirm_email,
             ConfirmEmailInput(link.link_number),
+            sent.update_id,
         )
     except StepRefused as refused:
         outcome = {LINK_EXPIRED: "expired", LINK_REPLACED: "replaced"}.get(refused.kind, "")
@@ -339,7 +372,12 @@ async def confirm_submit(
 
 @router.post("/confirm/{token}/new-link", name="confirm_new_link")
 async def confirm_new_link(
-    request: Request, lang: Lang, journeys: JourneyService, token: str, link: LinkInToken
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    token: str,
+    link: LinkInToken,
+    sent: ConfirmNewLinkSent,
 ) -> Response:
     """The old link proves the address: a new one goes to the same address."""
     try:
@@ -347,6 +385,7 @@ async def confirm_new_link(
             workflow_id_for(link.journey_id),
             OnboardingWorkflow.request_new_link,
             RequestNewLinkInput(reason="expired link"),
+            sent.update_id,
         )
     except (StepRefused, JourneyClosed):
         return render(request, "cers/confirm.html", lang=lang, token=token, outcome="already")

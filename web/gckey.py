@@ -5,17 +5,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
 from core.hashing import hash_answers, hash_password
 from core.normalize import normalize_username
 from web.deps import AppSettings, JourneyService, Lang, Now, RateLimits
-from web.guards import Issued, PostedJourney, at_step, choose_login, goto, goto_step
+from web.forms import SentForm, sent_form
+from web.guards import (
+    GoTo,
+    Issued,
+    PostedJourney,
+    at_step,
+    choose_login,
+    goto,
+    goto_step,
+    remember,
+)
 from web.journeys import AtStep
 from web.pages import render, signed_in_account
-from web.session import SessionKey, check_csrf, sign_in
+from web.session import SessionKey, check_csrf, sign_in, signed_in_journey
 from web.temporal import Rejected
 from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
@@ -59,12 +69,25 @@ class RecoveryEmailForm(BaseModel):
     email: str = ""
 
 
+# The form id each step's POST carries (web/forms.py).
+SignUpSent = Annotated[SentForm, Depends(sent_form("sign_up"))]
+TermsSent = Annotated[SentForm, Depends(sent_form("terms"))]
+UsernameSent = Annotated[SentForm, Depends(sent_form("username"))]
+PasswordSent = Annotated[SentForm, Depends(sent_form("password"))]
+RecoverySent = Annotated[SentForm, Depends(sent_form("recovery"))]
+RecoveryEmailSent = Annotated[SentForm, Depends(sent_form("recovery_email"))]
+
+
 @router.post("/sign-up", name="sign_up")
 async def sign_up(
-    request: Request, lang: Lang, journeys: JourneyService, limiter: RateLimits
+    request: Request,
+    lang: Lang,
+    journeys: JourneyService,
+    limiter: RateLimits,
+    sent: SignUpSent,
 ) -> Response:
     await limiter.hit(limiter.sign_up, request)
-    step = await choose_login(request, journeys, LoginMethod.GCKEY, lang)
+    step = await choose_login(request, journeys, LoginMethod.GCKEY, lang, sent)
     return goto_step(request, lang, step)
 
 
@@ -88,6 +111,7 @@ async def terms_submit(
     settings: AppSettings,
     workflow_id: PostedJourney,
     form: Annotated[TermsForm, Form()],
+    sent: TermsSent,
 ) -> Response:
     result = await journeys.submit(
         workflow_id,
@@ -95,6 +119,7 @@ async def terms_submit(
         AnswerTermsInput(
             accepted=form.decision == "accept", terms_version=form.terms_version, language=lang
         ),
+        sent.update_id,
     )
     if isinstance(result, Rejected):
         return render(
@@ -105,6 +130,7 @@ async def terms_submit(
             terms_version=settings.terms_version,
             errors=result.errors,
         )
+    remember(request, workflow_id, result.view)
     if result.step is Step.DECLINED:
         request.session.pop(SessionKey.JOURNEY, None)
     return goto_step(request, lang, result.step)
@@ -135,6 +161,7 @@ async def username_submit(
     journeys: JourneyService,
     workflow_id: PostedJourney,
     form: Annotated[UsernameForm, Form()],
+    sent: UsernameSent,
 ) -> Response:
     # An empty username is asked for here: the workflow would list the rules it breaks.
     result = (
@@ -142,6 +169,7 @@ async def username_submit(
             workflow_id,
             OnboardingWorkflow.choose_username,
             ChooseUsernameInput(normalize_username(form.username)),
+            sent.update_id,
         )
         if form.username.strip()
         else Rejected({"username": rules.username_errors(form.username)})
@@ -157,6 +185,7 @@ async def username_submit(
             evaluated=True,
             errors=result.errors,
         )
+    remember(request, workflow_id, result.view)
     return goto_step(request, lang, result.step)
 
 
@@ -181,6 +210,7 @@ async def password_submit(
     journeys: JourneyService,
     at: AtPassword,
     form: Annotated[PasswordForm, Form()],
+    sent: PasswordSent,
 ) -> Response:
     workflow_id, state = at.workflow_id, at.state
     checks, errors = password_problems(form, state.username)
@@ -189,8 +219,10 @@ async def password_submit(
             workflow_id,
             OnboardingWorkflow.set_password,
             SetPasswordInput(await hash_password(form.password)),
+            sent.update_id,
         )
         if not isinstance(result, Rejected):
+            remember(request, workflow_id, result.view)
             return goto_step(request, lang, result.step)
         errors = result.errors
     return render(
@@ -250,6 +282,7 @@ async def recovery_submit(
     workflow_id: PostedJourney,
     settings: AppSettings,
     form: Annotated[RecoveryForm, Form()],
+    sent: RecoverySent,
 ) -> Response:
     count = settings.recovery_question_count
     entries = [
@@ -279,8 +312,10 @@ async def recovery_submit(
                     for e, h in zip(entries, hashes, strict=True)
                 ]
             ),
+            sent.update_id,
         )
         if not isinstance(result, Rejected):
+            remember(request, workflow_id, result.view)
             return goto_step(request, lang, result.step)
         errors = result.errors
     return render(
@@ -306,11 +341,13 @@ async def recovery_email_submit(
     workflow_id: PostedJourney,
     now: Now,
     form: Annotated[RecoveryEmailForm, Form()],
+    sent: RecoveryEmailSent,
 ) -> Response:
     result = await journeys.submit(
         workflow_id,
         OnboardingWorkflow.set_recovery_email,
         SetRecoveryEmailInput(form.email.strip()),
+        sent.update_id,
     )
     if isinstance(result, Rejected):
         return render(
@@ -321,8 +358,12 @@ async def recovery_email_submit(
             email=form.email,
             errors=result.errors,
         )
+    remember(request, workflow_id, result.view)
     # The GCKey is issued: this session, and only this one, may go on signed in (Continue).
-    request.session[SessionKey.ISSUED] = {"journey": workflow_id, "at": now}
+    # A repeated press is answered with the first one's result and lands here as well; the
+    # window to Continue runs from the issuance, so a press long after signs nobody in.
+    issued_at = result.gckey_issued_at.timestamp() if result.gckey_issued_at else now
+    request.session[SessionKey.ISSUED] = {"journey": workflow_id, "at": min(now, issued_at)}
     return goto(request, lang, "issued")
 
 
@@ -331,7 +372,25 @@ async def issued_page(request: Request, lang: Lang, journey: Issued) -> Response
     return render(request, "gckey/issued.html", lang=lang, state=journey.state)
 
 
-@router.post("/issued")
+async def continue_csrf(request: Request) -> None:
+    """Continue's own form check. Its first press ends the session the form was made in, so a
+    second press (its answer lost, or the button pressed twice) carries a token no session
+    holds any more: it changes nothing and goes where Continue leads, the CERS home page when
+    this browser is signed in, GCKey Sign In when it is not. Any other post is checked."""
+    try:
+        await check_csrf(request)
+    except HTTPException:
+        raise GoTo("cers_home" if signed_in_journey(request) else "gckey_sign_in") from None
+
+
+# Not under the router's form check: Continue has its own (continue_csrf).
+continue_router = APIRouter(
+    prefix="/{lang}/gckey",
+    dependencies=[Depends(continue_csrf), Depends(signed_in_account)],
+)
+
+
+@continue_router.post("/issued")
 async def issued_continue(
     request: Request, lang: Lang, journey: Issued, settings: AppSettings, now: Now
 ) -> Response:

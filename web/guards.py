@@ -4,16 +4,19 @@ is filling in, and the dependencies that send a browser to the page its journey 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core.links import ConfirmationLink, read_token
-from web.deps import AppSettings, JourneyService
+from web.deps import AppSettings, JourneyService, now
+from web.forms import SentForm
 from web.journeys import AtStep, Journeys, new_workflow_id
 from web.session import SessionKey, held
-from workflows.types import LoginMethod, Step
+from workflows.types import JourneyView, LoginMethod, Step
 
 # The page that shows each step; a returning user is sent to the one their journey is at.
 STEP_PAGES = {
@@ -49,13 +52,96 @@ def goto_step(request: Request, lang: str, step: Step) -> RedirectResponse:
     return goto(request, lang, STEP_PAGES[step])
 
 
-async def of_browser(request: Request, journeys: Journeys) -> AtStep | None:
+# The session's view of its journey (SessionKey.VIEW) answers a page without a query while
+# nothing can have moved the journey behind this session's back:
+# - the person's own steps come back with the view as their update's answer (remember);
+# - a support action marks the view of every session of the journey stale
+#   (db/sessions.py mark_views_stale), so the next page asks Temporal;
+# - a timer (abandonment, a GCKey's expiry) can only fire from the view's changes_by on:
+#   from a few seconds before it (clocks differ a little), the page asks again;
+# - a refused step (WrongStep: another tab, or the rare race above) lands on /resume,
+#   which always asks.
+# An older answer never replaces a newer view (the journey's revision), so a repeated press
+# answered with its first, older result cannot take a page back to a step it has left.
+CLOCK_MARGIN_SECONDS = 5
+
+
+def _kept(request: Request, workflow_id: str) -> dict[str, Any] | None:
+    kept = request.session.get(SessionKey.VIEW)
+    if isinstance(kept, dict) and kept.get("journey") == workflow_id:
+        return kept
+    return None
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def remember(
+    request: Request, workflow_id: str, view: JourneyView | None, *, fresh: bool = False
+) -> None:
+    """Keeps ``view`` as this session's knowledge of the journey, unless it knows a newer
+    one; ``fresh`` (a query's answer) replaces whatever it held."""
+    if view is None:
+        return
+    kept = _kept(request, workflow_id)
+    if not fresh and kept is not None and kept.get("revision", 0) >= view.revision:
+        return
+    request.session[SessionKey.VIEW] = {
+        "journey": workflow_id,
+        "step": view.step.value,
+        "login_method": view.login_method.value,
+        "username": view.username,
+        "gckey_issued_at": _when(view.gckey_issued_at),
+        "recovery_email": view.recovery_email,
+        "revision": view.revision,
+        "changes_by": _when(view.changes_by),
+        "stale": False,
+    }
+
+
+def known(request: Request, workflow_id: str) -> JourneyView | None:
+    """The session's view of the journey, if it can still be believed without asking."""
+    kept = _kept(request, workflow_id)
+    if kept is None or kept.get("stale"):
+        return None
+    try:
+        issued, changes_by = kept["gckey_issued_at"], kept["changes_by"]
+        view = JourneyView(
+            step=Step(kept["step"]),
+            login_method=LoginMethod(kept["login_method"]),
+            username=str(kept["username"]),
+            gckey_issued_at=datetime.fromisoformat(issued) if issued else None,
+            recovery_email=str(kept["recovery_email"]),
+            revision=int(kept["revision"]),
+            changes_by=datetime.fromisoformat(changes_by) if changes_by else None,
+        )
+    except (KeyError, ValueError, TypeError):
+        return None
+    if view.changes_by and now(request) >= view.changes_by.timestamp() - CLOCK_MARGIN_SECONDS:
+        return None
+    return view
+
+
+async def journey_view(
+    request: Request, journeys: Journeys, workflow_id: str, *, ask: bool = False
+) -> JourneyView | None:
+    """Where the journey stands: the session's view when it holds, else Temporal's answer
+    (kept for the next page); ``ask`` always asks. None when Temporal has no such journey."""
+    view = None if ask else known(request, workflow_id)
+    if view is None:
+        view = await journeys.view(workflow_id)
+        remember(request, workflow_id, view, fresh=True)
+    return view
+
+
+async def of_browser(request: Request, journeys: Journeys, *, ask: bool = False) -> AtStep | None:
     """The journey this browser's session is filling in, and where it stands."""
     workflow_id = held(request, SessionKey.JOURNEY)
-    state = await journeys.state(workflow_id) if workflow_id else None
-    if state is None or workflow_id is None:
+    view = await journey_view(request, journeys, workflow_id, ask=ask) if workflow_id else None
+    if view is None or workflow_id is None:
         return None
-    return AtStep(workflow_id, state)
+    return AtStep(workflow_id, view)
 
 
 def still_open(current: AtStep | None) -> AtStep | None:
@@ -74,13 +160,41 @@ LOGIN_CHOICE_STEPS = (Step.TERMS, Step.PARTNER_SIGN_IN)
 
 
 async def choose_login(
-    request: Request, journeys: Journeys, method: LoginMethod, lang: str
+    request: Request, journeys: Journeys, method: LoginMethod, lang: str, form: SentForm
 ) -> Step:
-    """This browser's journey takes the choice; a new journey if it has none still open."""
+    """This browser's journey takes the choice; if it has none still open, the journey this
+    form starts (the same one however often it is pressed)."""
     current = still_open(await of_browser(request, journeys))
-    workflow_id = new_workflow_id() if current is None else current.workflow_id
+    if current is not None:
+        return await _begin(request, journeys, current.workflow_id, method, lang, form.update_id)
+    workflow_id = form.workflow_id()
+    kept = _kept(request, workflow_id) if workflow_id else None
+    # A journey this session saw go past the login choice is over for it (declined, issued,
+    # cancelled, abandoned: its session let go of it); Temporal would answer the same form,
+    # pressed again from the Back button, with its first answer: a new journey instead.
+    if workflow_id is not None and (kept is None or kept.get("step") in LOGIN_CHOICE_STEPS):
+        try:
+            step = await _begin(request, journeys, workflow_id, method, lang, form.update_id)
+        except WorkflowAlreadyStartedError:
+            step = None  # this form's journey has ended and Temporal no longer knows the press
+        if step in LOGIN_CHOICE_STEPS:
+            return step
+    return await _begin(request, journeys, new_workflow_id(), method, lang, None)
+
+
+async def _begin(
+    request: Request,
+    journeys: Journeys,
+    workflow_id: str,
+    method: LoginMethod,
+    lang: str,
+    update_id: str | None,
+) -> Step:
     request.session[SessionKey.JOURNEY] = workflow_id
-    return await journeys.begin(workflow_id, method, lang)
+    begun = await journeys.begin(workflow_id, method, lang, update_id)
+    remember(request, workflow_id, begun.view)
+    step: Step = begun.step
+    return step
 
 
 def at_step(step: Step) -> Callable[[Request, Journeys], Awaitable[AtStep]]:

@@ -16,7 +16,7 @@ from temporalio.client import (
     WorkflowExecution,
     WorkflowExecutionDescription,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from audit.sources import JourneyHistory, read_journey
@@ -29,9 +29,10 @@ from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
     ONBOARDING_ID_PREFIX,
     BeginInput,
+    BeginResult,
     JourneyState,
+    JourneyView,
     LoginMethod,
-    Step,
 )
 
 
@@ -59,7 +60,7 @@ class AtStep:
     """A journey and where it stands."""
 
     workflow_id: str
-    state: JourneyState
+    state: JourneyView
 
 
 class Journeys(Gateway[OnboardingWorkflow]):
@@ -70,14 +71,20 @@ class Journeys(Gateway[OnboardingWorkflow]):
         super().__init__(client, settings)
         self.reader = EncryptionCodec(settings.payload_ring, accept_plaintext=True)
 
-    async def begin(self, workflow_id: str, method: LoginMethod, lang: str) -> Step:
-        """The login choice starts the journey (update-with-start; a repeat finds the same one)."""
+    async def begin(
+        self, workflow_id: str, method: LoginMethod, lang: str, update_id: str | None = None
+    ) -> BeginResult:
+        """The login choice starts the journey (update-with-start; a repeat finds the same one,
+        and under the same ``update_id`` gets the first answer). A journey id whose journey
+        has ended is never started again (a new run would share its records): that raises
+        WorkflowAlreadyStartedError."""
         settings = self.settings
         start = WithStartWorkflowOperation(
             OnboardingWorkflow.run,
             onboarding_input(settings, journey_id_of(workflow_id)),
             id=workflow_id,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             task_queue=settings.task_queue,
         )
         try:
@@ -86,6 +93,7 @@ class Journeys(Gateway[OnboardingWorkflow]):
                     OnboardingWorkflow.begin,
                     BeginInput(login_method=method, language=lang),
                     start_workflow_operation=start,
+                    id=update_id,
                     rpc_timeout=self.timeout,
                 )
         except BaseException:
@@ -94,8 +102,8 @@ class Journeys(Gateway[OnboardingWorkflow]):
             with suppress(BaseException):
                 await asyncio.wait_for(start.workflow_handle(), timeout=1)
             raise
-        step: Step = result.step
-        return step
+        begun: BeginResult = result
+        return begun
 
     async def state(
         self, workflow_id: str, timeout: timedelta | None = None
@@ -105,6 +113,11 @@ class Journeys(Gateway[OnboardingWorkflow]):
             workflow_id, OnboardingWorkflow.journey, timeout
         )
         return state
+
+    async def view(self, workflow_id: str) -> JourneyView | None:
+        """What the person's pages need, read afresh; None when Temporal has no such journey."""
+        view: JourneyView | None = await self._query(workflow_id, OnboardingWorkflow.view, None)
+        return view
 
     async def describe(self, journey_id: str) -> WorkflowExecutionDescription | None:
         """Temporal's description of the journey (staff pages); None if it does not know it."""

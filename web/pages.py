@@ -16,6 +16,7 @@ from db.models import UserAccount
 from db.queries import account_for
 from i18n import format_when, translations
 from web.deps import DbEngine
+from web.forms import new_form_id
 from web.journeys import journey_id_of
 from web.session import csrf_token, signed_in_journey
 from workflows import rules
@@ -77,6 +78,7 @@ def render(
         """In the user's business time zone once they have chosen one."""
         return format_when(value, lang, zone) if value else ""
 
+    csrf = csrf_token(request)
     return templates.TemplateResponse(
         request,
         template,
@@ -85,7 +87,8 @@ def render(
             "other_lang": other_language(lang),
             "_": translator(lang),
             "toggle_url": toggle_url(request, lang),
-            "csrf_token": csrf_token(request),
+            "csrf_token": csrf,
+            "new_form_id": lambda purpose: new_form_id(csrf, purpose),
             "signed_in": signed_in_journey(request) is not None,
             "when": when,
             **context,

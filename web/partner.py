@@ -167,7 +167,7 @@ async def arrive(
     current = await of_browser(request, journeys)
     at_choice = current is not None and current.state.step in LOGIN_CHOICE_STEPS
     workflow_id = current.workflow_id if current and at_choice else new_workflow_id()
-    step = await journeys.begin(workflow_id, LoginMethod.SIGN_IN_PARTNER, lang)
+    step = (await journeys.begin(workflow_id, LoginMethod.SIGN_IN_PARTNER, lang)).step
     if step is not Step.PARTNER_SIGN_IN:  # it moved on in another tab meanwhile
         workflow_id = new_workflow_id()
         await journeys.begin(workflow_id, LoginMethod.SIGN_IN_PARTNER, lang)

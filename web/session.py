@@ -28,6 +28,9 @@ class SessionKey(StrEnum):
     RESET_ACCOUNT = "reset_account"  # the keyed hash its code e-mails are counted under
     # {"journey", "at"}: this session finished Sign Up step 5 and may press Continue, once
     ISSUED = "issued"
+    # What this session knows of its journey's JourneyView, so a page needs no query:
+    # {"journey", the view's fields, "stale"} (web/guards.py)
+    VIEW = "view"
 
 
 # An exporter's keys: a staff page refuses a session holding one (web/staff/access.py).
@@ -55,8 +58,13 @@ def fresh_session(request: Request, held: dict[str, Any]) -> None:
 
 
 def sign_in(request: Request, workflow_id: str) -> None:
-    """A GCKey or Sign-In Partner sign-in: a fresh session naming the journey."""
-    fresh_session(request, {SessionKey.AUTH: workflow_id, SessionKey.JOURNEY: workflow_id})
+    """A GCKey or Sign-In Partner sign-in: a fresh session naming the journey (and keeping
+    what the old one knew of that journey, if it was the same)."""
+    held: dict[str, Any] = {SessionKey.AUTH: workflow_id, SessionKey.JOURNEY: workflow_id}
+    view = request.session.get(SessionKey.VIEW)
+    if isinstance(view, dict) and view.get("journey") == workflow_id:
+        held[SessionKey.VIEW] = view
+    fresh_session(request, held)
 
 
 def sign_out(request: Request) -> None:

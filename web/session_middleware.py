@@ -45,6 +45,11 @@ def carried_over(data: dict[str, Any]) -> dict[str, Any]:
         kept[SessionKey.TIMED_OUT] = True
     elif isinstance(data.get(SessionKey.JOURNEY), str):
         kept[SessionKey.JOURNEY] = data[SessionKey.JOURNEY]
+        # What it knew of the journey, to be asked afresh, but still never to be replaced by
+        # an older answer (a form of the old session pressed again: web/guards.py).
+        view = data.get(SessionKey.VIEW)
+        if isinstance(view, dict) and view.get("journey") == data[SessionKey.JOURNEY]:
+            kept[SessionKey.VIEW] = {**view, "stale": True}
     return kept
 
 

@@ -97,14 +97,22 @@ class Gateway(Generic[W]):
         self.timeout = timedelta(seconds=settings.temporal_rpc_timeout_seconds)
 
     async def submit(
-        self, workflow_id: str, update: UpdateMethodMultiParam[[W, A], R], arg: A
+        self,
+        workflow_id: str,
+        update: UpdateMethodMultiParam[[W, A], R],
+        arg: A,
+        update_id: str | None = None,
     ) -> R | Rejected:
         """A form step: its result, or a Rejected carrying the field messages. A refusal by
-        the workflow raises StepRefused; a closed workflow, JourneyClosed."""
+        the workflow raises StepRefused; a closed workflow, JourneyClosed. Under the same
+        ``update_id`` (web/forms.py) a repeat gets the first one's outcome, whatever the
+        journey did since, as long as it is the same run."""
         handle = self.client.get_workflow_handle(workflow_id)
         try:
             async with deadline():
-                result: R = await handle.execute_update(update, arg, rpc_timeout=self.timeout)
+                result: R = await handle.execute_update(
+                    update, arg, id=update_id, rpc_timeout=self.timeout
+                )
                 return result
         except WorkflowUpdateFailedError as err:
             cause = err.cause
@@ -118,9 +126,15 @@ class Gateway(Generic[W]):
                 raise JourneyClosed from err
             raise
 
-    async def send(self, workflow_id: str, update: UpdateMethodMultiParam[[W, A], R], arg: A) -> R:
-        """An update that has no form behind it: a rejected input is a refusal too."""
-        result = await self.submit(workflow_id, update, arg)
+    async def send(
+        self,
+        workflow_id: str,
+        update: UpdateMethodMultiParam[[W, A], R],
+        arg: A,
+        update_id: str | None = None,
+    ) -> R:
+        """An update whose form has no fields to reject: a rejected input is a refusal too."""
+        result = await self.submit(workflow_id, update, arg, update_id)
         if isinstance(result, Rejected):
             raise StepRefused(INVALID_INPUT)
         return result

@@ -122,7 +122,7 @@ class AccessRules(JourneyCore):
             state.partner_linked_at = now
             state.step = Step.CREATE_ACCOUNT
             self._progress()
-            return LinkPartnerResult(step=state.step)
+            return LinkPartnerResult(step=state.step, view=self._view())
 
     @link_partner.validator
     def _validate_link_partner(self, input: LinkPartnerInput) -> None:

@@ -62,12 +62,16 @@ class MailDelivery(JourneyCore):
             ),
             **MAIL_CALL,
         )
-        self._watching.append(asyncio.create_task(self._heed(sending, kind, state.profile.email)))
+        heed = self._heed(sending, kind, state.profile.email, state.link_number)
+        self._watching.append(asyncio.create_task(heed))
         return sending
 
-    async def _heed(self, sending: ActivityHandle[Any], kind: EmailKind, to: str) -> None:
+    async def _heed(
+        self, sending: ActivityHandle[Any], kind: EmailKind, to: str, link: int
+    ) -> None:
         """Records the server's answer when it refuses the address for good; forgets an
-        earlier refusal of this address once an e-mail to it goes through."""
+        earlier refusal of this address once an e-mail to it goes through, and keeps that
+        this link's e-mail went (the portal says "being sent" until then)."""
         state = self._state
         try:
             await sending
@@ -82,6 +86,8 @@ class MailDelivery(JourneyCore):
             return  # a cancelled journey's mail; nothing to record
         if state.mail_refused is not None and state.mail_refused.address == to:
             state.mail_refused = None
+        if state.link_mailed is not None:
+            state.link_mailed = max(state.link_mailed, link)
 
     def _address_refused(self) -> bool:
         """The mail server refused the address the confirmation e-mail goes to now."""
@@ -110,7 +116,7 @@ class MailDelivery(JourneyCore):
             state.mail_refused = None
             self._new_link()
             self._progress()
-            return ChangeEmailResult(link_number=state.link_number)
+            return ChangeEmailResult(link_number=state.link_number, view=self._view())
 
     @change_email.validator
     def _validate_change_email(self, input: ChangeEmailInput) -> None:

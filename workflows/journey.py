@@ -17,12 +17,15 @@ from temporalio.workflow import ActivityHandle
 with workflow.unsafe.imports_passed_through():
     from workflows import search
     from workflows.types import (
+        BEFORE_A_CREDENTIAL,
         INVALID_INPUT,
         PARTNER_LINKED,
         USERNAME_TAKEN,
         WRONG_STEP,
         ConfirmationStatus,
         JourneyState,
+        JourneyView,
+        LoginMethod,
         OnboardingInput,
         RecoveryAnswer,
         Step,
@@ -60,6 +63,8 @@ MAIL_REFUSAL_KEPT = "mail-refusal-kept"
 # From ABANDON_UNFINISHED on, a sign-up with no progress before any credential for the abandon
 # period ends as abandoned, and its username is released.
 ABANDON_UNFINISHED = "abandon-unfinished-sign-ups"
+# From MAIL_ACCEPTED_KEPT on, a journey keeps which link's e-mail the mail server accepted.
+MAIL_ACCEPTED_KEPT = "mail-accepted-kept"
 
 STATUS_OF_STEP = {
     Step.CONFIRM_EMAIL: search.JourneyStatus.AWAITING_CONFIRMATION,
@@ -139,11 +144,35 @@ class JourneyCore:
             or self._state.step is Step.CANCELLED
         )
 
+    def _view(self) -> JourneyView:
+        """What the person's pages need, with the revision it is true at and the first moment
+        a timer may change it (the site asks again from then on)."""
+        state = self._state
+        changes_by: datetime | None = None
+        if state.step in BEFORE_A_CREDENTIAL:
+            changes_by = self._last_move_at + timedelta(seconds=self._input.abandon_after_seconds)
+        elif state.step is Step.PORTAL and state.login_method is LoginMethod.GCKEY:
+            uses = [state.gckey_issued_at, state.last_signed_in_at, state.password_reset_at]
+            if last_use := max((u for u in uses if u is not None), default=None):
+                expiry = timedelta(seconds=self._input.gckey_expire_after_seconds)
+                changes_by = last_use + expiry
+        return JourneyView(
+            step=state.step,
+            login_method=state.login_method,
+            username=state.username,
+            gckey_issued_at=state.gckey_issued_at,
+            recovery_email=state.recovery_email,
+            revision=state.revision,
+            changes_by=changes_by,
+        )
+
     def _progress(self) -> None:
         """Where the journey stands, for the staff list in Temporal's visibility: the step, the
         login method, a status, when it last moved and its deadline; never who it is."""
         self._moves += 1
         self._last_move_at = workflow.now()
+        # State only, no command: histories recorded before it replay unchanged.
+        self._state.revision += 1
         if not workflow.patched(SEARCH_ATTRIBUTES):
             return
         state = self._state

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.journey import (
         ACCESS_LIVES_ON,
         DB_CALL,
+        MAIL_ACCEPTED_KEPT,
         business_error,
         invalid,
     )
@@ -50,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         CreateAccountResult,
         EmailKind,
         JourneyState,
+        JourneyView,
         LoginMethod,
         OnboardingInput,
         OnboardingResult,
@@ -85,7 +87,8 @@ class OnboardingWorkflow(
       Support staff (workflows/support.py), each with staff member and reason:
       resend_confirmation, extend_deadline, send_resume_link (to an address the journey
       holds), unlock_gckey, cancel; and use_resume_link (the person opened that link, once).
-    Query: journey (the whole JourneyState; never a hash).
+    Queries: journey (the whole JourneyState; never a hash); view (the JourneyView a
+      person's pages need, which every update of theirs also answers with).
     Signals: password_reset (from PasswordResetWorkflow: the new password is stored);
       move_to_encrypted_history (the cut-over to encrypted payloads, workflows/moving.py).
     Passwords and recovery answers arrive as argon2id hashes; the plaintext never enters history.
@@ -102,6 +105,7 @@ class OnboardingWorkflow(
             journey_id=input.journey_id,
             started_at=workflow.now(),
             rules_version=input.rules_version,
+            link_mailed=0 if workflow.patched(MAIL_ACCEPTED_KEPT) else None,
         )
         self._begun = input.carried is not None
         self._password_hash = input.carried_password_hash
@@ -193,6 +197,10 @@ class OnboardingWorkflow(
     def journey(self) -> JourneyState:
         return self._state
 
+    @workflow.query
+    def view(self) -> JourneyView:
+        return self._view()
+
     # The login choice: the first message of every journey, sent with update-with-start.
 
     @workflow.update
@@ -210,7 +218,7 @@ class OnboardingWorkflow(
                 Step.TERMS if input.login_method is LoginMethod.GCKEY else Step.PARTNER_SIGN_IN
             )
             self._progress()
-        return BeginResult(step=self._state.step)
+        return BeginResult(step=self._state.step, view=self._view())
 
     @begin.validator
     def _validate_begin(self, input: BeginInput) -> None:
@@ -228,7 +236,7 @@ class OnboardingWorkflow(
         state.terms_answered_at = workflow.now()
         state.step = Step.USERNAME if input.accepted else Step.DECLINED
         self._progress()
-        return AnswerTermsResult(step=state.step)
+        return AnswerTermsResult(step=state.step, view=self._view())
 
     @answer_terms.validator
     def _validate_answer_terms(self, input: AnswerTermsInput) -> None:
@@ -255,7 +263,7 @@ class OnboardingWorkflow(
             self._state.username = input.username
             self._state.step = Step.PASSWORD
             self._progress()
-            return ChooseUsernameResult(step=self._state.step)
+            return ChooseUsernameResult(step=self._state.step, view=self._view())
 
     @choose_username.validator
     def _validate_choose_username(self, input: ChooseUsernameInput) -> None:
@@ -270,7 +278,7 @@ class OnboardingWorkflow(
         self._state.password_set_at = workflow.now()
         self._state.step = Step.RECOVERY_ANSWERS
         self._progress()
-        return SetPasswordResult(step=self._state.step)
+        return SetPasswordResult(step=self._state.step, view=self._view())
 
     @set_password.validator
     def _validate_set_password(self, input: SetPasswordInput) -> None:
@@ -287,7 +295,7 @@ class OnboardingWorkflow(
         self._state.recovery_hints = [a.hint for a in input.answers]
         self._state.step = Step.RECOVERY_EMAIL
         self._progress()
-        return SetRecoveryAnswersResult(step=self._state.step)
+        return SetRecoveryAnswersResult(step=self._state.step, view=self._view())
 
     @set_recovery_answers.validator
     def _validate_set_recovery_answers(self, input: SetRecoveryAnswersInput) -> None:
@@ -325,7 +333,9 @@ class OnboardingWorkflow(
             state.gckey_issued_at = result.issued_at
             state.step = Step.CREATE_ACCOUNT
             self._progress()
-            return SetRecoveryEmailResult(step=state.step, gckey_issued_at=result.issued_at)
+            return SetRecoveryEmailResult(
+                step=state.step, gckey_issued_at=result.issued_at, view=self._view()
+            )
 
     @set_recovery_email.validator
     def _validate_set_recovery_email(self, input: SetRecoveryEmailInput) -> None:
@@ -357,7 +367,7 @@ class OnboardingWorkflow(
             self._new_link()
             state.step = Step.CONFIRM_EMAIL
             self._progress()
-            return CreateAccountResult(urn=result.urn)
+            return CreateAccountResult(urn=result.urn, view=self._view())
 
     @create_account.validator
     def _validate_create_account(self, input: CreateAccountInput) -> None:
@@ -382,7 +392,7 @@ class OnboardingWorkflow(
                 )
                 state.confirmed_at = now
                 state.confirmation = ConfirmationStatus.CONFIRMED
-            return ConfirmEmailResult(confirmed_at=state.confirmed_at)
+            return ConfirmEmailResult(confirmed_at=state.confirmed_at, view=self._view())
 
     @confirm_email.validator
     def _validate_confirm_email(self, input: ConfirmEmailInput) -> None:
@@ -400,7 +410,7 @@ class OnboardingWorkflow(
         self._expect(Step.CONFIRM_EMAIL)
         self._new_link()
         self._progress()
-        return RequestNewLinkResult(link_number=self._state.link_number)
+        return RequestNewLinkResult(link_number=self._state.link_number, view=self._view())
 
     @request_new_link.validator
     def _validate_request_new_link(self, input: RequestNewLinkInput) -> None:

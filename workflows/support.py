@@ -98,7 +98,7 @@ class SupportActions(JourneyCore):
         self._new_link()
         self._acted(input)
         self._progress()
-        return SupportActionResult(step=self._state.step)
+        return SupportActionResult(step=self._state.step, view=self._view())
 
     @resend_confirmation.validator
     def _validate_resend_confirmation(self, input: SupportActionInput) -> None:
@@ -117,7 +117,7 @@ class SupportActions(JourneyCore):
         self._deadline_changes += 1
         self._acted(input)
         self._progress()
-        return ExtendDeadlineResult(link_expires_at=state.link_expires_at)
+        return ExtendDeadlineResult(link_expires_at=state.link_expires_at, view=self._view())
 
     @extend_deadline.validator
     def _validate_extend_deadline(self, input: ExtendDeadlineInput) -> None:
@@ -147,7 +147,7 @@ class SupportActions(JourneyCore):
         )
         self._sending.append(sending)
         self._acted(input)
-        return SendResumeLinkResult(resume_link_number=state.resume_links_sent)
+        return SendResumeLinkResult(resume_link_number=state.resume_links_sent, view=self._view())
 
     @send_resume_link.validator
     def _validate_send_resume_link(self, input: SendResumeLinkInput) -> None:
@@ -179,7 +179,7 @@ class SupportActions(JourneyCore):
         state.locked_until = None
         state.failed_sign_ins = 0
         self._acted(input)
-        return SupportActionResult(step=state.step)
+        return SupportActionResult(step=state.step, view=self._view())
 
     @unlock_gckey.validator
     def _validate_unlock_gckey(self, input: SupportActionInput) -> None:
@@ -201,7 +201,7 @@ class SupportActions(JourneyCore):
         state.cancel_reason = input.reason.strip()
         self._acted(input)
         self._progress()
-        return SupportActionResult(step=state.step)
+        return SupportActionResult(step=state.step, view=self._view())
 
     @cancel.validator
     def _validate_cancel(self, input: SupportActionInput) -> None:

@@ -225,6 +225,29 @@ class JourneyState:
     abandoned_at: datetime | None = None
     # The confirmation e-mail's address refused by the mail server; None once it is changed.
     mail_refused: MailRefusal | None = None
+    # The newest link whose e-mail the mail server has accepted (0: none yet), so the portal
+    # says "being sent" until it has; None in a journey begun before this was kept.
+    link_mailed: int | None = None
+    # Bumped at every move (JourneyCore._progress): the site keeps a JourneyView only while
+    # nothing newer is known, and never lets an older answer replace a newer one.
+    revision: int = 0
+
+
+@dataclass
+class JourneyView:
+    """What a person's pages need to know of their journey, kept by the site in the session
+    so that a page reached by a form, or reloaded, needs no query (web/guards.py). Every
+    update a person's form sends answers with it; query ``view`` reads it afresh.
+    ``changes_by`` is the first moment a timer may move the journey without anyone asking
+    (abandonment before a credential, a GCKey's expiry after the portal); None when none can."""
+
+    step: Step
+    login_method: LoginMethod = LoginMethod.GCKEY
+    username: str = ""
+    gckey_issued_at: datetime | None = None
+    recovery_email: str = ""
+    revision: int = 0
+    changes_by: datetime | None = None
 
 
 # One message pair per update, named for the step it performs.
@@ -239,6 +262,7 @@ class BeginInput:
 @dataclass
 class BeginResult:
     step: Step
+    view: JourneyView | None = None  # None in answers recorded before views
 
 
 @dataclass
@@ -251,6 +275,7 @@ class AnswerTermsInput:
 @dataclass
 class AnswerTermsResult:
     step: Step
+    view: JourneyView | None = None  # None in answers recorded before views
 
 
 @dataclass
@@ -261,6 +286,7 @@ class ChooseUsernameInput:
 @dataclass
 class ChooseUsernameResult:
     step: Step
+    view: JourneyView | None = None  # None in answers recorded before views
 
 
 @dataclass
@@ -271,6 +297,7 @@ class SetPasswordInput:
 @dataclass
 class SetPasswordResult:
     step: Step
+    view: JourneyView | None = None  # None in answers recorded before views
 
 
 @dataclass
@@ -281,6 +308,7 @@ class SetRecoveryAnswersInput:
 @dataclass
 class SetRecoveryAnswersResult:
     step: Step
+    view: JourneyView | None = None  # None in answers recorded before views
 
 
 @dataclass
@@ -292,6 +320,7 @@ class SetRecoveryEmailInput:
 class SetRecoveryEmailResult:
     step: Step
     gckey_issued_at: datetime | None = None
+    view: JourneyView | None = None
 
 
 @dataclass
@@ -302,6 +331,7 @@ class CreateAccountInput:
 @dataclass
 class CreateAccountResult:
     urn: str
+    view: JourneyView | None = None
 
 
 @dataclass
@@ -312,6 +342,7 @@ class ConfirmEmailInput:
 @dataclass
 class ConfirmEmailResult:
     confirmed_at: datetime
+    view: JourneyView | None = None
 
 
 @dataclass
@@ -322,6 +353,7 @@ class RequestNewLinkInput:
 @dataclass
 class RequestNewLinkResult:
     link_number: int
+    view: JourneyView | None = None
 
 
 @dataclass
@@ -334,6 +366,7 @@ class ChangeEmailInput:
 @dataclass
 class ChangeEmailResult:
     link_number: int
+    view: JourneyView | None = None
 
 
 @dataclass
@@ -347,6 +380,7 @@ class LinkPartnerInput:
 @dataclass
 class LinkPartnerResult:
     step: Step
+    view: JourneyView | None = None  # None in answers recorded before views
 
 
 @dataclass
@@ -397,6 +431,7 @@ class SupportActionInput:
 @dataclass
 class SupportActionResult:
     step: Step
+    view: JourneyView | None = None  # None in answers recorded before views
 
 
 @dataclass
@@ -409,6 +444,7 @@ class ExtendDeadlineInput:
 @dataclass
 class ExtendDeadlineResult:
     link_expires_at: datetime
+    view: JourneyView | None = None
 
 
 @dataclass
@@ -424,6 +460,7 @@ class SendResumeLinkInput:
 @dataclass
 class SendResumeLinkResult:
     resume_link_number: int
+    view: JourneyView | None = None
 
 
 @dataclass

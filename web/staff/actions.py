@@ -14,11 +14,12 @@ from pydantic import BaseModel
 from starlette.responses import RedirectResponse, Response
 
 from db.audit import record_audit
-from db.sessions import end_journey_sessions
+from db.sessions import end_journey_sessions, mark_views_stale
 from web.deps import DbEngine, JourneyService, Lang
+from web.forms import FIELD, read_form_id
 from web.journeys import workflow_id_for
 from web.pages import render
-from web.session import check_csrf
+from web.session import SessionKey, check_csrf
 from web.staff.access import SignedInStaff, SupportStaff
 from web.staff.journeys import journey_path
 from web.temporal import JourneyClosed, Rejected, StepRefused
@@ -123,9 +124,15 @@ async def act(
     if action is None:
         raise HTTPException(404)
     message = action.message(staff, form)
+    # Pressed twice, the form repeats the first action rather than acting again (web/forms.py).
+    sent = read_form_id(
+        request.session.get(SessionKey.CSRF), f"staff-{name}", (await request.form()).get(FIELD)
+    )
     errors: dict[str, list[str]] = {}
     try:
-        result = await journeys.submit(workflow_id_for(journey_id), action.update, message)
+        result = await journeys.submit(
+            workflow_id_for(journey_id), action.update, message, sent.update_id
+        )
     except StepRefused:
         errors = {"action": [REFUSED]}
     except JourneyClosed:
@@ -137,6 +144,9 @@ async def act(
     outcome = "refused" if errors else "done"
     if action.ends_sessions and not errors:
         await asyncio.to_thread(end_journey_sessions, engine, journey_id)
+    elif not errors:
+        # The person's pages ask Temporal again rather than show a step the journey has left.
+        await asyncio.to_thread(mark_views_stale, engine, journey_id)
     await asyncio.to_thread(
         record_audit,
         engine,

@@ -1,0 +1,167 @@
+"""Quiet, useful logs under faults: a mail server refusing, or a database that does not
+answer, leaves one line per failed attempt in the worker's log, with the error, and no
+traceback (one outage once left 379 of them, the SDK's "Completing activity as failed")."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowUpdateFailedError
+
+from activities.faults import OneLineFaults, describe
+from db.engine import migrate
+from devstack.servers import MailServer
+from settings import Settings
+from tests.conftest import POSTGRES_URL, until
+from tests.journeys import begin, create_account, journey_handle, new_address, new_username, sign_up
+from tests.process_helpers import started
+from tests.tcp_proxy import proxy_to
+from tests.test_restart import worker_environment
+from workflows.onboarding import OnboardingWorkflow
+from workflows.types import AnswerTermsInput, ChooseUsernameInput
+
+FAILED_ATTEMPT = "Completing activity as failed"
+
+
+class RefusingAtFirst(MailServer):
+    """Answers 451 to the first ``refusals`` messages, then takes them."""
+
+    def __init__(self, refusals: int) -> None:
+        super().__init__()
+        self.refusals = refusals
+        self.tries = 0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.tries += 1
+        self.refuse = self.tries <= self.refusals
+        return await super().handle_DATA(server, session, envelope)
+
+
+def failed_attempts(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if FAILED_ATTEMPT in line]
+
+
+async def test_a_refusing_mail_server_logs_one_line_per_attempt(
+    client: Client, settings: Settings, tmp_path: Path
+) -> None:
+    server = RefusingAtFirst(refusals=2)
+    settings = settings.model_copy(update={"smtp_port": server.port})
+    log = tmp_path / "worker.log"
+    with server.serving():
+        command = (sys.executable, "worker.py")
+        env = worker_environment(client, settings)
+        async with started(command, env, log, b"worker polling") as worker:
+            workflow_id = await begin(client, settings)
+            await sign_up(client, workflow_id, new_username())
+            handle = journey_handle(client, workflow_id)
+            await create_account(handle, new_address())
+
+            async def delivered() -> bool:
+                events = (await handle.fetch_history()).events
+                done = EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+                return any(e.event_type == done for e in events)
+
+            await until(delivered, what="the e-mail to go on its third attempt", timeout=30)
+            worker.send_signal(signal.SIGTERM)
+            await worker.wait()
+            await handle.terminate("test finished")
+    assert server.tries == 3
+    lines = failed_attempts(log)
+    assert len(lines) == 2, lines
+    for attempt, line in enumerate(lines, start=1):
+        assert f"'attempt': {attempt}" in line
+        assert "send_confirmation_email" in line
+        assert line.endswith("MailNotSent: (451, '4.3.0 Mail server temporarily unavailable')")
+    assert "Traceback" not in log.read_text()
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[str]:
+    """A schema of its own in the test PostgreSQL, as the persistence tests make one."""
+    dsn = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    try:
+        connection = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as err:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL is not reachable: {err}")
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {err}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    yield schema
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+async def test_an_unreachable_database_logs_one_line_per_attempt(
+    client: Client, settings: Settings, tmp_path: Path, postgres_schema: str
+) -> None:
+    """The worker cut from PostgreSQL (through a proxy: the machine's PostgreSQL keeps
+    running) while a person picks a username: each attempt of the local activity is a line."""
+    target = POSTGRES_URL.split("@", 1)[1].split("/", 1)[0]
+    async with proxy_to(target) as line:
+        url = POSTGRES_URL.replace(target, line.address, 1)
+        url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{postgres_schema}"
+        await asyncio.to_thread(migrate, url)  # the proxy runs on this loop
+        log = tmp_path / "worker.log"
+        env = {**worker_environment(client, settings), "DATABASE_URL": url}
+        async with started((sys.executable, "worker.py"), env, log, b"worker polling"):
+            workflow_id = await begin(client, settings)
+            handle = journey_handle(client, workflow_id)
+            await handle.execute_update(
+                OnboardingWorkflow.answer_terms,
+                AnswerTermsInput(accepted=True, terms_version="2024-07"),
+            )
+            await line.cut()
+            with pytest.raises(WorkflowUpdateFailedError):  # the site shows its error page
+                await handle.execute_update(
+                    OnboardingWorkflow.choose_username, ChooseUsernameInput(new_username())
+                )
+            await handle.terminate("test finished")
+    # The archive's sweep, meeting the same outage, has lines of its own.
+    lines = [line for line in failed_attempts(log) if "'reserve_username'" in line]
+    assert len(lines) == 5, lines  # DB_CALL's maximum_attempts
+    assert all("OperationalError: connection failed: " in line for line in lines)
+    assert "Traceback" not in log.read_text()
+
+
+def test_an_unexpected_error_keeps_its_traceback_and_sql_stays_out() -> None:
+    """The filter folds only what is expected; a database error's statement and parameters
+    (an address) never reach the line."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    def record(err: BaseException) -> logging.LogRecord:
+        try:
+            raise err
+        except BaseException:  # noqa: BLE001  (the record carries whatever was raised)
+            return logging.LogRecord(
+                "temporalio.activity",
+                logging.WARNING,
+                __file__,
+                1,
+                FAILED_ATTEMPT,
+                (),
+                sys.exc_info(),
+            )
+
+    unexpected = record(KeyError("profile"))
+    assert OneLineFaults().filter(unexpected) and unexpected.exc_info is not None
+    statement = "INSERT INTO user_account (email) VALUES (%(email)s)"
+    db_error = OperationalError(statement, {"email": "marie@example.ca"}, Exception("gone\nmore"))
+    folded = record(db_error)
+    assert OneLineFaults().filter(folded) and folded.exc_info is None
+    assert folded.getMessage() == f"{FAILED_ATTEMPT}: OperationalError: gone"
+    assert describe(db_error) == "OperationalError: gone"
