@@ -3,9 +3,12 @@
 
     python3 dev.py run                 the whole service on this machine; Ctrl-C stops it
     python3 dev.py test [pytest args]  the test suite
+    python3 dev.py lint                ruff and mypy, as CI runs them
+    python3 dev.py lock                requirements/*.lock afresh from pyproject.toml's pins
 
-Both create .venv, install the project into it whenever pyproject.toml changed, and then carry
-on inside it.
+run, test and lint create .venv, install into it exactly what requirements/dev.lock holds
+(every file checked against its hash) whenever that lock or pyproject.toml changed, and then
+carry on inside it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sys
 import sysconfig
 import threading
 import time
+import tomllib
 import venv
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,8 +35,14 @@ if TYPE_CHECKING:  # the project's own modules exist only inside .venv
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 VENV_PYTHON = VENV / "bin" / "python"
-STAMP = VENV / "cers-installed-pyproject.sha256"
-USAGE = "usage: python3 dev.py run | test [pytest args] | lint"
+STAMP = VENV / "cers-installed-lock.sha256"
+USAGE = "usage: python3 dev.py run | test [pytest args] | lint | lock"
+LOCKS = ROOT / "requirements"
+# What each lock holds (pyproject.toml's extras), the development one first: the others are
+# resolved within it, so the production image runs the very versions the tests ran.
+LOCK_EXTRAS = {"dev.lock": ["dev"], "production.lock": [], "standin.lock": ["standin"]}
+DEV_LOCK = LOCKS / "dev.lock"
+LOCK_COMMAND = "python3 dev.py lock"
 
 HOST = "127.0.0.1"
 TEMPORAL_PORT = 7233
@@ -53,22 +63,142 @@ log = logging.getLogger("dev")
 
 
 def bootstrap() -> None:
-    """Makes .venv hold what pyproject.toml pins; pip runs only when that file changed."""
-    if not VENV_PYTHON.exists():
-        if sys.version_info[:2] != (3, 11):
-            log.error("dev.py needs Python 3.11 to create .venv, not %s", sys.version.split()[0])
-            raise SystemExit(1)
-        log.info("creating .venv")
-        venv.create(VENV, with_pip=True)
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    """Makes .venv hold exactly what requirements/dev.lock pins, every file checked against its
+    hash; pip runs only when the lock or pyproject.toml changed."""
+    make_venv()
+    unlocked = unlocked_pins()
+    if unlocked:
+        log.error("requirements/dev.lock lacks %s: run `%s`", ", ".join(unlocked), LOCK_COMMAND)
+        raise SystemExit(1)
+    digest = hashlib.sha256(DEV_LOCK.read_bytes() + PYPROJECT.read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == digest:
         return
-    log.info("installing the project and its pinned dependencies into .venv")
-    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    if subprocess.run([*pip, "-e", ".[dev]"], cwd=ROOT).returncode:
-        log.error("pip install failed; fix the error above and run the command again")
-        raise SystemExit(1)
+    first = not STAMP.exists()
+    count = sum(1 for line in DEV_LOCK.read_text().splitlines() if "==" in line)
+    log.info(
+        "installing %d locked packages into .venv%s; pip shows each one",
+        count,
+        " (the first time takes a few minutes)" if first else "",
+    )
+    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
+    steps = [
+        # --no-deps: the lock is the whole list; anything missing from it fails here, not later.
+        [*pip, "--require-hashes", "--no-deps", "--progress-bar", "on", "-r", str(DEV_LOCK)],
+        # The project itself, editable, built with the lock's setuptools (nothing unhashed).
+        [*pip, "--quiet", "--no-deps", "--no-build-isolation", "-e", "."],
+    ]
+    for step in steps:
+        if subprocess.run(step, cwd=ROOT).returncode:
+            log.error("pip install failed; fix the error above and run the command again")
+            raise SystemExit(1)
+    remove_unlocked()
     STAMP.write_text(digest + "\n")
+    log.info(".venv holds requirements/dev.lock")
+
+
+PYPROJECT = ROOT / "pyproject.toml"
+
+
+def make_venv() -> None:
+    if VENV_PYTHON.exists():
+        return
+    if sys.version_info[:2] != (3, 11):
+        log.error("dev.py needs Python 3.11 to create .venv, not %s", sys.version.split()[0])
+        raise SystemExit(1)
+    log.info("creating .venv")
+    venv.create(VENV, with_pip=True)
+
+
+def normalized(name: str) -> str:
+    """A distribution's name as a lock writes it (PEP 503)."""
+    return "-".join(name.replace("_", "-").replace(".", "-").lower().split("-"))
+
+
+def pins() -> dict[str, str]:
+    """pyproject.toml's exact pins, runtime and every extra: name to version."""
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
+    found: dict[str, str] = {}
+    for requirement in [
+        *project["dependencies"],
+        *(r for extra in project["optional-dependencies"].values() for r in extra),
+    ]:
+        name, _, version = requirement.partition("==")
+        name = normalized(name.split("[")[0].strip())
+        if name != normalized(project["name"]):
+            found[name] = version.split(";")[0].strip()
+    return found
+
+
+def locked(lock: Path) -> dict[str, str]:
+    """The lock's packages: name to version (the hash lines that follow are pip's to check)."""
+    found: dict[str, str] = {}
+    for line in lock.read_text().splitlines():
+        if line[:1].isalnum() and "==" in line:
+            name, _, rest = line.partition("==")
+            found[normalized(name)] = rest.split()[0].rstrip(";")
+    return found
+
+
+def unlocked_pins() -> list[str]:
+    """pyproject.toml's pins the development lock does not hold at that version: someone
+    added or bumped one without `dev.py lock`."""
+    have = locked(DEV_LOCK) if DEV_LOCK.exists() else {}
+    return [f"{n}=={v}" for n, v in sorted(pins().items()) if have.get(n) != v]
+
+
+def remove_unlocked() -> None:
+    """What an earlier lock installed and this one dropped, so .venv cannot import a package
+    the production image will not have."""
+    listing = subprocess.run(
+        [str(VENV_PYTHON), "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    keep = {
+        *locked(DEV_LOCK),
+        "pip",
+        normalized(tomllib.loads(PYPROJECT.read_text())["project"]["name"]),
+    }
+    extra = [
+        n for line in listing.splitlines() if (n := normalized(line.split("==")[0])) not in keep
+    ]
+    if extra:
+        log.info("removing what the lock no longer holds: %s", ", ".join(extra))
+        subprocess.run(
+            [str(VENV_PYTHON), "-m", "pip", "uninstall", "--yes", "--quiet", *extra], check=True
+        )
+
+
+def lock() -> int:
+    """requirements/*.lock afresh from pyproject.toml: uv resolves (for Linux and macOS alike,
+    --universal) and writes every file's hash. The development lock first; the production and
+    stand-in locks are resolved within it, so all three agree on every version."""
+    make_venv()
+    uv = VENV / "bin" / "uv"
+    if not uv.exists():  # a fresh .venv, or one from before uv was in the lock
+        pin = pins()["uv"]
+        log.info("installing uv %s into .venv for the resolver", pin)
+        subprocess.run(
+            [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", f"uv=={pin}"], check=True
+        )
+    LOCKS.mkdir(exist_ok=True)
+    for name, extras in LOCK_EXTRAS.items():
+        command = [
+            *(str(uv), "pip", "compile", "pyproject.toml", "--quiet", "--universal"),
+            *("--python-version", "3.11", "--generate-hashes"),
+            *("--custom-compile-command", LOCK_COMMAND, "-o", str(LOCKS / name)),
+            *(arg for extra in extras for arg in ("--extra", extra)),
+        ]
+        if name != DEV_LOCK.name:
+            command += ["--constraint", str(DEV_LOCK)]
+        # Not pip's configuration (a local wheel folder, a constraint file): PyPI's files only.
+        env = {**os.environ, "UV_NO_CONFIG": "1"}
+        if subprocess.run(command, cwd=ROOT, env=env).returncode:
+            log.error("uv could not resolve %s; fix pyproject.toml and run it again", name)
+            return 1
+        log.info("wrote requirements/%s", name)
+    return 0
 
 
 def in_venv() -> bool:
@@ -310,10 +440,12 @@ def main(argv: Sequence[str]) -> int:
         log.info("%s", USAGE)
         return 0 if argv else 2
     command, *args = argv
-    if command not in ("run", "test", "lint") or (command != "test" and args):
+    if command not in ("run", "test", "lint", "lock") or (command != "test" and args):
         log.error("%s", USAGE)
         return 2
     os.chdir(ROOT)
+    if command == "lock":
+        return lock()
     bootstrap()
     if not in_venv():
         os.execv(VENV_PYTHON, [str(VENV_PYTHON), str(ROOT / "dev.py"), *argv])

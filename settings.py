@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from limits import parse
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
 
 from core.crypto import BadKeyRing, KeyRing
 
@@ -31,6 +32,17 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "cers-onboarding"
     temporal_rpc_timeout_seconds: float = 10  # a page waits no longer than this on Temporal
+    # A Temporal cluster with TLS, or Temporal Cloud: read through temporalio.envconfig, under
+    # the SDK's own names (TEMPORAL_API_KEY, TEMPORAL_TLS_*), from this environment and .env,
+    # or from a profile of an envconfig TOML file. Set here, a value wins over the file's.
+    temporal_config_file: str = ""  # empty: no file is read
+    temporal_profile: str = ""  # the file's profile; empty: "default"
+    temporal_api_key: SecretStr = SecretStr("")  # Temporal Cloud's API key (TLS is then on)
+    temporal_tls: bool = False  # TLS with the system's CAs, no client certificate
+    temporal_tls_client_cert_path: str = ""  # mTLS: the client certificate (PEM)
+    temporal_tls_client_key_path: str = ""  # and its private key (PEM)
+    temporal_tls_server_ca_cert_path: str = ""  # a private CA for the server's certificate
+    temporal_tls_server_name: str = ""  # the name the server's certificate is checked against
     # On SIGTERM (a deploy, a restart) the site finishes the requests in flight for up to this
     # long (a page waits on Temporal at most temporal_rpc_timeout_seconds), then closes them.
     web_graceful_shutdown_seconds: int = 15
@@ -39,6 +51,9 @@ class Settings(BaseSettings):
     worker_graceful_shutdown_seconds: float = 30
 
     database_url: str = ""  # empty: SQLite in the data directory
+    # The worker applies the migrations at start. Off where a one-shot job applies them first
+    # (the compose stack), so replicas starting together do not race on the schema.
+    migrate_on_start: bool = True
 
     smtp_host: str = ""  # empty: the run command starts a local SMTP catcher
     smtp_port: int = 1025
@@ -203,6 +218,34 @@ class Settings(BaseSettings):
     @property
     def payload_ring(self) -> KeyRing:
         return key_ring(self.payload_keys.get_secret_value())
+
+    def temporal_connection(self) -> ClientConnectConfig:
+        """Client.connect's target, namespace, TLS and API key: an envconfig profile (the
+        file's, when TEMPORAL_CONFIG_FILE names one) under these settings. A file or key that
+        cannot be read fails here, at start, naming the setting's file."""
+        env = {
+            "TEMPORAL_ADDRESS": self.temporal_address,
+            "TEMPORAL_API_KEY": self.temporal_api_key.get_secret_value(),
+            "TEMPORAL_TLS_CLIENT_CERT_PATH": self.temporal_tls_client_cert_path,
+            "TEMPORAL_TLS_CLIENT_KEY_PATH": self.temporal_tls_client_key_path,
+            "TEMPORAL_TLS_SERVER_CA_CERT_PATH": self.temporal_tls_server_ca_cert_path,
+            "TEMPORAL_TLS_SERVER_NAME": self.temporal_tls_server_name,
+            "TEMPORAL_TLS": "true" if self.temporal_tls else "",
+            # The default "default" does not hide a profile's namespace; a set one does.
+            "TEMPORAL_NAMESPACE": (
+                self.temporal_namespace if "temporal_namespace" in self.model_fields_set else ""
+            ),
+        }
+        profile = ClientConfigProfile.load(
+            self.temporal_profile or None,
+            config_source=Path(self.temporal_config_file) if self.temporal_config_file else None,
+            disable_file=not self.temporal_config_file,
+            override_env_vars={name: value for name, value in env.items() if value},
+        )
+        connection = profile.to_client_connect_config()
+        connection.setdefault("target_host", "127.0.0.1:7233")
+        connection.setdefault("namespace", self.temporal_namespace)
+        return connection
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -179,8 +179,7 @@ async def connect(settings: Settings, engine: Engine, runtime: Runtime | None = 
     its own data key kept in ``engine`` (the application database), and that refuses any it
     receives that are not ours (unless the cut-over window is open)."""
     return await Client.connect(
-        settings.temporal_address or "127.0.0.1:7233",
-        namespace=settings.temporal_namespace,
+        **settings.temporal_connection(),
         runtime=runtime,
         interceptors=temporal_interceptors(provider_for(settings, "cers-worker")),
         data_converter=data_converter(
@@ -204,7 +203,8 @@ async def probes(settings: Settings, client: Client) -> AsyncIterator[int]:
 
 async def serve(runtime: Runtime) -> None:
     settings = get_settings()
-    migrate(settings.sqlalchemy_url)
+    if settings.migrate_on_start:
+        migrate(settings.sqlalchemy_url)
     keys_engine = make_engine(settings.sqlalchemy_url)
     client = await connect(settings, keys_engine, runtime)
     await ensure_archive_schedule(client, settings)

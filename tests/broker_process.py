@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin
 
-import httpx
+import httpx2
 import pytest
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
@@ -45,7 +45,7 @@ class Broker:
 
     @property
     def port(self) -> int:
-        return httpx.URL(self.issuer).port or 80
+        return httpx2.URL(self.issuer).port or 80
 
     def start(self) -> None:
         """Starts the process (again) and returns once it answers /health."""
@@ -84,8 +84,8 @@ class Broker:
 
     def _healthy(self) -> bool:
         try:
-            return httpx.get(f"{self.issuer}/health", timeout=1).status_code == 200
-        except httpx.TransportError:
+            return httpx2.get(f"{self.issuer}/health", timeout=1).status_code == 200
+        except httpx2.TransportError:
             return False
 
 
@@ -121,7 +121,7 @@ async def sign_in(
     """Acts as the person: chooses the institution, signs in, accepts the terms if asked.
 
     Returns the URL the broker sends the browser back to (code and state, or an error)."""
-    async with httpx.AsyncClient(timeout=10) as browser:
+    async with httpx2.AsyncClient(timeout=10) as browser:
         page = await _follow(browser, await browser.get(authorize_url))
         if page.is_redirect:  # the request was refused straight back to the relying party
             return _location(page)
@@ -136,7 +136,7 @@ async def sign_in(
 
 async def cancel_sign_in(authorize_url: str) -> str:
     """Acts as the person who presses "Cancel and return to the service" on the first page."""
-    async with httpx.AsyncClient(timeout=10) as browser:
+    async with httpx2.AsyncClient(timeout=10) as browser:
         page = await _follow(browser, await browser.get(authorize_url))
         page = await _submit(browser, page, "/cancel", {})
         return _location(page)
@@ -146,7 +146,7 @@ async def decline_terms(
     authorize_url: str, *, login: str | None = None, institution: str = DEMO_SAVINGS
 ) -> str:
     """Acts as a person new to the sign-in service who declines its terms."""
-    async with httpx.AsyncClient(timeout=10) as browser:
+    async with httpx2.AsyncClient(timeout=10) as browser:
         page = await _follow(browser, await browser.get(authorize_url))
         page = await _submit(browser, page, "/institution", {"institution": institution})
         fields = {"login": login or fresh_login(), "password": "demo"}
@@ -155,34 +155,34 @@ async def decline_terms(
         return _location(page)
 
 
-def _location(response: httpx.Response) -> str:
+def _location(response: httpx2.Response) -> str:
     assert response.is_redirect, f"expected a redirect, got {response.status_code}"
     return urljoin(str(response.url), response.headers["location"])
 
 
-def _action(page: httpx.Response, path_ending: str) -> str | None:
+def _action(page: httpx2.Response, path_ending: str) -> str | None:
     """Where the page's form whose action path ends so posts to (the pages have no hidden
     fields: the pending request is named in the path)."""
     for form in HTMLParser(page.text).css("form"):
         action = urljoin(str(page.url), form.attributes.get("action") or "")
-        if httpx.URL(action).path.endswith(path_ending):
+        if httpx2.URL(action).path.endswith(path_ending):
             return action
     return None
 
 
 async def _submit(
-    browser: httpx.AsyncClient, page: httpx.Response, path_ending: str, fields: dict[str, str]
-) -> httpx.Response:
+    browser: httpx2.AsyncClient, page: httpx2.Response, path_ending: str, fields: dict[str, str]
+) -> httpx2.Response:
     """Fills and posts a form of the page, then follows redirects that stay on the broker."""
     action = _action(page, path_ending)
     assert action, f"no form posting to *{path_ending} on {page.url} ({page.status_code})"
     return await _follow(browser, await browser.post(action, data=fields))
 
 
-async def _follow(browser: httpx.AsyncClient, response: httpx.Response) -> httpx.Response:
+async def _follow(browser: httpx2.AsyncClient, response: httpx2.Response) -> httpx2.Response:
     """Follows redirects within the broker; stops at one that leaves it (to the relying party)."""
     while response.is_redirect:
-        target = httpx.URL(_location(response))
+        target = httpx2.URL(_location(response))
         if (target.host, target.port) != (response.url.host, response.url.port):
             return response
         response = await browser.get(target)

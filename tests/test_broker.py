@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -65,14 +65,14 @@ def callback_params(url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
+async def http() -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(timeout=10) as client:
         yield client
 
 
 async def redeem(
-    http: httpx.AsyncClient, broker: Broker, code: str, verifier: str, **changes: Any
-) -> httpx.Response:
+    http: httpx2.AsyncClient, broker: Broker, code: str, verifier: str, **changes: Any
+) -> httpx2.Response:
     """The relying party's back-channel token request (client_secret_basic)."""
     data = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier}
     data["redirect_uri"] = broker.redirect_uri
@@ -86,7 +86,7 @@ async def code_for(broker: Broker, request: Authorization, **person: str) -> str
     return back["code"]
 
 
-async def id_token_claims(http: httpx.AsyncClient, broker: Broker, token: str) -> dict[str, Any]:
+async def id_token_claims(http: httpx2.AsyncClient, broker: Broker, token: str) -> dict[str, Any]:
     """Verified as a relying party does: signature against the published JWKS, then claims."""
     keys = KeySet.import_key_set((await http.get(f"{broker.issuer}/jwks")).json())
     decoded = jwt.decode(token, keys, algorithms=["RS256"])
@@ -95,7 +95,7 @@ async def id_token_claims(http: httpx.AsyncClient, broker: Broker, token: str) -
 
 
 async def test_discovery_names_the_endpoints_and_promises_pairwise_ids_and_s256(
-    http: httpx.AsyncClient, broker: Broker
+    http: httpx2.AsyncClient, broker: Broker
 ) -> None:
     config = (await http.get(f"{broker.issuer}/.well-known/openid-configuration")).json()
     assert config["issuer"] == broker.issuer
@@ -115,7 +115,7 @@ async def test_discovery_names_the_endpoints_and_promises_pairwise_ids_and_s256(
 
 @pytest.mark.parametrize("client_auth", ["client_secret_basic", "client_secret_post"])
 async def test_code_flow_gives_a_signed_id_token_with_the_pairwise_id_and_nothing_personal(
-    http: httpx.AsyncClient, broker: Broker, client_auth: str
+    http: httpx2.AsyncClient, broker: Broker, client_auth: str
 ) -> None:
     request = authorization(broker)
     code = await code_for(broker, request, login="Alex Doe")
@@ -145,7 +145,7 @@ async def test_code_flow_gives_a_signed_id_token_with_the_pairwise_id_and_nothin
     ids=["no-pkce", "plain", "no-method", "no-nonce", "no-openid"],
 )
 async def test_a_request_without_s256_pkce_nonce_or_openid_goes_back_with_an_error(
-    http: httpx.AsyncClient, broker: Broker, changes: dict[str, str | None], error: str
+    http: httpx2.AsyncClient, broker: Broker, changes: dict[str, str | None], error: str
 ) -> None:
     request = authorization(broker, **changes)
     response = await http.get(request.url)
@@ -162,7 +162,7 @@ async def test_a_request_without_s256_pkce_nonce_or_openid_goes_back_with_an_err
     ids=["unregistered-redirect-uri", "unknown-client"],
 )
 async def test_an_unknown_client_or_redirect_uri_gets_an_error_page_and_no_redirect(
-    http: httpx.AsyncClient, broker: Broker, changes: dict[str, str]
+    http: httpx2.AsyncClient, broker: Broker, changes: dict[str, str]
 ) -> None:
     response = await http.get(authorization(broker, **changes).url)
     assert response.status_code == 400
@@ -171,7 +171,7 @@ async def test_an_unknown_client_or_redirect_uri_gets_an_error_page_and_no_redir
 
 
 async def test_a_wrong_code_verifier_is_an_invalid_grant(
-    http: httpx.AsyncClient, broker: Broker
+    http: httpx2.AsyncClient, broker: Broker
 ) -> None:
     request = authorization(broker)
     code = await code_for(broker, request)
@@ -180,7 +180,7 @@ async def test_a_wrong_code_verifier_is_an_invalid_grant(
     assert response.json()["error"] == "invalid_grant"
 
 
-async def test_a_code_works_once(http: httpx.AsyncClient, broker: Broker) -> None:
+async def test_a_code_works_once(http: httpx2.AsyncClient, broker: Broker) -> None:
     request = authorization(broker)
     code = await code_for(broker, request)
     assert (await redeem(http, broker, code, request.verifier)).status_code == 200
@@ -190,7 +190,7 @@ async def test_a_code_works_once(http: httpx.AsyncClient, broker: Broker) -> Non
 
 
 async def test_a_wrong_client_secret_is_an_invalid_client(
-    http: httpx.AsyncClient, broker: Broker
+    http: httpx2.AsyncClient, broker: Broker
 ) -> None:
     request = authorization(broker)
     code = await code_for(broker, request)
@@ -199,7 +199,7 @@ async def test_a_wrong_client_secret_is_an_invalid_client(
     assert response.json()["error"] == "invalid_client"
 
 
-async def sub_of(http: httpx.AsyncClient, broker: Broker, **person: str) -> str:
+async def sub_of(http: httpx2.AsyncClient, broker: Broker, **person: str) -> str:
     request = authorization(broker)
     code = await code_for(broker, request, **person)
     response = await redeem(http, broker, code, request.verifier)
@@ -208,7 +208,7 @@ async def sub_of(http: httpx.AsyncClient, broker: Broker, **person: str) -> str:
 
 
 async def test_the_same_customer_of_the_same_bank_is_the_same_sub_and_another_bank_is_not(
-    http: httpx.AsyncClient, broker: Broker
+    http: httpx2.AsyncClient, broker: Broker
 ) -> None:
     login = fresh_login()
     first = await sub_of(http, broker, login=login, institution=DEMO_SAVINGS)
@@ -219,10 +219,10 @@ async def test_the_same_customer_of_the_same_bank_is_the_same_sub_and_another_ba
     assert login not in first
 
 
-async def test_the_terms_come_on_first_use_only(http: httpx.AsyncClient, broker: Broker) -> None:
+async def test_the_terms_come_on_first_use_only(http: httpx2.AsyncClient, broker: Broker) -> None:
     login = fresh_login()
 
-    async def page_after_sign_in() -> httpx.Response:
+    async def page_after_sign_in() -> httpx2.Response:
         institution = await http.get(authorization(broker).url, follow_redirects=True)
         bank = await http.post(
             str(institution.url), data={"institution": DEMO_SAVINGS}, follow_redirects=True
@@ -247,7 +247,7 @@ async def test_cancel_and_decline_go_back_as_access_denied_with_the_state(broker
 
 
 async def test_a_wrong_password_is_shown_on_its_field_and_the_login_is_kept(
-    http: httpx.AsyncClient, broker: Broker
+    http: httpx2.AsyncClient, broker: Broker
 ) -> None:
     institution = await http.get(authorization(broker).url, follow_redirects=True)
     bank = await http.post(
@@ -266,7 +266,7 @@ async def test_a_wrong_password_is_shown_on_its_field_and_the_login_is_kept(
 
 
 async def test_ui_locales_fr_gives_french_pages_and_the_toggle_keeps_the_request(
-    http: httpx.AsyncClient, broker: Broker
+    http: httpx2.AsyncClient, broker: Broker
 ) -> None:
     request = authorization(broker, ui_locales="fr-CA en")
     response = await http.get(request.url, follow_redirects=True)
@@ -280,10 +280,10 @@ async def test_ui_locales_fr_gives_french_pages_and_the_toggle_keeps_the_request
     assert element(english, "legend").text() == "Choose your financial institution"
 
 
-async def test_the_signing_key_survives_a_restart(http: httpx.AsyncClient, broker: Broker) -> None:
+async def test_the_signing_key_survives_a_restart(http: httpx2.AsyncClient, broker: Broker) -> None:
     before = (await http.get(f"{broker.issuer}/jwks")).json()
     with broker.down():
-        with pytest.raises(httpx.ConnectError):
+        with pytest.raises(httpx2.ConnectError):
             await http.get(f"{broker.issuer}/health")
     assert (await http.get(f"{broker.issuer}/jwks")).json() == before
 
@@ -295,7 +295,7 @@ BROKER_POLICY = (
 
 
 async def test_every_answer_has_the_security_headers_and_names_no_server(
-    http: httpx.AsyncClient, broker: Broker
+    http: httpx2.AsyncClient, broker: Broker
 ) -> None:
     request = authorization(broker)
     first = await http.get(request.url)  # the authorization request, to the sign-in pages

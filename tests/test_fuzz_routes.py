@@ -104,7 +104,7 @@ def junk_up_to(longest: int) -> st.SearchStrategy[bytes]:
 
 
 junk = junk_up_to(200_000)
-# An address stays under what a client sends (httpx: 64 KiB; browsers and servers less).
+# An address stays under what a client sends (httpx2: 64 KiB; browsers and servers less).
 url_junk = junk_up_to(4_000)
 # Values a field could hold, so a draw gets past the first check now and then.
 plausible = st.sampled_from(

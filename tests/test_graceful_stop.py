@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.api.enums.v1 import EventType
@@ -79,8 +79,8 @@ async def stopped_cleanly(site: asyncio.subprocess.Process, log: Path, bound: fl
 
 
 async def sign_up_in_flight(
-    http: httpx.AsyncClient, client: Client, settings: Settings
-) -> asyncio.Task[httpx.Response]:
+    http: httpx2.AsyncClient, client: Client, settings: Settings
+) -> asyncio.Task[httpx2.Response]:
     """The Sign Up button pressed with no worker to answer yet: the request waits on the
     journey's first update."""
     page = Page(await http.get("/en/gckey/sign-in"))
@@ -102,7 +102,7 @@ async def test_the_site_finishes_a_request_in_flight_on_sigterm(
     async with site_process(
         client, settings, log, WEB_GRACEFUL_SHUTDOWN_SECONDS="20", TEMPORAL_RPC_TIMEOUT_SECONDS="30"
     ) as (site, url):
-        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        async with httpx2.AsyncClient(base_url=url, timeout=60) as http:
             pressed = await sign_up_in_flight(http, client, settings)
             site.send_signal(signal.SIGTERM)
             await until(lambda: b"Shutting down" in log.read_bytes(), what="the site to stop")
@@ -120,11 +120,11 @@ async def test_the_site_stops_within_its_bound_when_a_request_never_ends(
     async with site_process(
         client, settings, log, WEB_GRACEFUL_SHUTDOWN_SECONDS="2", TEMPORAL_RPC_TIMEOUT_SECONDS="300"
     ) as (site, url):
-        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        async with httpx2.AsyncClient(base_url=url, timeout=60) as http:
             pressed = await sign_up_in_flight(http, client, settings)  # no worker, ever
             site.send_signal(signal.SIGTERM)
             await stopped_cleanly(site, log, 2 + BOUND_MARGIN)
-            with pytest.raises(httpx.HTTPError):  # closed unanswered: the press can be repeated
+            with pytest.raises(httpx2.HTTPError):  # closed unanswered: the press can be repeated
                 await pressed
     assert b"timeout graceful shutdown exceeded" in log.read_bytes()
 

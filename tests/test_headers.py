@@ -9,7 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from pydantic import SecretStr
 from temporalio.client import Client
@@ -51,7 +51,7 @@ async def served(client: Client, settings: Settings, tmp_path: Path) -> AsyncIte
 
 
 async def test_every_response_carries_the_policy_and_names_no_server(served: str) -> None:
-    async with httpx.AsyncClient(base_url=served) as http:
+    async with httpx2.AsyncClient(base_url=served) as http:
         for path in ("/", "/en/login", "/fr/gckey/sign-in", "/static/cers.js", "/en/nowhere"):
             response = await http.get(path)
             assert "server" not in response.headers, path
@@ -67,7 +67,7 @@ async def test_every_response_carries_the_policy_and_names_no_server(served: str
 
 
 async def test_an_attackers_host_header_builds_no_link_or_redirect(served: str) -> None:
-    async with httpx.AsyncClient(base_url=served) as http:
+    async with httpx2.AsyncClient(base_url=served) as http:
         for path in ("/en", "/en/login", "/fr/resume", "/en/staff/sign-in"):
             response = await http.get(path, headers={"Host": EVIL})
             assert response.status_code == 400, path
@@ -99,7 +99,7 @@ async def test_https_brings_hsts_and_secure_cookies(client: Client, settings: Se
     settings.public_url = "https://cers.example"
     assert settings.secure_cookies
     async with browser(settings, client) as b:
-        b.http.base_url = httpx.URL("https://cers.example")
+        b.http.base_url = httpx2.URL("https://cers.example")
         response = (await b.get("/en/login")).response
         assert response.status_code == 200
         assert response.headers["strict-transport-security"] == (
@@ -114,7 +114,7 @@ async def test_allowed_hosts_names_more_hosts_and_no_others(
     settings.allowed_hosts = "localhost, cers.internal"
     async with browser(settings, client) as b:
         for host, status in (("localhost", 200), ("cers.internal", 200), (EVIL, 400)):
-            b.http.base_url = httpx.URL(f"http://{host}")
+            b.http.base_url = httpx2.URL(f"http://{host}")
             assert (await b.get("/en/login")).status == status, host
 
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from babel.messages.pofile import read_po
 from fastapi import FastAPI
@@ -61,9 +61,9 @@ async def visitor(
 ) -> AsyncIterator[Browser]:
     """A browser whose connections come from ``address``."""
     engine = make_engine(settings.sqlalchemy_url)  # where the browser's session is read from
-    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    transport = httpx2.ASGITransport(app=app, client=(address, 50000))
     try:
-        async with httpx.AsyncClient(
+        async with httpx2.AsyncClient(
             transport=transport, base_url="http://testserver", follow_redirects=True
         ) as http:
             yield Browser(http, app, engine)

@@ -238,7 +238,7 @@ async def test_a_taken_username_logs_one_line_and_no_traceback(
         caplog.set_level(logging.INFO)
         page = await b.submit(await to_username(b, "en"), "username", {"username": username})
         assert page.field_error("username") == f"Error: {rules.USERNAME_TAKEN_MESSAGE}"
-    said = [r for r in caplog.records if r.levelno >= logging.INFO and r.name != "httpx"]
+    said = [r for r in caplog.records if r.levelno >= logging.INFO and r.name != "httpx2"]
     assert [r.getMessage().split(" (")[0] for r in said if "username" in r.getMessage()] == [
         "username already held by another journey"
     ]

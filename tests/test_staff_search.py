@@ -1,11 +1,10 @@
 """The journey's search attributes are one list: workflows/search.py, which the dev server, the
-tests and the compose stack register; and "stuck", worked out from what Temporal says."""
+tests and the compose stack register (the stack's: tests/test_compose.py); and "stuck",
+worked out from what Temporal says."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -15,15 +14,8 @@ from workflows import search
 from workflows.search import JourneyStatus
 from workflows.types import ConfirmationStatus, JourneyState, Step
 
-ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 DAY = timedelta(hours=24)
-
-
-def test_compose_registers_the_same_search_attributes() -> None:
-    compose = (ROOT / "docker-compose.yml").read_text()
-    registered = dict(re.findall(r"--name (\w+) --type (\w+)", compose))
-    assert registered == search.CLI_TYPES
 
 
 def test_dev_run_registers_them_on_the_dev_server(settings: Settings) -> None:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
+import httpx2
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import SecretStr
@@ -38,7 +38,7 @@ def element(html: HTMLParser | LexborNode, selector: str) -> LexborNode:
 
 
 class Page:
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx2.Response) -> None:
         self.response = response
         self.status = response.status_code
         self.url = str(response.url)
@@ -72,7 +72,7 @@ class Page:
 
 
 class Browser:
-    def __init__(self, http: httpx.AsyncClient, app: FastAPI, engine: Engine) -> None:
+    def __init__(self, http: httpx2.AsyncClient, app: FastAPI, engine: Engine) -> None:
         self.http = http
         self.app = app  # the site it talks to, for a test that swaps one of its parts
         self.engine = engine
@@ -123,8 +123,8 @@ async def browser(
     app.dependency_overrides.update(overrides or {})
     engine = make_engine(settings.sqlalchemy_url)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(
             transport=transport, base_url="http://testserver", follow_redirects=True
         ) as http:
             yield Browser(http, app, engine)

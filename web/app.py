@@ -78,8 +78,7 @@ def create_app(
             temporal_runtime(settings) if settings.temporal_metrics_bind and not client else None
         )
         connected = client or await Client.connect(
-            settings.temporal_address or "127.0.0.1:7233",
-            namespace=settings.temporal_namespace,
+            **settings.temporal_connection(),
             data_converter=data_converter(
                 settings.payload_ring,
                 DataKeys(engine, settings.payload_ring),
