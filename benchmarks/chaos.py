@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import sqlalchemy as sa
 from temporalio.client import Client
 
@@ -216,7 +216,7 @@ async def walk_all(
 
     async def one(number: int) -> Journey:
         nonlocal again, signed_in
-        async with gate, httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+        async with gate, httpx2.AsyncClient(base_url=stack.url, timeout=30) as http:
             person = PatientPerson(number, http, mail, repeat, mail_timeout=patience + 60)
             person.patience = patience
             journey = await person.walk()
@@ -383,6 +383,6 @@ async def main(argv: Sequence[str] | None = None) -> list[Outcome]:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("httpx", "mail.log"):
+    for noisy in ("httpx2", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     asyncio.run(main())

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 from selectolax.lexbor import LexborHTMLParser
 
 from devstack.servers import MailServer
@@ -168,7 +168,7 @@ class WalkFailed(Exception):
 
 
 class Page:
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx2.Response) -> None:
         self.path = response.url.path
         self.status = response.status_code
         self.html = LexborHTMLParser(response.text)
@@ -204,7 +204,7 @@ class Person:
     def __init__(
         self,
         number: int,
-        http: httpx.AsyncClient,
+        http: httpx2.AsyncClient,
         mailbox: Mailbox,
         repeat: Collection[str],
         mail_timeout: float,
@@ -217,11 +217,11 @@ class Person:
             number, username=username(), email=f"load-{uuid.uuid4().hex}@example.ca"
         )
 
-    async def _send(self, step: str, method: str, url: str, data: Any = None) -> httpx.Response:
+    async def _send(self, step: str, method: str, url: str, data: Any = None) -> httpx2.Response:
         start = time.perf_counter()
         try:
             response = await self.http.request(method, url, data=data)
-        except httpx.HTTPError as err:
+        except httpx2.HTTPError as err:
             ms = (time.perf_counter() - start) * 1000
             self.journey.requests.append(Request(step, 0, ms, url, type(err).__name__))
             raise WalkFailed(f"{step}: {type(err).__name__}") from err
@@ -229,7 +229,7 @@ class Person:
         self.journey.requests.append(Request(step, response.status_code, ms, response.url.path))
         return response
 
-    async def _follow(self, step: str, response: httpx.Response) -> Page:
+    async def _follow(self, step: str, response: httpx2.Response) -> Page:
         """The page a response leads to, GETting each redirect as a browser does."""
         while response.is_redirect:
             location = urlsplit(response.headers["location"]).path
@@ -324,7 +324,7 @@ async def drive(
     gate = asyncio.Semaphore(concurrency)
 
     async def one(number: int) -> Journey:
-        async with gate, httpx.AsyncClient(base_url=base_url, timeout=request_timeout) as http:
+        async with gate, httpx2.AsyncClient(base_url=base_url, timeout=request_timeout) as http:
             return await Person(number, http, mailbox, repeat, mail_timeout).walk()
 
     return list(await asyncio.gather(*(one(n) for n in range(people))))

@@ -278,7 +278,7 @@ def named_pid(text: str) -> tuple[str, int]:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("httpx", "mail.log"):  # a line per request, and aiosmtpd's per SMTP command
+    for noisy in ("httpx2", "mail.log"):  # a line per request, and aiosmtpd's per SMTP command
         logging.getLogger(noisy).setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter

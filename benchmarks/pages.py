@@ -27,7 +27,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 
 import dev
 from devstack.processes import cpu_seconds, project_env, started
@@ -77,12 +77,12 @@ async def with_wrk(url: str, cookie: str, seconds: float, connections: int) -> s
 async def with_python(
     url: str, cookie: str, seconds: float, connections: int
 ) -> tuple[float, float, float, int]:
-    """The same load from httpx: ``connections`` loops on keep-alive connections."""
+    """The same load from httpx2: ``connections`` loops on keep-alive connections."""
     latencies: list[float] = []
     errors = 0
     headers = {"Cookie": cookie} if cookie else {}
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, headers=headers) as http:
+    limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx2.AsyncClient(limits=limits, headers=headers) as http:
         deadline = time.perf_counter() + seconds
 
         async def loop() -> None:
@@ -104,7 +104,7 @@ async def with_python(
 async def load(
     page: str, url: str, cookie: str, pid: int, seconds: float, connections: int, python: bool
 ) -> Load:
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         size = len((await http.get(url, headers={"Cookie": cookie} if cookie else {})).content)
     cpu = cpu_seconds(pid)
     if python:
@@ -133,14 +133,14 @@ async def browser_at_username(site: str, settings: Settings) -> tuple[str, str]:
     """A session cookie whose sign-up stands at the username step, and a login page's."""
     from selectolax.lexbor import LexborHTMLParser
 
-    def token(response: httpx.Response) -> dict[str, str]:
+    def token(response: httpx2.Response) -> dict[str, str]:
         node = LexborHTMLParser(response.text).css_first("input[name=csrf_token]")
         return {"csrf_token": str(node.attributes.get("value")) if node else ""}
 
-    async with httpx.AsyncClient(base_url=site, follow_redirects=True) as http:
+    async with httpx2.AsyncClient(base_url=site, follow_redirects=True) as http:
         login = await http.get("/en/login")
         login_cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
-    async with httpx.AsyncClient(base_url=site, follow_redirects=True) as http:
+    async with httpx2.AsyncClient(base_url=site, follow_redirects=True) as http:
         form = token(await http.get("/en/gckey/sign-in"))
         await http.post("/en/gckey/sign-up", data=form)
         data = {**form, "decision": "accept", "terms_version": settings.terms_version}
@@ -187,7 +187,7 @@ async def run(seconds: float, connections: int, python: bool) -> list[tuple[Load
         bare_process = await processes.enter_async_context(
             served(bare_command(bare_port), env, logs / "bare.log")
         )
-        async with httpx.AsyncClient() as http:  # the bare page, not another copy of the site
+        async with httpx2.AsyncClient() as http:  # the bare page, not another copy of the site
             (await http.get(f"{bare}/en/page/100")).raise_for_status()
         rows: list[tuple[Load, Load]] = []
         pages = [
@@ -211,7 +211,7 @@ async def run(seconds: float, connections: int, python: bool) -> list[tuple[Load
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=32)
@@ -219,4 +219,4 @@ if __name__ == "__main__":
     args = parser.parse_args()
     python = args.python_client or shutil.which("wrk") is None
     rows = asyncio.run(run(args.seconds, args.connections, python))
-    log.info("%s", report(rows, "python client (httpx)" if python else "wrk", args.connections))
+    log.info("%s", report(rows, "python client (httpx2)" if python else "wrk", args.connections))

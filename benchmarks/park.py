@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from pydantic import SecretStr
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
@@ -181,7 +181,7 @@ def hidden_fields(html: str) -> dict[str, str]:
     }
 
 
-async def timed(call: Awaitable[httpx.Response], expect: int) -> float:
+async def timed(call: Awaitable[httpx2.Response], expect: int) -> float:
     start = time.perf_counter()
     response = await call
     elapsed = (time.perf_counter() - start) * 1000
@@ -193,7 +193,7 @@ async def timed(call: Awaitable[httpx.Response], expect: int) -> float:
 async def sign_in_once(base: str, username: str) -> float:
     """The right password, in a session of its own; the redirect is not followed (the page
     after it is not the sign-in's cost)."""
-    async with httpx.AsyncClient(base_url=base) as http:
+    async with httpx2.AsyncClient(base_url=base) as http:
         page = await http.get("/en/gckey/sign-in")
         data = {**hidden_fields(page.text), "username": username, "password": PASSWORD}
         return await timed(http.post("/en/gckey/sign-in", data=data), 303)
@@ -224,7 +224,7 @@ async def staff_list(base: str, staff: str, rounds: int) -> dict[str, list[float
         "stuck only": "?stuck=1",
     }
     samples: dict[str, list[float]] = {name: [] for name in filters}
-    async with httpx.AsyncClient(base_url=base, follow_redirects=True) as http:
+    async with httpx2.AsyncClient(base_url=base, follow_redirects=True) as http:
         page = await http.get("/en/staff/sign-in")
         data = {**hidden_fields(page.text), "username": staff, "password": STAFF_PASSWORD}
         response = await http.post("/en/staff/sign-in", data=data)
@@ -405,7 +405,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's every command
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--journeys", type=int, default=10_000)

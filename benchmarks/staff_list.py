@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import uvicorn
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -150,7 +150,7 @@ ROW = re.compile(r'data-journey="([0-9a-f-]+)"')
 NEXT = re.compile(r'<a rel="next" href="([^"]+)"')
 
 
-async def staff_session(http: httpx.AsyncClient, username: str) -> None:
+async def staff_session(http: httpx2.AsyncClient, username: str) -> None:
     page = await http.get("/en/staff/sign-in")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token, "no CSRF token on the staff sign-in page"
@@ -159,7 +159,7 @@ async def staff_session(http: httpx.AsyncClient, username: str) -> None:
     assert "Onboarding journeys" in signed_in.text, "staff sign-in failed"
 
 
-async def pages_to_time(http: httpx.AsyncClient, depths: list[int]) -> list[Figure]:
+async def pages_to_time(http: httpx2.AsyncClient, depths: list[int]) -> list[Figure]:
     figures = []
     for name, filters in FILTERS.items():
         url = f"/en/staff/journeys?{filters}"
@@ -222,7 +222,7 @@ async def measure(
     try:
         while not server.started:
             await asyncio.sleep(0.05)
-        async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=30) as http:
+        async with httpx2.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=30) as http:
             await staff_session(http, username)
             figures = await pages_to_time(http, depths)
             for _ in range(repeats):
@@ -271,7 +271,7 @@ async def main(journeys: int, depths: list[int], repeats: int) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line a request otherwise
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line a request otherwise
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--journeys", type=int, default=10_000)
     parser.add_argument("--depths", default="1,2,10,50")

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -79,7 +79,7 @@ async def sign_in(b: Browser, username: str, password: str) -> Page:
 
 
 async def scrape_until(
-    http: httpx.AsyncClient, url: str, ready: Callable[[str], bool], what: str
+    http: httpx2.AsyncClient, url: str, ready: Callable[[str], bool], what: str
 ) -> str:
     """The page at ``url`` once ``ready`` holds of it (metrics that settle a moment later)."""
     seen = [""]
@@ -134,7 +134,7 @@ async def test_the_site_answers_probes_before_any_host_check_and_says_what_is_do
 async def test_the_worker_port_answers_over_http(client: Client, settings: Settings) -> None:
     settings.worker_health_host, settings.worker_health_port = "127.0.0.1", 0
     settings.metrics_token = SecretStr(TOKEN)
-    async with probes(settings, client) as port, httpx.AsyncClient() as http:
+    async with probes(settings, client) as port, httpx2.AsyncClient() as http:
         base = f"http://127.0.0.1:{port}"
         assert (await http.get(f"{base}/healthz")).text == "ok"
         ready = await http.get(f"{base}/readyz")
@@ -144,7 +144,7 @@ async def test_the_worker_port_answers_over_http(client: Client, settings: Setti
         assert scraped.status_code == 200
         assert sample(scraped.text, "cers_open_journeys", step="terms") == 0
 
-    async with probes(unreachable(settings), client) as port, httpx.AsyncClient() as http:
+    async with probes(unreachable(settings), client) as port, httpx2.AsyncClient() as http:
         ready = await http.get(f"http://127.0.0.1:{port}/readyz")
         assert ready.status_code == 503
         assert ready.json()["smtp"].startswith("unreachable")
@@ -193,7 +193,7 @@ async def test_a_journey_moves_the_counters(
         new_worker(client, settings),
         browser(settings, client) as b,
         probes(settings, client) as port,
-        httpx.AsyncClient() as http,
+        httpx2.AsyncClient() as http,
     ):
         before = await site_metrics(b)
         page = await sign_up(b, "en", username, address)
@@ -323,7 +323,7 @@ async def test_one_form_step_is_one_connected_trace(
         }
         written = repr([(s.name, dict(s.attributes or {})) for s in spans])
         assert "SECRET-TOKEN" not in written and username not in written
-        assert "127.0.0.1" not in written and "python-httpx" not in written
+        assert "127.0.0.1" not in written and "python-httpx2" not in written
         # Probes leave no trace.
         exporter.clear()
         await b.http.get("/healthz")
@@ -390,7 +390,7 @@ async def test_a_request_id_follows_a_sign_in_into_the_workflow_and_its_e_mail(
     assert "GCKey locked" in mine
     assert "sent the notice of lock 1" in mine
     # Not the service's: the test's mail server and HTTP client log addresses and URLs.
-    written = repr([r for r in lines if r["logger"].split(".")[0] not in ("mail", "httpx")])
+    written = repr([r for r in lines if r["logger"].split(".")[0] not in ("mail", "httpx2")])
     assert username not in written and address not in written and PASSWORD not in written
 
 
@@ -418,7 +418,7 @@ async def test_the_worker_process_serves_its_probes_and_logs_json(
     env = worker_environment(client, settings)
     async with (
         started((sys.executable, "worker.py"), env, log, b"worker polling"),
-        httpx.AsyncClient() as http,
+        httpx2.AsyncClient() as http,
     ):
         found = re.search(rb"worker probes on port (\d+)", log.read_bytes())
         assert found, log.read_text()

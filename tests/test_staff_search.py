@@ -5,6 +5,7 @@ worked out from what Temporal says."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,8 @@ from web.staff.stuck import PendingActivity, stuck_query, stuck_reasons
 from workflows import search
 from workflows.search import JourneyStatus
 from workflows.types import ConfirmationStatus, JourneyState, Step
+
+ROOT = Path(__file__).resolve().parent.parent
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 DAY = timedelta(hours=24)

@@ -12,6 +12,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
+from db.engine import make_engine
 from settings import Settings
 from worker import connect
 
@@ -113,9 +114,11 @@ def test_a_certificate_file_that_is_not_there_stops_the_start(tmp_path: Path) ->
 async def test_the_worker_connects_through_it(client: Client, settings: Settings) -> None:
     """The same path, end to end, to the dev server the tests run."""
     target = client.service_client.config.target_host
-    connected = await connect(settings.model_copy(update={"temporal_address": target}))
+    engine = make_engine(settings.sqlalchemy_url)  # where the worker keeps its data keys
+    connected = await connect(settings.model_copy(update={"temporal_address": target}), engine)
     assert connected.service_client.config.target_host == target
     described = await connected.workflow_service.describe_namespace(
         DescribeNamespaceRequest(namespace=connected.namespace)
     )
     assert described.namespace_info.name == client.namespace == "default"
+    engine.dispose()
