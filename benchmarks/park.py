@@ -293,6 +293,7 @@ async def measure(args: argparse.Namespace, data: Path) -> list[str]:
         "PUBLIC_URL": settings.public_url,
         "WORKER_CACHED_JOURNEYS": str(args.cache),
         "ARCHIVE_EVERY_SECONDS": "3600",
+        "WORKER_HEALTH_PORT": "0",  # a free port: another stack on the machine may hold 8081
     }
     temporal_db = data / "temporal.sqlite3"
     app_db = data / "cers.sqlite3"

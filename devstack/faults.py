@@ -220,6 +220,7 @@ def stack_environment(
         "SECRET_KEY": secrets.token_urlsafe(32),
         "PAYLOAD_KEYS": ring.text(),
         "PUBLIC_URL": f"http://{HOST}:{web_port}",
+        "WORKER_HEALTH_PORT": "0",  # a free port: restarts and other stacks never collide
         **{name.upper(): str(value) for name, value in GENEROUS_LIMITS.items()},
         **overrides,
     }

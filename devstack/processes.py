@@ -30,6 +30,7 @@ def project_env(settings: Settings, temporal_address: str, public_url: str) -> d
             continue
         env[name.upper()] = str(value)
     env.update(TEMPORAL_ADDRESS=temporal_address, PUBLIC_URL=public_url)
+    env.update(WORKER_HEALTH_PORT="0")  # a free port: two stacks on one machine never collide
     env.update(DATABASE_URL=settings.database_url, PARTNER_ISSUER="", TEMPORAL_UI_ORIGIN="")
     return env
 

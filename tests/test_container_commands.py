@@ -90,6 +90,8 @@ async def test_the_compose_commands_serve_a_sign_up(
             "PARTNER_ISSUER": "",  # the stand-in broker is not part of this test
             "TASK_QUEUE": f"tq-{uuid.uuid4()}",
             "DATA_DIR": str(tmp_path / "data"),
+            # The worker's probe port: a free one, not compose's 8081 (the machine is shared).
+            "WORKER_HEALTH_PORT": "0",
         }
     )
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **environment}
