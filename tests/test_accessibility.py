@@ -309,7 +309,10 @@ async def test_every_sign_in_partner_page_passes_axe(page: Page, lang: str) -> N
         await page.locator("form button[type=submit]").first.click()
         await page.locator("input[name=login]").fill(login)
         await page.locator("input[name=password]").fill("demo")
-        await page.locator("form button[type=submit]").first.click()
+        # Wait for the page the login leads to (the stand-in's consent, or CERS) before asking
+        # whether it has a consent button: counted mid-navigation, it had none.
+        async with page.expect_navigation():
+            await page.locator("form button[type=submit]").first.click()
         accept = page.locator("button[name=decision][value=accept]")
         if await accept.count():
             await accept.click()
