@@ -8,7 +8,7 @@ import email.policy
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
@@ -149,8 +149,7 @@ def postgres_reachable() -> str | None:
     try:
         import psycopg
 
-        dsn = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
-        with psycopg.connect(dsn, connect_timeout=3):
+        with psycopg.connect(POSTGRES_DSN, connect_timeout=3):
             return None
     except Exception as err:  # noqa: BLE001  (any failure means: skip with its reason)
         return f"PostgreSQL not reachable at {POSTGRES_URL}: {err}"
@@ -164,6 +163,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         migrate(url)
         yield url
         return
+    with postgres_schema() as (url, _):
+        migrate(url)
+        yield url
+
+
+POSTGRES_DSN = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@contextmanager
+def postgres_schema() -> Iterator[tuple[str, str]]:
+    """A schema of its own in the test PostgreSQL, dropped after: its URL (the schema as the
+    search path) and its name. Skipped when PostgreSQL is unreachable; failed instead under
+    REQUIRE_POSTGRES=1, as CI runs."""
     reason = postgres_reachable()
     if reason and os.environ.get("REQUIRE_POSTGRES") == "1":
         pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
@@ -172,15 +184,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    dsn = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    migrate(url)
-    yield url
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}", schema
+    finally:
+        with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")

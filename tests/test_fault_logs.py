@@ -5,14 +5,11 @@ traceback (one outage once left 379 of them, the SDK's "Completing activity as f
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.api.enums.v1 import EventType
@@ -25,7 +22,7 @@ from db.engine import make_engine, migrate
 from devstack.faults import TcpRelay
 from devstack.servers import MailServer
 from settings import Settings
-from tests.conftest import POSTGRES_URL, until
+from tests.conftest import POSTGRES_URL, postgres_schema, until
 from tests.journeys import begin, create_account, journey_handle, new_address, new_username, sign_up
 from tests.process_helpers import started
 from tests.test_restart import worker_environment
@@ -91,26 +88,14 @@ async def test_a_refusing_mail_server_logs_one_line_per_attempt(
 
 
 @pytest.fixture
-def postgres_schema() -> Iterator[str]:
+def schema_url() -> Iterator[str]:
     """A schema of its own in the test PostgreSQL, as the persistence tests make one."""
-    dsn = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
-    try:
-        connection = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as err:
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL is not reachable: {err}")
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {err}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    yield schema
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema() as (url, _):
+        yield url
 
 
-@pytest.mark.postgres
 async def test_an_unreachable_database_logs_one_line_per_attempt(
-    client: Client, settings: Settings, tmp_path: Path, postgres_schema: str
+    client: Client, settings: Settings, tmp_path: Path, schema_url: str
 ) -> None:
     """The worker cut from PostgreSQL (through a proxy: the machine's PostgreSQL keeps
     running) while a person picks a username: each attempt of the local activity is a line,
@@ -118,10 +103,7 @@ async def test_an_unreachable_database_logs_one_line_per_attempt(
     target = POSTGRES_URL.split("@", 1)[1].split("/", 1)[0]
     # The test's calls keep each journey's data key where the worker process does: in this
     # schema (straight, not through the proxy it cuts).
-    keys_engine = make_engine(
-        f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}"
-        f"options=-csearch_path%3D{postgres_schema}"
-    )
+    keys_engine = make_engine(schema_url)
     client = Client(
         client.service_client,
         namespace=client.namespace,
@@ -130,7 +112,7 @@ async def test_an_unreachable_database_logs_one_line_per_attempt(
         ),
     )
     try:
-        await cut_while_choosing_a_username(client, settings, tmp_path, postgres_schema, target)
+        await cut_while_choosing_a_username(client, settings, tmp_path, schema_url, target)
     finally:
         keys_engine.dispose()
     log = tmp_path / "worker.log"
@@ -144,14 +126,13 @@ async def test_an_unreachable_database_logs_one_line_per_attempt(
 
 
 async def cut_while_choosing_a_username(
-    client: Client, settings: Settings, tmp_path: Path, postgres_schema: str, target: str
+    client: Client, settings: Settings, tmp_path: Path, schema_url: str, target: str
 ) -> None:
     host, _, port = target.rpartition(":")
     line = TcpRelay(host, int(port))
     await line.start()
     try:
-        url = POSTGRES_URL.replace(target, f"127.0.0.1:{line.port}", 1)
-        url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{postgres_schema}"
+        url = schema_url.replace(target, f"127.0.0.1:{line.port}", 1)
         await asyncio.to_thread(migrate, url)  # the proxy runs on this loop
         log = tmp_path / "worker.log"
         env = {

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from tests.conftest import POSTGRES_URL, postgres_reachable
+from tests.conftest import POSTGRES_DSN, postgres_schema
 from tests.process_helpers import ROOT
 
 pytestmark = pytest.mark.postgres
@@ -22,19 +22,8 @@ PROCESSES = 4
 
 @pytest.fixture
 def empty_schema() -> Iterator[tuple[str, str]]:
-    reason = postgres_reachable()
-    if reason and os.environ.get("REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
-    if reason:
-        pytest.skip(reason)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    dsn = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}", schema
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema() as made:
+        yield made
 
 
 def test_processes_migrating_together_all_succeed(empty_schema: tuple[str, str]) -> None:
@@ -54,7 +43,6 @@ def test_processes_migrating_together_all_succeed(empty_schema: tuple[str, str])
     ]
     said = [process.communicate(timeout=120)[0] for process in running]
     assert [p.returncode for p in running] == [0] * PROCESSES, "\n".join(said)
-    dsn = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(dsn) as conn:
+    with psycopg.connect(POSTGRES_DSN) as conn:
         versions = conn.execute(f'SELECT version_num FROM "{schema}".alembic_version').fetchall()
     assert len(versions) == 1
