@@ -24,8 +24,7 @@ from devstack.servers import MailServer
 from settings import Settings
 from tests.conftest import POSTGRES_URL, postgres_schema, until
 from tests.journeys import begin, create_account, journey_handle, new_address, new_username, sign_up
-from tests.process_helpers import started
-from tests.test_restart import worker_environment
+from tests.process_helpers import started, worker_environment
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import AnswerTermsInput, ChooseUsernameInput, Step
 

@@ -5,7 +5,6 @@ processes: the site as ``dev.py run`` serves it, ``python worker.py``."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 import threading
@@ -24,8 +23,7 @@ from devstack.servers import MailServer, free_port
 from settings import Settings
 from tests.conftest import NewWorker, until
 from tests.journeys import begin, create_account, journey_handle, new_address, new_username, sign_up
-from tests.process_helpers import started
-from tests.test_restart import worker_environment
+from tests.process_helpers import site_environment, started, worker_environment
 from tests.web_helpers import Page
 
 # Longer than any test here waits: what stops a process is its graceful bound, not these.
@@ -54,20 +52,7 @@ async def site_process(
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    environment = {
-        **os.environ,
-        "ENVIRONMENT": "test",
-        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": client.namespace,
-        "TASK_QUEUE": settings.task_queue,
-        "DATA_DIR": str(settings.data_dir),
-        "DATABASE_URL": "",
-        "SECRET_KEY": settings.secret_key.get_secret_value(),
-        "PAYLOAD_KEYS": settings.payload_keys.get_secret_value(),
-        "PUBLIC_URL": url,
-        "PARTNER_ISSUER": "",
-        **env,
-    }
+    environment = {**site_environment(client, settings, url), **env}
     async with started(dev.web_command(port), environment, log, b"startup complete") as process:
         yield process, url
 

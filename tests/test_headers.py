@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import AsyncIterator
@@ -18,7 +17,7 @@ import dev
 from devstack.servers import free_port
 from settings import Settings
 from tests.broker_process import Broker
-from tests.process_helpers import ROOT, started
+from tests.process_helpers import ROOT, site_environment, started
 from tests.web_helpers import browser
 
 SITE_POLICY = (
@@ -33,19 +32,7 @@ async def served(client: Client, settings: Settings, tmp_path: Path) -> AsyncIte
     """The site in its own process, with the command ``dev.py run`` gives uvicorn."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "ENVIRONMENT": "test",
-        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": client.namespace,
-        "TASK_QUEUE": settings.task_queue,
-        "DATA_DIR": str(settings.data_dir),
-        "DATABASE_URL": "",
-        "SECRET_KEY": settings.secret_key.get_secret_value(),
-        "PAYLOAD_KEYS": settings.payload_keys.get_secret_value(),
-        "PUBLIC_URL": url,
-        "PARTNER_ISSUER": "",
-    }
+    env = site_environment(client, settings, url)
     async with started(dev.web_command(port), env, tmp_path / "web.log", b"startup complete"):
         yield url
 

@@ -38,8 +38,7 @@ from observe.tracing import temporal_interceptors
 from settings import Settings
 from tests.conftest import TEST_RING, MailCatcher, NewWorker, text_of, until
 from tests.journeys import PASSWORD, new_address
-from tests.process_helpers import started
-from tests.test_restart import worker_environment
+from tests.process_helpers import started, worker_environment
 from tests.web_helpers import Browser, Page, browser, create_user_account, link_in, sign_up
 from web.logs import ACCESS_LOGGER, redact_access_log
 from worker import probes

@@ -27,9 +27,8 @@ from devstack.servers import HOST, MailServer
 from settings import Settings
 from tests.conftest import NewWorker, until
 from tests.journeys import begin, create_account, journey_handle, new_address, new_username, sign_up
-from tests.process_helpers import started
+from tests.process_helpers import started, worker_environment
 from tests.tcp_proxy import proxy_to
-from tests.test_restart import worker_environment
 from workflows.activity_types import SendConfirmationEmailInput
 from workflows.types import EmailKind
 

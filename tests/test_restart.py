@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from temporalio.client import Client
@@ -26,41 +21,11 @@ from tests.journeys import (
     new_address,
     new_username,
 )
-from tests.process_helpers import started
+from tests.process_helpers import worker_process
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import ConfirmEmailInput, SetRecoveryEmailInput, Step
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def worker_environment(client: Client, settings: Settings) -> dict[str, str]:
-    """What an operator would set for ``python worker.py``; the rest keep their defaults."""
-    return {
-        **os.environ,
-        "ENVIRONMENT": "test",
-        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": client.namespace,
-        "TASK_QUEUE": settings.task_queue,
-        "DATA_DIR": str(settings.data_dir),
-        "DATABASE_URL": "",
-        "SMTP_HOST": settings.smtp_host,
-        "SMTP_PORT": str(settings.smtp_port),
-        "SECRET_KEY": settings.secret_key.get_secret_value(),
-        "PAYLOAD_KEYS": settings.payload_keys.get_secret_value(),
-        "PUBLIC_URL": settings.public_url,
-        "WORKER_HEALTH_HOST": "127.0.0.1",
-        "WORKER_HEALTH_PORT": "0",  # a free port: tests run side by side
-    }
-
-
-@asynccontextmanager
-async def worker_process(
-    client: Client, settings: Settings, log: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """``python worker.py`` in its own process, polling once its log says so."""
-    env = worker_environment(client, settings)
-    async with started((sys.executable, "worker.py"), env, log, b"worker polling") as process:
-        yield process
 
 
 async def test_journey_resumes_after_worker_is_killed(

@@ -20,8 +20,8 @@ from tests.broker_process import sign_in as sign_in_at_partner
 from tests.conftest import MailCatcher, NewWorker, text_of
 from tests.journeys import PASSWORD, begin, journey_handle
 from tests.journeys import sign_up as sign_up_journey
+from tests.process_helpers import worker_process
 from tests.staff_helpers import Staff, staff_sign_in
-from tests.test_restart import worker_process
 from tests.web_helpers import ANSWERS, Browser, Page, browser, link_in, sign_up
 from workflows import rules
 from workflows.onboarding import OnboardingWorkflow
