@@ -46,6 +46,10 @@ class TcpRelay:
         self.server: asyncio.Server | None = None
         self.open: set[asyncio.StreamWriter] = set()
 
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._serve, HOST, self.port)
 
@@ -80,6 +84,18 @@ class TcpRelay:
             for each in (writer, up_writer):
                 self.open.discard(each)
                 each.transport.abort()
+
+
+@asynccontextmanager
+async def relay_to(target: str) -> AsyncIterator[TcpRelay]:
+    """A relay to ``target`` (``host:port``) for the block, closed after it."""
+    host, _, port = target.rpartition(":")
+    relay = TcpRelay(host, int(port))
+    await relay.start()
+    try:
+        yield relay
+    finally:
+        await relay.close()
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from temporalio.client import Client
 
-from devstack.faults import TcpRelay
+from devstack.faults import TcpRelay, relay_to
 from settings import Settings
 from tests.conftest import NewWorker
 from tests.web_helpers import browser
@@ -21,17 +21,9 @@ from tests.web_helpers import browser
 @pytest.fixture
 async def relay(database_url: str) -> AsyncIterator[tuple[TcpRelay, str]]:
     """The test's PostgreSQL schema, reached through a relay that can be cut."""
-    where = urlsplit(database_url)
-    assert where.hostname and where.port
-    relay = TcpRelay(where.hostname, where.port)
-    await relay.start()
-    try:
-        yield (
-            relay,
-            database_url.replace(f"@{where.netloc.split('@')[1]}", f"@127.0.0.1:{relay.port}"),
-        )
-    finally:
-        await relay.close()
+    target = urlsplit(database_url).netloc.split("@")[1]
+    async with relay_to(target) as relay:
+        yield relay, database_url.replace(f"@{target}", f"@{relay.address}")
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -19,7 +19,7 @@ from activities.faults import OneLineFaults, describe
 from core.temporal import data_converter
 from db.datakeys import DataKeys
 from db.engine import make_engine, migrate
-from devstack.faults import TcpRelay
+from devstack.faults import relay_to
 from devstack.servers import MailServer
 from settings import Settings
 from tests.conftest import POSTGRES_URL, postgres_schema, until
@@ -127,11 +127,8 @@ async def test_an_unreachable_database_logs_one_line_per_attempt(
 async def cut_while_choosing_a_username(
     client: Client, settings: Settings, tmp_path: Path, schema_url: str, target: str
 ) -> None:
-    host, _, port = target.rpartition(":")
-    line = TcpRelay(host, int(port))
-    await line.start()
-    try:
-        url = schema_url.replace(target, f"127.0.0.1:{line.port}", 1)
+    async with relay_to(target) as line:
+        url = schema_url.replace(target, line.address, 1)
         await asyncio.to_thread(migrate, url)  # the proxy runs on this loop
         log = tmp_path / "worker.log"
         env = {
@@ -162,8 +159,6 @@ async def cut_while_choosing_a_username(
             chosen = await choosing
             assert chosen.step is Step.PASSWORD
             await handle.terminate("test finished")
-    finally:
-        await line.close()
 
 
 def test_an_unexpected_error_keeps_its_traceback_and_sql_stays_out() -> None:

@@ -23,12 +23,12 @@ from activities.notify import NotificationActivities
 from activities.outbox import Outbox
 from db.engine import make_engine
 from db.models import MailOutbox
+from devstack.faults import relay_to
 from devstack.servers import HOST, MailServer
 from settings import Settings
 from tests.conftest import NewWorker, until
 from tests.journeys import begin, create_account, journey_handle, new_address, new_username, sign_up
 from tests.process_helpers import started, worker_environment
-from tests.tcp_proxy import proxy_to
 from workflows.activity_types import SendConfirmationEmailInput
 from workflows.types import EmailKind
 
@@ -107,11 +107,14 @@ async def test_an_e_mail_whose_completion_was_lost_is_not_sent_again(
             return session.exec(select(MailOutbox)).first() is not None
 
     with server.serving():
-        async with proxy_to(client.service_client.config.target_host) as line:
+        async with relay_to(client.service_client.config.target_host) as line:
+
+            async def cut_now() -> None:
+                line.cut()
 
             def cut(envelope: Envelope) -> None:
                 if address in envelope.rcpt_tos:  # the mail server's own loop, another thread
-                    asyncio.run_coroutine_threadsafe(line.cut(), loop).result(timeout=10)
+                    asyncio.run_coroutine_threadsafe(cut_now(), loop).result(timeout=10)
 
             server.before_yes = cut
             env = {**worker_environment(client, settings), "TEMPORAL_ADDRESS": line.address}
