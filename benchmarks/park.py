@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import secrets
 import statistics
 import sys
@@ -63,6 +62,7 @@ from core.temporal import data_converter
 from db.datakeys import DataKeys
 from db.engine import make_engine, migrate
 from db.staff import StaffRole
+from devstack.processes import project_env
 from devstack.servers import HOST, MailServer, free_port
 from devstack.stack import GENEROUS_LIMITS
 from settings import Settings
@@ -260,6 +260,9 @@ async def bare_updates(client: Client, rounds: int) -> list[float]:
     return samples
 
 
+SITE_DEADLINE = Settings.model_fields["temporal_rpc_timeout_seconds"].default
+
+
 async def measure(args: argparse.Namespace, data: Path) -> list[str]:
     ring = KeyRing.parse(KeyRing.new_key_text("park"))
     temporal_port, ui_port, web_port = free_port(), free_port(), free_port()
@@ -280,20 +283,12 @@ async def measure(args: argparse.Namespace, data: Path) -> list[str]:
         **GENEROUS_LIMITS,
     )
     env = {
-        **os.environ,
-        **{name.upper(): str(value) for name, value in GENEROUS_LIMITS.items()},
-        "ENVIRONMENT": "test",
-        "DATA_DIR": str(data),
-        "TEMPORAL_ADDRESS": settings.temporal_address,
-        "TASK_QUEUE": settings.task_queue,
-        "SMTP_HOST": HOST,
-        "SMTP_PORT": str(mail.port),
-        "SECRET_KEY": settings.secret_key.get_secret_value(),
-        "PAYLOAD_KEYS": ring.text(),
-        "PUBLIC_URL": settings.public_url,
-        "WORKER_CACHED_JOURNEYS": str(args.cache),
+        **project_env(settings, settings.temporal_address, settings.public_url),
+        # The processes' own calls keep the site's usual deadline; only the parking waits long.
+        "TEMPORAL_RPC_TIMEOUT_SECONDS": str(
+            Settings.model_fields["temporal_rpc_timeout_seconds"].default
+        ),
         "ARCHIVE_EVERY_SECONDS": "3600",
-        "WORKER_HEALTH_PORT": "0",  # a free port: another stack on the machine may hold 8081
     }
     temporal_db = data / "temporal.sqlite3"
     app_db = data / "cers.sqlite3"
