@@ -15,6 +15,10 @@ from activities.email import MailNotSent
 
 # The SDK's activity logger: its failed attempts, and the activities' own lines.
 ACTIVITY_LOGGER = "temporalio.activity"
+# The SDK's workflow worker: it logs a payload it could not encode or decode with a traceback,
+# and the codec meets the same outage when a journey's data key must be read from a database
+# that does not answer (a new workflow, or a key past its cache time; the task is retried).
+WORKFLOW_WORKER_LOGGER = "temporalio.worker._workflow"
 EXPECTED: tuple[type[BaseException], ...] = (
     MailNotSent,  # a 4xx, a dropped connection, a server that is down
     ApplicationError,  # raised on purpose: a refusal for good, a username taken
@@ -48,7 +52,8 @@ class OneLineFaults(logging.Filter):
 
 
 def quiet_expected_faults() -> None:
-    """Installs the filter on the SDK's activity logger, once per process."""
-    logger = logging.getLogger(ACTIVITY_LOGGER)
-    if not any(isinstance(f, OneLineFaults) for f in logger.filters):
-        logger.addFilter(OneLineFaults())
+    """Installs the filter on the SDK's activity and workflow worker loggers, once per process."""
+    for name in (ACTIVITY_LOGGER, WORKFLOW_WORKER_LOGGER):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, OneLineFaults) for f in logger.filters):
+            logger.addFilter(OneLineFaults())

@@ -15,7 +15,12 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from activities.faults import OneLineFaults, describe
+from activities.faults import (
+    WORKFLOW_WORKER_LOGGER,
+    OneLineFaults,
+    describe,
+    quiet_expected_faults,
+)
 from core.temporal import data_converter
 from db.datakeys import DataKeys
 from db.engine import make_engine, migrate
@@ -190,3 +195,32 @@ def test_an_unexpected_error_keeps_its_traceback_and_sql_stays_out() -> None:
     assert OneLineFaults().filter(folded) and folded.exc_info is None
     assert folded.getMessage() == f"{FAILED_ATTEMPT}: OperationalError: gone"
     assert describe(db_error) == "OperationalError: gone"
+
+
+def test_a_payload_the_codec_cannot_encode_for_an_outage_is_one_line() -> None:
+    """Seen in CI: with the database cut, a new workflow's data key could not be read, and the
+    SDK's workflow worker logged "Failed encoding completion" with three tracebacks. The worker
+    installs the same filter on that logger."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    quiet_expected_faults()
+    logger = logging.getLogger(WORKFLOW_WORKER_LOGGER)
+    try:
+        raise OperationalError("SELECT 1", {}, Exception("connection failed: closed"))
+    except OperationalError:
+        record = logger.makeRecord(
+            logger.name,
+            logging.ERROR,
+            __file__,
+            1,
+            "Failed encoding completion",
+            (),
+            sys.exc_info(),
+        )
+    assert logger.filter(record)
+    assert record.exc_info is None
+    assert record.getMessage() == (
+        "Failed encoding completion: OperationalError: connection failed: closed"
+    )
