@@ -22,6 +22,7 @@ from temporalio.client import (
 )
 from temporalio.common import RawValue
 from temporalio.converter import DataConverter
+from temporalio.service import RPCError, RPCStatusCode
 
 from core.crypto import EncryptionCodec
 from core.hashing import hash_password, verify_secret
@@ -63,6 +64,12 @@ async def answered(handle: WorkflowHandle[Any, Any], update: str, arg: object) -
         await handle.execute_update(update, arg, rpc_timeout=timedelta(seconds=3))
     except (RPCTimeoutOrCancelledError, WorkflowUpdateRPCTimeoutOrCancelledError):
         return False
+    except RPCError as error:
+        # An earlier copy already failed the workflow task: the server refuses the update
+        # itself ("Workflow Task in failed state", WorkflowNotReadyFailure).
+        if error.status == RPCStatusCode.FAILED_PRECONDITION:
+            return False
+        raise
     except KeyError:  # "Unknown payload encoding binary/encrypted": an answer came
         return True
     return True
