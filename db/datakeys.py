@@ -72,11 +72,23 @@ class DataKeys:
             return cached[0]
         key = await asyncio.to_thread(self._load, workflow_id, create)
         cipher = AESGCM(key)
-        self._cache[workflow_id] = (cipher, time.monotonic())
+        now = time.monotonic()
+        self._cache[workflow_id] = (cipher, now)
         self._cache.move_to_end(workflow_id)
+        self._drop_expired(now)
         while len(self._cache) > self.size:
             self._cache.popitem(last=False)
         return cipher
+
+    def _drop_expired(self, now: float) -> None:
+        """Keys past their time go, from the least recently used: each holds ~2.5 KB of
+        cipher state, so a worker that has seen 10,000 journeys an hour would otherwise keep
+        25 MiB of keys it may never need again (a later use loads it afresh)."""
+        while self._cache:
+            _, (_, loaded) = next(iter(self._cache.items()))
+            if now - loaded < self.ttl:
+                return
+            self._cache.popitem(last=False)
 
     def _load(self, workflow_id: str, create: bool) -> bytes:
         self.lookups += 1

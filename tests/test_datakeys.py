@@ -12,6 +12,7 @@ import pytest
 from temporalio.api.common.v1 import Payload
 
 from core.crypto import DataKeyErased, EncryptionCodec, KeyRing, PayloadRefused
+from db import datakeys
 from db.datakeys import DataKeys
 from db.engine import make_engine
 
@@ -94,5 +95,33 @@ async def test_a_rotated_ring_unwraps_old_keys_and_a_ring_without_it_does_not(
         # A data-key payload and no store to find its key in: refused, never taken as plain.
         with pytest.raises(PayloadRefused):
             await EncryptionCodec(RING, accept_plaintext=True).decode([payload])
+    finally:
+        engine.dispose()
+
+
+async def test_keys_past_their_time_leave_the_cache_when_another_is_loaded(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that has seen many journeys keeps only the keys of the last minute: each
+    holds cipher state, and 10,000 of them are 25 MiB of the worker's memory."""
+    clock = [1000.0]
+    monkeypatch.setattr(datakeys.time, "monotonic", lambda: clock[0])
+    engine = make_engine(database_url)
+    try:
+        store = DataKeys(engine, RING, ttl=60)
+        old = [f"onboarding-{uuid.uuid4()}" for _ in range(3)]
+        for workflow_id in old:
+            await codec(store, workflow_id).encode([PLAIN])
+        clock[0] += 30
+        recent = f"onboarding-{uuid.uuid4()}"
+        await codec(store, recent).encode([PLAIN])
+        assert list(store._cache) == [*old, recent]
+        clock[0] += 31  # the first three are past their minute, the last is not
+        new = f"onboarding-{uuid.uuid4()}"
+        sealed = await codec(store, new).encode([PLAIN])
+        assert list(store._cache) == [recent, new]
+        lookups = store.lookups
+        assert await codec(store, new).decode(sealed) == [PLAIN]
+        assert store.lookups == lookups  # what stays is still served without the database
     finally:
         engine.dispose()
