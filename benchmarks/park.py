@@ -19,13 +19,15 @@ with the argon2id hashes made once and reused: the hashes are the web's cost, me
   worker's cache (parked last) and not (parked first, more than ``--cache`` journeys ago),
   beside the journey query's round trip for each kind, which needs the workflow and so
   shows that the second kind really is out of the cache; and a bare Temporal update, the
-  floor, in the same run.
+  floor, in the same run;
+- ``python -m audit replay`` over ``--replay`` of the parked journeys, by workflow id.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
 import secrets
 import statistics
@@ -45,6 +47,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
+from audit.__main__ import FETCHING, REPLAYERS, replay_command
 from benchmarks.bare import BareWorkflow, noop_activity
 from benchmarks.processes import (
     checkpoint,
@@ -138,12 +141,13 @@ async def park_all(
     concurrency: int,
     budget: float,
     memory: Callable[[], str],
-) -> tuple[list[str], float]:
-    """The usernames in the order their journeys were parked, and the seconds it took; no
-    new journey is begun once ``budget`` seconds have gone."""
+) -> tuple[list[str], list[str], float]:
+    """The usernames in the order their journeys were parked, their workflow ids, and the
+    seconds it took; no new journey is begun once ``budget`` seconds have gone."""
     hashes = Hashes(await hash_password(PASSWORD), await hash_answers(ANSWERS))
     usernames = [f"Park{letters(i)}" for i in range(n)]
     parked: list[str] = []
+    workflow_ids: list[str] = []
     failed: list[str] = []
     next_index = 0
     started = time.perf_counter()
@@ -154,12 +158,13 @@ async def park_all(
             username = usernames[next_index]
             next_index += 1
             try:
-                await park(client, settings, hashes, username)
+                handle = await park(client, settings, hashes, username)
             except Exception:  # counted and told; the run goes on
                 failed.append(username)
                 log.warning("journey %s not parked", username, exc_info=len(failed) == 1)
                 continue
             parked.append(username)
+            workflow_ids.append(handle.id)
             if len(parked) % 250 == 0:
                 rate = len(parked) / (time.perf_counter() - started)
                 log.info("parked %d (%.1f journeys/s); RSS %s", len(parked), rate, memory())
@@ -167,7 +172,7 @@ async def park_all(
     await asyncio.gather(*(walker() for _ in range(concurrency)))
     if failed:
         log.warning("%d journeys not parked (see the first one's error above)", len(failed))
-    return parked, time.perf_counter() - started
+    return parked, workflow_ids, time.perf_counter() - started
 
 
 def hidden_fields(html: str) -> dict[str, str]:
@@ -332,7 +337,7 @@ async def measure(args: argparse.Namespace, data: Path) -> list[str]:
             def memory() -> str:
                 return f"worker {worker.rss_mib():.0f} MiB, dev server {server.rss_mib():.0f} MiB"
 
-            parked, seconds = await park_all(
+            parked, workflow_ids, seconds = await park_all(
                 client,
                 settings,
                 args.journeys,
@@ -390,7 +395,26 @@ async def measure(args: argparse.Namespace, data: Path) -> list[str]:
                 f"bare Temporal plain update        {figures(await bare_updates(client, 20))}"
             )
             lines.append(f"worker RSS after the sign-ins: {worker.rss_mib():.0f} MiB")
+            if args.replay:
+                lines.append(await replayed(client, settings, workflow_ids[: args.replay]))
     return lines
+
+
+async def replayed(client: Client, settings: Settings, workflow_ids: list[str]) -> str:
+    """``python -m audit replay --workflow-id ...`` over parked journeys: whole sign-ups to the
+    e-mail wait (update-with-start, six steps, Create User Account and its e-mail), each under
+    its own data key, fetched and replayed as the command does by default."""
+    out = io.StringIO()
+    argv = ["replay", "--task-queue", settings.task_queue, "--workflow-id", *workflow_ids]
+    start = time.perf_counter()
+    code = await replay_command(argv, client, settings, out, sys.stderr)
+    seconds = time.perf_counter() - start
+    report = out.getvalue().splitlines()[-1]
+    return (
+        f"audit replay of {len(workflow_ids)} parked journeys: {seconds:.1f} s "
+        f"({len(workflow_ids) / seconds:.1f}/s, fetch {FETCHING} at once, {REPLAYERS} "
+        f"replayers): {report} (exit {code})"
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -410,6 +434,9 @@ if __name__ == "__main__":
     )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--samples", type=int, default=20, help="requests per figure")
+    parser.add_argument(
+        "--replay", type=int, default=1000, help="parked journeys to replay with audit replay"
+    )
     parser.add_argument(
         "--budget-minutes", type=float, default=60, help="stop parking after this long"
     )

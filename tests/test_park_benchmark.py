@@ -35,4 +35,7 @@ def test_the_park_benchmark_runs_and_prints_its_figures() -> None:
         assert re.search(rf"journey query, {kind} +{FIGURE}", out), kind
     assert re.search(r"sign-in not cached / cached \(p50\): [\d.]+x", out)
     assert re.search(rf"bare Temporal plain update +{FIGURE}", out)
+    # Every parked journey replays (the signed-in ones too): 5 passed, 0 failed.
+    replay = r"audit replay of 5 parked journeys: [\d.]+ s .*: 5 passed, 0 failed \(exit 0\)"
+    assert re.search(replay, out), out[-3000:]
     assert "not parked" not in out
