@@ -110,6 +110,13 @@ class Operations:
         """The route's template (/{lang}/confirm/{token}), never the path it was given."""
         if scope["path"] in PROBES:
             return str(scope["path"])
+        # The router leaves the route it chose in the scope (an included router's own route,
+        # whose path carries the router's prefix): nothing to match again on every request.
+        chosen = scope.get("route")
+        path = getattr(chosen, "path", None)
+        if isinstance(path, str):
+            return path or "unnamed"
+        # Answered before routing (a database that does not answer, a host refused).
         if self.routes is None:  # every route is in by the first request
             self.routes = list(iter_route_contexts(self.router.routes))
         partial = None
