@@ -4,7 +4,8 @@
 until one has the name: about 0.1 ms a link, and a page renders five to ten links (the stylesheet,
 the script, the language toggle, the form actions, the redirect after a POST). The index files the
 routes by name once, so a link tries only the routes of that name, in the router's order; a name
-it does not hold goes to the router as before, so nothing resolves differently.
+it does not hold goes to the router as before, so nothing resolves differently. A link that
+names only a language (or a static file) is the same path every time, and is kept once found.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from starlette.routing import BaseRoute, NoMatchFound, Router
 
 UrlPathFor = Callable[..., Any]
 BASE_KEY = "cers.site_base"  # the scope key site_base keeps its answer under
+# Links whose path parameters are only these are the same for every request, and few (a route
+# in each language, a static file): their paths are worked out once. A link carrying anything
+# else (a journey id, a token) is looked up each time and never kept.
+REMEMBERED = frozenset({"lang", "path"})
+REMEMBER_AT_MOST = 1_000
 
 
 class RouteIndex:
@@ -25,6 +31,7 @@ class RouteIndex:
         self._router = router
         self._scan: UrlPathFor = router.url_path_for
         self._by_name: dict[str, list[UrlPathFor]] | None = None
+        self._remembered: dict[tuple[Any, ...], Any] = {}
 
     def _routes(self) -> list[BaseRoute | Any]:
         """The routes in the router's order, an included router's as FastAPI resolves them
@@ -47,6 +54,17 @@ class RouteIndex:
         return by_name
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        if path_params.keys() <= REMEMBERED:
+            key = (name, *sorted(path_params.items()))
+            path = self._remembered.get(key)
+            if path is None:
+                path = self._find(name, **path_params)
+                if len(self._remembered) < REMEMBER_AT_MOST:  # whatever a request may name
+                    self._remembered[key] = path
+            return path
+        return self._find(name, **path_params)
+
+    def _find(self, name: str, /, **path_params: Any) -> Any:
         if self._by_name is None:
             self._by_name = self._index()
         # A mount's child is named "mount:child"; the mount itself is filed as "mount".
