@@ -51,6 +51,7 @@ from web.observe import Operations, instrument
 from web.pace import SignInPace
 from web.pages import page_language, render
 from web.resets import Resets
+from web.routes import include
 from web.session_middleware import ServerSessionMiddleware
 from web.staff import add_staff_area
 from web.temporal import JourneyClosed, StepRefused, TemporalUnavailable
@@ -133,17 +134,17 @@ def create_app(
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
     add_codec(app, settings.temporal_ui_origin)
-    app.include_router(sign_in.router)
-    app.include_router(gckey.router)
-    app.include_router(gckey.continue_router)
-    app.include_router(cers.router)
-    app.include_router(audit_router)
+    include(app, sign_in.router)
+    include(app, gckey.router)
+    include(app, gckey.continue_router)
+    include(app, cers.router)
+    include(app, audit_router)
     app.add_exception_handler(JourneyErased, erased_page)  # type: ignore[arg-type]
     add_staff_area(app)
-    app.include_router(partner.router)
-    app.include_router(reset.router)
+    include(app, partner.router)
+    include(app, reset.router)
     if settings.dev_mail_enabled:
-        app.include_router(dev.router)
+        include(app, dev.router)
 
     @app.get("/", name="splash")
     async def splash(request: Request) -> Response:

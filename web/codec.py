@@ -27,6 +27,7 @@ from core.crypto import EncryptionCodec, PayloadRefused
 from db.staff import StaffRole
 from web.deps import AppSettings, DbEngine, JourneyService
 from web.guards import GoTo
+from web.routes import include
 from web.staff.access import RoleCheck, SignedInStaff, StaffForbidden
 
 log = logging.getLogger("cers.codec")
@@ -138,7 +139,7 @@ class CodecCORS:
 
 def add_codec(app: FastAPI, origin: str) -> None:
     """The endpoints, their CORS and their JSON refusals, on the app web/app.py builds."""
-    app.include_router(router)
+    include(app, router)
     app.add_middleware(CodecCORS, origin=origin)
 
     @app.exception_handler(CodecRefused)

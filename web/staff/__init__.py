@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from db.staff import StaffRole
 from web.pages import page_language, render, templates
+from web.routes import include
 from web.staff.access import (
     AnyStaff,
     RoleCheck,
@@ -48,11 +49,11 @@ def add_staff_area(app: FastAPI) -> None:
     templates.env.globals["erase_action"] = (erase.ACTION, erase.TITLE)
     templates.env.globals["offered_actions"] = actions.offered_actions
     templates.env.globals["resume_addresses"] = support.resume_addresses
-    app.include_router(access.router)
-    app.include_router(journeys.router)
-    app.include_router(actions.router)
-    app.include_router(erase.router)
-    app.include_router(refused.router)
+    include(app, access.router)
+    include(app, journeys.router)
+    include(app, actions.router)
+    include(app, erase.router)
+    include(app, refused.router)
 
     @app.exception_handler(StaffForbidden)
     async def forbidden(request: Request, exc: StaffForbidden) -> Response:
