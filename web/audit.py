@@ -23,7 +23,7 @@ from db.datakeys import Erasure
 from i18n import DEFAULT_ZONE, long_date, translations
 from web.deps import AppSettings, DbEngine, JourneyService, Lang
 from web.headers import CSP, content_policy, style_hash
-from web.pages import page_language, render, templates, translator
+from web.pages import TEMPLATES, page_language, render, translator
 from web.session import check_csrf
 from web.staff import AnyStaff, SignedInStaff
 from web.staff.journeys import journey_path
@@ -190,7 +190,7 @@ async def timeline_document(
     """One self-contained page to print or file: every entry, who made it and when, and the
     SHA-256 of each run's export (hashes redacted) so the filed copy can be matched to it."""
     generated_at = datetime.now(UTC)
-    response = templates.TemplateResponse(
+    response = TEMPLATES[lang].TemplateResponse(
         request,
         "staff/audit/document.html",
         {

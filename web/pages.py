@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.defaults
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 from starlette.responses import Response
 
-from core.languages import other_language, supported_language
+from core.languages import ENGLISH, LANGUAGES, other_language, supported_language
 from db.models import UserAccount
 from db.queries import account_for
 from i18n import format_when, translations
@@ -24,18 +27,53 @@ from web.links import link, template_link
 from web.session import csrf_token, signed_in_journey
 from workflows import rules
 
-# Compiled once per process and kept: auto_reload off, so no template file is stat'ed again
-# on every render (Jinja's default checks each template's mtime each time it is fetched).
-templates = Jinja2Templates(
-    env=jinja2.Environment(
+
+class Translated(Extension):
+    """``_("a message")``, with no values, is translated when the template is compiled, in
+    the language of its environment, and so costs nothing to render: a page has a dozen
+    or two of them. ``_`` with values, or with a message held in a variable, is still called
+    at render time (the page's ``_``, from render's context)."""
+
+    def filter_stream(self, stream: TokenStream) -> list[Token]:
+        translate = translator(self.environment.language)  # type: ignore[attr-defined]
+        tokens = list(stream)
+        kept: list[Token] = []
+        i = 0
+        while i < len(tokens):
+            call = [t.type for t in tokens[i : i + 4]] == ["name", "lparen", "string", "rparen"]
+            if call and tokens[i].value == "_" and not (kept and kept[-1].type == "dot"):
+                kept.append(Token(tokens[i].lineno, "string", translate(tokens[i + 2].value)))
+                i += 4
+            else:
+                kept.append(tokens[i])
+                i += 1
+        return kept
+
+
+def environment(lang: str, shared: dict[str, Any]) -> jinja2.Environment:
+    """Compiled once per process and kept: auto_reload off, so no template file is stat'ed
+    again on every render (Jinja's default checks each template's mtime each time it is
+    fetched). Every language's environment holds the same globals."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=jinja2.select_autoescape(),
         auto_reload=False,
         cache_size=-1,
+        extensions=[Translated],
     )
-)
-templates.env.globals["format_urn"] = rules.format_urn
-templates.env.globals["url_for"] = template_link
+    env.extend(language=lang)
+    env.globals = shared
+    return env
+
+
+# One environment per language, each its templates compiled with that language's messages.
+GLOBALS: dict[str, Any] = {
+    **jinja2.defaults.DEFAULT_NAMESPACE,
+    "format_urn": rules.format_urn,
+    "url_for": template_link,
+}
+TEMPLATES = {lang: Jinja2Templates(env=environment(lang, GLOBALS)) for lang in LANGUAGES}
+templates = TEMPLATES[ENGLISH]  # its env.globals are every language's
 
 
 async def signed_in_account(request: Request) -> None:
@@ -70,6 +108,14 @@ def translator(lang: str) -> Any:
     return _
 
 
+@cache
+def macros(lang: str) -> Any:
+    """web/templates/macros.html as a module in ``lang``, made once: every page has it as
+    ``m``. Imported by each template "with context", it was run again on every render."""
+    macros = TEMPLATES[lang].env.get_template("macros.html")
+    return macros.make_module({"_": translator(lang)})
+
+
 def toggle_url(request: Request, lang: str) -> str:
     """The same page in the other language, as Canada.ca's toggle does."""
     other = other_language(lang)
@@ -95,13 +141,14 @@ def render(
         return format_when(value, lang, zone) if value else ""
 
     csrf = csrf_token(request)
-    return templates.TemplateResponse(
+    return TEMPLATES[supported_language(lang)].TemplateResponse(
         request,
         template,
         {
             "lang": lang,
             "other_lang": other_language(lang),
             "_": translator(lang),
+            "m": macros(lang),
             "toggle_url": toggle_url(request, lang),
             "csrf_token": csrf,
             "new_form_id": lambda purpose: new_form_id(csrf, purpose),
