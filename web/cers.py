@@ -18,8 +18,8 @@ from web.deps import AppSettings, DbEngine, JourneyService, Lang
 from web.forms import SentForm, sent_form
 from web.guards import LinkInToken, SignedIn, goto, goto_step, journey_view, of_browser, remember
 from web.journeys import Journeys, journey_id_of, workflow_id_for
-from web.pages import current_account, render, signed_in_account
-from web.session import SessionKey, check_csrf, sign_out, signed_in_journey
+from web.pages import current_account, exporter_page, render
+from web.session import SessionKey, sign_out, signed_in_journey
 from web.temporal import JourneyClosed, Rejected, StepRefused
 from web.zones import canonical, zone_list
 from workflows.onboarding import OnboardingWorkflow
@@ -37,7 +37,7 @@ from workflows.types import (
     UseResumeLinkInput,
 )
 
-router = APIRouter(prefix="/{lang}", dependencies=[Depends(check_csrf), Depends(signed_in_account)])
+router = APIRouter(prefix="/{lang}", dependencies=[Depends(exporter_page)])
 SIGN_UP_STEPS = (
     Step.TERMS,
     Step.USERNAME,

@@ -24,7 +24,7 @@ from web.guards import (
     remember,
 )
 from web.journeys import AtStep
-from web.pages import render, signed_in_account
+from web.pages import exporter_page, render, signed_in_account
 from web.session import SessionKey, check_csrf, sign_in, signed_in_journey
 from web.temporal import Rejected
 from workflows import rules
@@ -40,9 +40,7 @@ from workflows.types import (
     Step,
 )
 
-router = APIRouter(
-    prefix="/{lang}/gckey", dependencies=[Depends(check_csrf), Depends(signed_in_account)]
-)
+router = APIRouter(prefix="/{lang}/gckey", dependencies=[Depends(exporter_page)])
 
 
 class TermsForm(BaseModel):

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core.links import ConfirmationLink, read_token
-from web.deps import AppSettings, JourneyService, now
+from web.deps import AppSettings, now, services
 from web.forms import SentForm
 from web.journeys import AtStep, Journeys, new_workflow_id
 from web.session import SessionKey, held
@@ -197,12 +197,14 @@ async def _begin(
     return step
 
 
-def at_step(step: Step) -> Callable[[Request, Journeys], Awaitable[AtStep]]:
+def at_step(step: Step) -> Callable[[Request], Awaitable[AtStep]]:
     """A dependency: the session's journey if it stands at ``step``; otherwise the browser
     is sent to where it belongs."""
 
-    async def dependency(request: Request, journeys: JourneyService) -> AtStep:
-        current = await of_browser(request, journeys)
+    async def dependency(request: Request) -> AtStep:
+        # The journeys from the services, not as a dependency of this one: each costs a
+        # solve on every page view.
+        current = await of_browser(request, services(request).journeys)
         if current is None:
             raise GoTo("login")
         if current.state.step is not step:
@@ -212,9 +214,9 @@ def at_step(step: Step) -> Callable[[Request, Journeys], Awaitable[AtStep]]:
     return dependency
 
 
-async def issued(request: Request, journeys: JourneyService) -> AtStep:
+async def issued(request: Request) -> AtStep:
     """A dependency: the session's journey once its GCKey is issued."""
-    current = await of_browser(request, journeys)
+    current = await of_browser(request, services(request).journeys)
     if current is None or current.state.gckey_issued_at is None:
         raise GoTo("login")
     return current

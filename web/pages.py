@@ -24,7 +24,7 @@ from web.deps import services
 from web.forms import new_form_id
 from web.journeys import journey_id_of
 from web.links import link, template_link
-from web.session import csrf_token, signed_in_journey
+from web.session import check_csrf, csrf_token, signed_in_journey
 from workflows import rules
 
 
@@ -84,6 +84,14 @@ async def signed_in_account(request: Request) -> None:
         return
     engine = services(request).engine
     request.state.account = await asyncio.to_thread(account_for, engine, journey_id_of(workflow_id))
+
+
+async def exporter_page(request: Request) -> None:
+    """Every exporter router's one dependency: a form post's CSRF token checked, then the
+    signed-in account loaded for the header. One dependency, not two: FastAPI solves each
+    one on every request (about 7 µs apiece, against a page's 250)."""
+    await check_csrf(request)
+    await signed_in_account(request)
 
 
 def current_account(request: Request) -> UserAccount | None:

@@ -24,8 +24,8 @@ from settings import Settings
 from web.deps import DbEngine, JourneyService, Lang, PartnerClient, RateLimits
 from web.guards import LOGIN_CHOICE_STEPS, goto, goto_step, of_browser, still_open
 from web.journeys import Journeys, new_workflow_id, workflow_id_for
-from web.pages import render, signed_in_account
-from web.session import SessionKey, check_csrf, held, sign_in, signed_in_journey
+from web.pages import exporter_page, render
+from web.session import SessionKey, held, sign_in, signed_in_journey
 from web.temporal import StepRefused
 from workflows.onboarding import OnboardingWorkflow
 from workflows.types import (
@@ -37,7 +37,7 @@ from workflows.types import (
 )
 
 log = logging.getLogger("cers.partner")
-router = APIRouter(dependencies=[Depends(check_csrf), Depends(signed_in_account)])
+router = APIRouter(dependencies=[Depends(exporter_page)])
 
 
 # What Authlib raises when the callback's state is not one this browser's session holds: a

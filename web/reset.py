@@ -25,9 +25,9 @@ from db.queries import gckey_for, issued_gckey, newest_reset_code, recovery_answ
 from web.deps import AppSettings, DbEngine, Lang, RateLimits, ResetService
 from web.gckey import PasswordForm, password_problems
 from web.guards import GoTo, goto, held_or_go
-from web.pages import render, signed_in_account
+from web.pages import exporter_page, render
 from web.resets import Resets
-from web.session import SessionKey, check_csrf, held
+from web.session import SessionKey, held
 from web.temporal import JourneyClosed, Rejected, StepRefused
 from workflows import rules
 from workflows.reset import PasswordResetWorkflow
@@ -42,7 +42,7 @@ from workflows.reset_types import (
 
 router = APIRouter(
     prefix="/{lang}/gckey/forgot-password",
-    dependencies=[Depends(check_csrf), Depends(signed_in_account)],
+    dependencies=[Depends(exporter_page)],
 )
 A = TypeVar("A")
 R = TypeVar("R")

@@ -23,15 +23,13 @@ from web.deps import AppSettings, DbEngine, JourneyService, Lang, Pace, RateLimi
 from web.guards import goto
 from web.journeys import Journeys, workflow_id_for
 from web.pace import SignInPace
-from web.pages import render, signed_in_account
-from web.session import SessionKey, check_csrf, sign_in
+from web.pages import exporter_page, render
+from web.session import SessionKey, sign_in
 from web.temporal import JourneyClosed
 from workflows import rules
 from workflows.types import SignInDecidedInput, SignInOutcome
 
-router = APIRouter(
-    prefix="/{lang}/gckey", dependencies=[Depends(check_csrf), Depends(signed_in_account)]
-)
+router = APIRouter(prefix="/{lang}/gckey", dependencies=[Depends(exporter_page)])
 
 # Verifying against this when the username is unknown makes both failures cost the same.
 _DUMMY_HASH = HASHER.hash("not-a-password-of-anyone")
