@@ -1,7 +1,7 @@
 """What a page of the site costs to serve, next to a bare FastAPI + Jinja2 page of the same size
 on the same uvicorn settings, loaded side by side in the same run.
 
-    python -m benchmarks.pages [--seconds 10] [--connections 32] [--python-client]
+    python -m benchmarks.pages [--seconds 10] [--connections 32] [--rounds 3] [--python-client]
 
 Starts a local stack (the dev server, a worker, SMTP), the site under uvicorn as ``dev.py run``
 serves it, and benchmarks/bare_page.py under the same command; walks one sign-up to the
@@ -9,7 +9,9 @@ username step for the step page. Loads each page with wrk when it is installed (
 otherwise, which shares the CPU with what it measures: its figures are lower). Prints per page
 the requests per second, latency percentiles and the web process's CPU per request, the bare
 page's the same, and the ratio. The login page and the step page are read with a browser's
-session cookie, as a person reloading them would.
+session cookie, as a person reloading them would. Each load follows an unmeasured warming
+second of the same; ``--rounds`` loads each page and its bare page that many times, in turn,
+and prints the median of the rounds' ratios too.
 """
 
 from __future__ import annotations
@@ -152,12 +154,21 @@ async def browser_at_username(site: str, settings: Settings) -> tuple[str, str]:
     return login_cookie, step_cookie
 
 
+def ratios(site: Load, bare: Load) -> tuple[float, float]:
+    """How many times the bare page's req/s is the site's, and the site's CPU per request
+    the bare page's."""
+    slower = bare.requests_per_second / max(site.requests_per_second, 1e-9)
+    costlier = site.cpu_ms_per_request / max(bare.cpu_ms_per_request, 1e-9)
+    return slower, costlier
+
+
 def report(rows: list[tuple[Load, Load]], client: str, connections: int) -> str:
     head = (
         f"{'page':<30} {'bytes':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'web CPU ms/req':>14} {'errors':>6}"
     )
     lines = [f"{client}, {connections} connections; the bare page under each page", head]
+    by_page: dict[str, list[tuple[float, float]]] = {}
     for site, bare in rows:
         for row in (site, bare):
             lines.append(
@@ -165,14 +176,27 @@ def report(rows: list[tuple[Load, Load]], client: str, connections: int) -> str:
                 f"{row.p50_ms:>7.1f} {row.p99_ms:>7.1f} {row.cpu_ms_per_request:>14.2f} "
                 f"{row.errors:>6}"
             )
-        slower = bare.requests_per_second / max(site.requests_per_second, 1e-9)
-        costlier = site.cpu_ms_per_request / max(bare.cpu_ms_per_request, 1e-9)
+        slower, costlier = ratios(site, bare)
+        by_page.setdefault(site.page, []).append((slower, costlier))
         lines.append(f"{'  bare / site':<30} {'':>6} {slower:>7.2f}x {'':>15} {costlier:>13.2f}x")
+    if any(len(pairs) > 1 for pairs in by_page.values()):
+        # Each round loads the site and then the bare page, seconds apart; the median of the
+        # rounds' ratios is steadier than one round on a machine whose speed drifts.
+        lines.append("median of the rounds' ratios (req/s, web CPU per request):")
+        for page, pairs in by_page.items():
+            slower = statistics.median(p[0] for p in pairs)
+            costlier = statistics.median(p[1] for p in pairs)
+            lines.append(
+                f"{page:<30} {len(pairs):>2} rounds {slower:>6.2f}x {'':>15} {costlier:>13.2f}x"
+            )
     return "\n".join(lines)
 
 
-async def run(seconds: float, connections: int, python: bool) -> list[tuple[Load, Load]]:
-    """Each page of the site under load, and the bare page of its size under the same."""
+async def run(
+    seconds: float, connections: int, python: bool, rounds: int = 1
+) -> list[tuple[Load, Load]]:
+    """Each page of the site under load, and the bare page of its size under the same, in
+    ``rounds`` rounds of the two side by side."""
     async with local_stack() as stack, AsyncExitStack() as processes:
         logs = Path(processes.enter_context(tempfile.TemporaryDirectory()))
         site_port, bare_port = free_port(), free_port()
@@ -195,17 +219,18 @@ async def run(seconds: float, connections: int, python: bool) -> list[tuple[Load
             ("GET /en/gckey/username", f"{site}/en/gckey/username", step_cookie),
         ]
         for name, url, cookie in pages:
-            ours = await load(name, url, cookie, site_process.pid, seconds, connections, python)
-            floor = await load(
-                "  bare FastAPI + Jinja2",
-                f"{bare}/en/page/{ours.bytes}",  # a page as big as the site's
-                "",
-                bare_process.pid,
-                seconds,
-                connections,
-                python,
-            )
-            rows.append((ours, floor))
+            for _ in range(rounds):
+                ours = await load(name, url, cookie, site_process.pid, seconds, connections, python)
+                floor = await load(
+                    "  bare FastAPI + Jinja2",
+                    f"{bare}/en/page/{ours.bytes}",  # a page as big as the site's
+                    "",
+                    bare_process.pid,
+                    seconds,
+                    connections,
+                    python,
+                )
+                rows.append((ours, floor))
     return rows
 
 
@@ -215,8 +240,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="site then bare page, each page")
     parser.add_argument("--python-client", action="store_true", help="even when wrk is here")
     args = parser.parse_args()
     python = args.python_client or shutil.which("wrk") is None
-    rows = asyncio.run(run(args.seconds, args.connections, python))
+    rows = asyncio.run(run(args.seconds, args.connections, python, args.rounds))
     log.info("%s", report(rows, "python client (httpx2)" if python else "wrk", args.connections))
