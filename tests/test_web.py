@@ -255,6 +255,10 @@ async def test_pages_are_not_cached_and_leak_no_referrer(
         toggle = element(page.html, ".lang-toggle a")
         assert toggle.attributes["href"] == "http://testserver/en/login"
         assert toggle.attributes["lang"] == "en"
+        # The same page in the other language, its query kept as sent.
+        page = await b.get("/en/login?from=toggle&x=%C3%A9")
+        toggle = element(page.html, ".lang-toggle a")
+        assert toggle.attributes["href"] == "http://testserver/fr/login?from=toggle&x=%C3%A9"
 
 
 async def test_a_worker_down_gets_a_clear_page_and_the_step_goes_through_later(

@@ -133,7 +133,8 @@ def toggle_url(request: Request, lang: str) -> str:
         return link(request, "login", lang=other)
     params["lang"] = other
     url = link(request, route.name, **params)
-    query = request.url.query
+    # The query as sent, read from the scope: request.url would parse the whole URL again.
+    query = request.scope.get("query_string", b"").decode("latin-1")
     return f"{url}?{query}" if query else url
 
 
