@@ -67,6 +67,7 @@ class Operations:
         self.app = app
         self.router = router
         self.routes: list[RouteContext] | None = None
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.trusted = TrustedPeers(settings.trusted_proxies)
         self.token = settings.metrics_token.get_secret_value().encode()
 
@@ -93,10 +94,24 @@ class Operations:
                 await self.app(scope, receive, answer)
         finally:
             method = scope["method"] if scope["method"] in METHODS else "other"
-            route = self.route(scope)
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - started)
+            counted, timed = self.series(method, self.route(scope), status)
+            counted.inc()
+            timed.observe(time.perf_counter() - started)
             REQUEST_ID.reset(token)
+
+    def series(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The request counter's and the latency histogram's series for these labels, looked
+        up once: ``labels()`` takes a lock and checks its values on every call. There are as
+        many as methods x route templates x statuses, a few hundred at most."""
+        key = (method, route, status)
+        found = self._series.get(key)
+        if found is None:
+            found = (
+                HTTP_REQUESTS.labels(method, route, str(status)),
+                HTTP_SECONDS.labels(method, route),
+            )
+            self._series[key] = found
+        return found
 
     def request_id(self, scope: Scope) -> str:
         peer = scope.get("client")
