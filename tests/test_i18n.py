@@ -177,3 +177,29 @@ async def test_french_pages_name_gckey_clegc(client: Client, settings: Settings)
             for node in page.html.css('body [lang="en"]'):
                 node.decompose()
             assert "GCKey" not in page.html.text(), url
+
+
+def test_a_template_s_messages_are_translated_when_it_is_compiled_and_the_rest_when_shown() -> None:
+    """Each language's environment translates ``_("a message")`` as it compiles a template
+    (web/pages.py Translated); a message with values, or held in a variable, or anything's
+    own ``_`` method, is still called when the page is rendered, in the page's language."""
+    from web.pages import TEMPLATES, translator
+
+    source = (
+        '{{ _("Continue") }}|{{ _("Sign Up Step %(n)s of %(total)s", n=2, total=5) }}'
+        '|{{ _(message) }}|{{ thing._("Continue") }}'
+    )
+    env = TEMPLATES["fr"].env
+    code = env.compile(source, raw=True)
+    assert "Continuer" in code and "'Continue'" not in code.split("thing")[0]
+
+    class Thing:
+        def _(self, text: str) -> str:
+            return f"own {text}"
+
+    shown = env.from_string(source).render(_=translator("fr"), message="Continue", thing=Thing())
+    assert shown == "Continuer|Inscription, étape 2 de 5|Continuer|own Continue", shown
+    english = TEMPLATES["en"].env.from_string(source)
+    assert english.render(_=translator("en"), message="Continue", thing=Thing()).startswith(
+        "Continue|Sign Up Step 2 of 5|"
+    )
