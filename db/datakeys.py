@@ -14,7 +14,7 @@ import asyncio
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -57,8 +57,10 @@ class DataKeys:
         *,
         size: int = CACHE_SIZE,
         ttl: float = CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
+        self.clock = clock
         self.ring = ring
         self.size = size
         self.ttl = ttl
@@ -67,12 +69,12 @@ class DataKeys:
 
     async def cipher_for(self, workflow_id: str, *, create: bool) -> AESGCM:
         cached = self._cache.get(workflow_id)
-        if cached is not None and time.monotonic() - cached[1] < self.ttl:
+        if cached is not None and self.clock() - cached[1] < self.ttl:
             self._cache.move_to_end(workflow_id)
             return cached[0]
         key = await asyncio.to_thread(self._load, workflow_id, create)
         cipher = AESGCM(key)
-        now = time.monotonic()
+        now = self.clock()
         self._cache[workflow_id] = (cipher, now)
         self._cache.move_to_end(workflow_id)
         self._drop_expired(now)
@@ -137,7 +139,7 @@ class DataKeys:
                 )
             )
             session.commit()  # a new random id: nothing else can have made it
-        self._cache[workflow_id] = (AESGCM(key), time.monotonic())
+        self._cache[workflow_id] = (AESGCM(key), self.clock())
 
     def forget(self, workflow_ids: Iterable[str]) -> None:
         for workflow_id in workflow_ids:

@@ -12,7 +12,6 @@ import pytest
 from temporalio.api.common.v1 import Payload
 
 from core.crypto import DataKeyErased, EncryptionCodec, KeyRing, PayloadRefused
-from db import datakeys
 from db.datakeys import DataKeys
 from db.engine import make_engine
 
@@ -100,15 +99,14 @@ async def test_a_rotated_ring_unwraps_old_keys_and_a_ring_without_it_does_not(
 
 
 async def test_keys_past_their_time_leave_the_cache_when_another_is_loaded(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str,
 ) -> None:
     """A worker that has seen many journeys keeps only the keys of the last minute: each
     holds cipher state, and 10,000 of them are 25 MiB of the worker's memory."""
     clock = [1000.0]
-    monkeypatch.setattr(datakeys.time, "monotonic", lambda: clock[0])
     engine = make_engine(database_url)
     try:
-        store = DataKeys(engine, RING, ttl=60)
+        store = DataKeys(engine, RING, ttl=60, clock=lambda: clock[0])
         old = [f"onboarding-{uuid.uuid4()}" for _ in range(3)]
         for workflow_id in old:
             await codec(store, workflow_id).encode([PLAIN])
