@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -42,6 +43,8 @@ from worker import connect
 
 FETCHING = 16  # histories fetched from Temporal at once: enough to keep the replayers busy
 REPLAYERS = 4  # side by side: on 2 cores, 1.5-1.6x one replayer's pace (benchmarks/replay.py)
+# Processes that replay, each on a core of its own, when there are many runs to replay.
+PROCESSES = min(4, os.cpu_count() or 1)
 
 
 def moment(text: str) -> datetime:
@@ -65,6 +68,13 @@ def parser() -> argparse.ArgumentParser:
         default=REPLAYERS,
         metavar="N",
         help=f"replayers side by side (default {REPLAYERS})",
+    )
+    r.add_argument(
+        "--processes",
+        type=int,
+        default=PROCESSES,
+        metavar="N",
+        help=f"replay in N processes of their own, in batches (default {PROCESSES}: the cores)",
     )
     r.add_argument(
         "--task-queue", default="", metavar="QUEUE", help="only journeys of this task queue"
@@ -225,6 +235,7 @@ async def replay_command(
             erased=erased,
             progress=line.replay,
             replayers=args.replayers,
+            processes=args.processes,
         )
         line.show(final=True)
     finally:

@@ -4,16 +4,23 @@ could not survive is reported with the exact non-determinism, before it is deplo
 from __future__ import annotations
 
 import asyncio
+import importlib
+import multiprocessing
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from temporalio.api.history.v1 import History
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from audit.sources import RunHistory, Source, from_json
 from core.crypto import DataKeyStore, KeyRing
 from core.temporal import history_converter
+from db.datakeys import DataKeys
+from db.engine import make_engine
 from workflows.registry import WORKFLOWS
 
 
@@ -49,6 +56,7 @@ async def replay(
     erased: Collection[str] = (),
     progress: Progress | None = None,
     replayers: int = 1,
+    processes: int = 1,
 ) -> list[ReplayOutcome]:
     """Every run replayed with ``workflows`` (today's code unless a test says otherwise), the
     outcomes in the order the runs came. The ring and each journey's data key (``keys``)
@@ -57,7 +65,16 @@ async def replay(
     is reported as erased, not replayed: its payloads cannot be read by anyone any more.
     ``runs`` may still be arriving (an async iterable): replay starts on the first while the
     rest are fetched. ``replayers`` run side by side, the runs dealt out between them: one
-    replayer waits on the SDK's core between histories, and others use that time."""
+    replayer waits on the SDK's core between histories, and others use that time. With
+    ``processes`` above 1 (and the data keys in a database each process can open), the runs
+    are replayed in that many processes of their own instead, in batches, so every core
+    works: the sandbox runs the workflow's module afresh for each run, CPU that one process's
+    replayers can only take in turn."""
+    url = shared_database(keys)
+    if processes > 1 and url is not None:
+        return await _replay_in_processes(
+            runs, ring, workflows, url, erased=erased, progress=progress, processes=processes
+        )
     outcomes: list[tuple[int, ReplayOutcome]] = []
     queues: list[asyncio.Queue[tuple[int, RunHistory] | None]] = [
         asyncio.Queue() for _ in range(max(1, replayers))
@@ -100,6 +117,125 @@ async def replay(
 
     await asyncio.gather(deal(), *(replay_from(queue) for queue in queues))
     return [outcome for _, outcome in sorted(outcomes, key=lambda pair: pair[0])]
+
+
+BATCH = 20  # runs a replay process is sent at a time
+
+
+def shared_database(keys: DataKeyStore | None) -> str | None:
+    """The database URL another process can read the same data keys from, if there is one
+    (no keys: the ring alone, which every process has)."""
+    if keys is None:
+        return ""
+    if isinstance(keys, DataKeys) and keys.engine.url.database not in (None, "", ":memory:"):
+        return keys.engine.url.render_as_string(hide_password=False)
+    return None
+
+
+async def _replay_in_processes(
+    runs: Iterable[RunHistory] | AsyncIterable[RunHistory],
+    ring: KeyRing,
+    workflows: Sequence[type],
+    url: str,
+    *,
+    erased: Collection[str],
+    progress: Progress | None,
+    processes: int,
+) -> list[ReplayOutcome]:
+    outcomes: list[tuple[int, ReplayOutcome]] = []
+    loop = asyncio.get_running_loop()
+    names = [f"{w.__module__}:{w.__qualname__}" for w in workflows]
+    context = multiprocessing.get_context("spawn")  # never fork a process running the SDK core
+    in_flight: set[asyncio.Future[list[tuple[int, ReplayOutcome]]]] = set()
+
+    def done(batch: list[tuple[int, ReplayOutcome]]) -> None:
+        outcomes.extend(batch)
+        if progress is not None:
+            progress(len(outcomes))
+
+    with ProcessPoolExecutor(
+        processes, mp_context=context, initializer=_start, initargs=(ring.text(), url, names)
+    ) as pool:
+
+        async def send(batch: list[tuple[int, RunHistory]]) -> None:
+            items = [
+                (i, run.history.workflow_id, run.run_id, run.source, _history_bytes(run.history))
+                for i, run in batch
+            ]
+            in_flight.add(asyncio.wrap_future(pool.submit(_replay_batch, items), loop=loop))
+            while len(in_flight) >= 2 * processes:  # a few batches ahead, not the whole window
+                finished, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for future in finished:
+                    in_flight.discard(future)
+                    done(future.result())
+
+        batch: list[tuple[int, RunHistory]] = []
+        index = 0
+        async for run in _each(runs):
+            if run.history.workflow_id in erased:
+                workflow_id = run.history.workflow_id
+                done([(index, ReplayOutcome(workflow_id, run.run_id, run.source, erased=True))])
+            else:
+                batch.append((index, run))
+                if len(batch) == BATCH:
+                    await send(batch)
+                    batch = []
+            index += 1
+        if batch:
+            await send(batch)
+        for future in asyncio.as_completed(in_flight):
+            done(await future)
+    return [outcome for _, outcome in sorted(outcomes, key=lambda pair: pair[0])]
+
+
+def _history_bytes(history: WorkflowHistory) -> bytes:
+    return History(events=history.events).SerializeToString()
+
+
+# A replay process's own: made once when it starts, used for every batch it is sent.
+_replayer: Replayer | None = None
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _start(ring_text: str, url: str, names: list[str]) -> None:
+    global _replayer, _loop
+    ring = KeyRing.parse(ring_text)
+    keys = DataKeys(make_engine(url), ring) if url else None
+    workflows = []
+    for name in names:
+        module, _, qualname = name.partition(":")
+        found: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+        workflows.append(found)
+    _replayer = Replayer(workflows=workflows, data_converter=history_converter(ring, keys))
+    _loop = asyncio.new_event_loop()
+
+
+def _replay_batch(
+    items: list[tuple[int, str, str, Source, bytes]],
+) -> list[tuple[int, ReplayOutcome]]:
+    assert _replayer is not None and _loop is not None
+    replayer = _replayer
+    by_history: dict[int, tuple[int, str, str, Source]] = {}
+
+    async def histories() -> AsyncIterator[WorkflowHistory]:
+        for index, workflow_id, run_id, source, data in items:
+            history = WorkflowHistory(workflow_id, History.FromString(data).events)
+            by_history[id(history)] = (index, workflow_id, run_id, source)
+            yield history
+
+    async def replayed() -> list[tuple[int, ReplayOutcome]]:
+        out = []
+        async with replayer.workflow_replay_iterator(histories()) as results:
+            async for result in results:
+                index, workflow_id, run_id, source = by_history.pop(id(result.history))
+                failure = result.replay_failure
+                error = f"{type(failure).__name__}: {failure}" if failure else ""
+                out.append((index, ReplayOutcome(workflow_id, run_id, source, error)))
+        return out
+
+    return _loop.run_until_complete(replayed())
 
 
 async def _each(

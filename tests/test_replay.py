@@ -85,14 +85,23 @@ async def test_the_replay_command_passes_the_committed_histories(settings: Setti
     assert lines[-1] == f"{len(HISTORIES)} passed, 0 failed"
 
 
-async def test_a_changed_workflow_fails_replay_with_the_non_determinism() -> None:
+async def test_replay_processes_give_what_one_process_gives_in_the_same_order() -> None:
+    runs = read_files(HISTORIES) * 3  # more than a batch, so two processes share the work
+    alone = await replay(runs, TEST_RING)
+    shared = await replay(runs, TEST_RING, processes=2)
+    assert [o.line() for o in shared] == [o.line() for o in alone]
+    assert len(shared) == 3 * len(HISTORIES) and all(o.passed for o in shared)
+
+
+@pytest.mark.parametrize("processes", [1, 2], ids=["in process", "two processes"])
+async def test_a_changed_workflow_fails_replay_with_the_non_determinism(processes: int) -> None:
     journeys = [
         run
         for run in read_files(HISTORIES)
         if run.history.events[0].workflow_execution_started_event_attributes.workflow_type.name
         == "OnboardingWorkflow"
     ]
-    outcomes = await replay(journeys, TEST_RING, [ChangedOnboardingWorkflow])
+    outcomes = await replay(journeys, TEST_RING, [ChangedOnboardingWorkflow], processes=processes)
     assert outcomes and not any(o.passed for o in outcomes)
     for outcome in outcomes:
         assert outcome.error.startswith("NondeterminismError: ")
