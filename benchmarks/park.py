@@ -47,7 +47,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
-from audit.__main__ import FETCHING, REPLAYERS, replay_command
+from audit.__main__ import FETCHING, PROCESSES, REPLAYERS, replay_command
 from benchmarks.bare import BareWorkflow, noop_activity
 from benchmarks.processes import (
     checkpoint,
@@ -412,8 +412,8 @@ async def replayed(client: Client, settings: Settings, workflow_ids: list[str]) 
     report = out.getvalue().splitlines()[-1]
     return (
         f"audit replay of {len(workflow_ids)} parked journeys: {seconds:.1f} s "
-        f"({len(workflow_ids) / seconds:.1f}/s, fetch {FETCHING} at once, {REPLAYERS} "
-        f"replayers): {report} (exit {code})"
+        f"({len(workflow_ids) / seconds:.1f}/s, fetch {FETCHING} at once, {PROCESSES} "
+        f"processes of {REPLAYERS} replayers): {report} (exit {code})"
     )
 
 

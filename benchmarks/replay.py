@@ -1,15 +1,17 @@
-"""How long ``python -m audit replay`` takes over many finished journeys: fetching histories
-concurrently with replayers side by side (the default), fetching concurrently into one
-replayer, and one at a time with one replayer (as before), in the same run.
+"""How long ``python -m audit replay`` takes over many finished journeys, four ways in the
+same run: in processes of their own with replayers side by side (the default), the same in
+one process, fetching concurrently into one replayer, and one at a time with one replayer
+(as before).
 
     python -m benchmarks.replay [--journeys 1000] [--fetch-at-once 16] [--replayers 4]
+        [--processes N]
 
 Starts the local stack of devstack/ (the dev server, SQLite, a worker), seeds N finished
 journeys cheaply (the login choice by update-with-start, then the terms declined: the journey
 ends there, with a real encrypted history under its own data key), waits for visibility to
-list them all, then runs the replay command over the window they closed in, three times. Prints the
-seconds and histories/s of each, and the ratio. The replay command's own progress line goes to
-stderr while it works.
+list them all, then runs the replay command over the window they closed in, four times. Prints
+the seconds and histories/s of each, and the ratio. The replay command's own progress line
+goes to stderr while it works.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import TextIO
 
 from temporalio.client import Client, WorkflowHandle
 
-from audit.__main__ import FETCHING, REPLAYERS, replay_command
+from audit.__main__ import FETCHING, PROCESSES, REPLAYERS, replay_command
 from devstack.stack import local_stack
 from settings import Settings
 from web.journeys import Journeys
@@ -88,6 +90,7 @@ async def timed_replay(
     since: datetime,
     at_once: int,
     replayers: int,
+    processes: int,
     progress: TextIO,
 ) -> tuple[float, list[str], int]:
     """Seconds, the report's lines and the exit code of one replay over the window."""
@@ -95,11 +98,12 @@ async def timed_replay(
     start = time.perf_counter()
     argv = ["replay", *window_args(since), "--task-queue", settings.task_queue]
     argv += ["--fetch-at-once", str(at_once), "--replayers", str(replayers)]
+    argv += ["--processes", str(processes)]
     code = await replay_command(argv, client, settings, out, progress)
     return time.perf_counter() - start, out.getvalue().splitlines(), code
 
 
-async def main(n: int, at_once: int, replayers: int) -> None:
+async def main(n: int, at_once: int, replayers: int, processes: int) -> None:
     async with local_stack() as stack:
         since = datetime.now(UTC) - timedelta(seconds=1)
         start = time.perf_counter()
@@ -108,25 +112,34 @@ async def main(n: int, at_once: int, replayers: int) -> None:
         seeded = time.perf_counter() - start
         rows = []
         ways = (
-            ("concurrent", at_once, replayers),
-            ("fetch only", at_once, 1),
-            ("one at a time", 1, 1),
+            ("processes", at_once, replayers, processes),
+            ("concurrent", at_once, replayers, 1),
+            ("fetch only", at_once, 1, 1),
+            ("one at a time", 1, 1, 1),
         )
-        for label, fetching, side_by_side in ways:
+        for label, fetching, side_by_side, in_processes in ways:
             seconds, lines, code = await timed_replay(
-                stack.client, stack.settings, since, fetching, side_by_side, sys.stderr
+                stack.client,
+                stack.settings,
+                since,
+                fetching,
+                side_by_side,
+                in_processes,
+                sys.stderr,
             )
-            rows.append((label, fetching, side_by_side, seconds, lines[-1], code))
+            rows.append((label, fetching, side_by_side, in_processes, seconds, lines[-1], code))
     lines = [f"seeded {n} finished journeys in {seeded:.1f} s"]
     lines.append(
-        f"{'replay':<14} {'fetch':>5} {'replayers':>9} {'seconds':>8} {'per s':>6}  report"
+        f"{'replay':<14} {'fetch':>5} {'replayers':>9} {'processes':>9} {'seconds':>8} "
+        f"{'per s':>6}  report"
     )
-    for label, fetching, side_by_side, seconds, last, code in rows:
+    for label, fetching, side_by_side, in_processes, seconds, last, code in rows:
         lines.append(
-            f"{label:<14} {fetching:>5} {side_by_side:>9} {seconds:>8.1f} {n / seconds:>6.1f}"
+            f"{label:<14} {fetching:>5} {side_by_side:>9} {in_processes:>9} {seconds:>8.1f} "
+            f"{n / seconds:>6.1f}"
             f"  {last} (exit {code})"
         )
-    lines.append(f"one at a time / concurrent: {rows[2][3] / rows[0][3]:.2f}x")
+    lines.append(f"one at a time / processes: {rows[-1][4] / rows[0][4]:.2f}x")
     log.info("\n%s", "\n".join(lines))
 
 
@@ -136,5 +149,8 @@ if __name__ == "__main__":
     parser.add_argument("--journeys", type=int, default=1000)
     parser.add_argument("--fetch-at-once", type=int, default=FETCHING)
     parser.add_argument("--replayers", type=int, default=REPLAYERS)
+    parser.add_argument("--processes", type=int, default=PROCESSES)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.journeys, arguments.fetch_at_once, arguments.replayers))
+    asyncio.run(
+        main(arguments.journeys, arguments.fetch_at_once, arguments.replayers, arguments.processes)
+    )
