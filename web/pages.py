@@ -16,7 +16,7 @@ from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 from starlette.responses import Response
 
-from core.languages import ENGLISH, LANGUAGES, other_language, supported_language
+from core.languages import LANGUAGES, other_language, supported_language
 from db.models import UserAccount
 from db.queries import account_for
 from i18n import format_when, translations
@@ -73,7 +73,6 @@ GLOBALS: dict[str, Any] = {
     "url_for": template_link,
 }
 TEMPLATES = {lang: Jinja2Templates(env=environment(lang, GLOBALS)) for lang in LANGUAGES}
-templates = TEMPLATES[ENGLISH]  # its env.globals are every language's
 
 
 async def signed_in_account(request: Request) -> None:

@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from db.staff import StaffRole
-from web.pages import page_language, render, templates
+from web.pages import GLOBALS, page_language, render
 from web.routes import include
 from web.staff.access import (
     AnyStaff,
@@ -44,11 +44,11 @@ def add_staff_area(app: FastAPI) -> None:
     from web.staff import access, actions, erase, journeys, refused, words
     from workflows import support
 
-    templates.env.globals["staff_words"] = words
-    templates.env.globals["staff_actions"] = actions.ACTIONS
-    templates.env.globals["erase_action"] = (erase.ACTION, erase.TITLE)
-    templates.env.globals["offered_actions"] = actions.offered_actions
-    templates.env.globals["resume_addresses"] = support.resume_addresses
+    GLOBALS["staff_words"] = words
+    GLOBALS["staff_actions"] = actions.ACTIONS
+    GLOBALS["erase_action"] = (erase.ACTION, erase.TITLE)
+    GLOBALS["offered_actions"] = actions.offered_actions
+    GLOBALS["resume_addresses"] = support.resume_addresses
     include(app, access.router)
     include(app, journeys.router)
     include(app, actions.router)
