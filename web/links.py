@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from jinja2 import pass_context
-from starlette.routing import BaseRoute, NoMatchFound, Router
+from starlette.routing import NoMatchFound, Router
 
 UrlPathFor = Callable[..., Any]
 BASE_KEY = "cers.site_base"  # the scope key site_base keeps its answer under
@@ -33,22 +33,14 @@ class RouteIndex:
         self._by_name: dict[str, list[UrlPathFor]] | None = None
         self._remembered: dict[tuple[Any, ...], Any] = {}
 
-    def _routes(self) -> list[BaseRoute | Any]:
-        """The routes in the router's order, an included router's as FastAPI resolves them
-        (each answers ``url_path_for`` with the include's prefix)."""
-        flat: list[BaseRoute | Any] = []
-        for route in self._router.routes:
-            included = getattr(route, "effective_route_contexts", None)
-            flat.extend(included() if included else [route])
-        return flat
-
     def _index(self) -> dict[str, list[UrlPathFor]]:
         by_name: dict[str, list[UrlPathFor]] = {}
-        for route in self._routes():
-            name = getattr(getattr(route, "original_route", route), "name", None)
+        # The site's routers are the app's own routes (web/routes.py), each with its name.
+        for route in self._router.routes:
+            name = getattr(route, "name", None)
             if not isinstance(name, str):
-                # An unnamed mount answers its children's names, whatever they are: only the
-                # router's own scan keeps the order right then (this site has none).
+                # An unnamed mount or an included router answers its children's names,
+                # whatever they are: only the router's own scan keeps the order right then.
                 return {}
             by_name.setdefault(name, []).append(route.url_path_for)
         return by_name
