@@ -86,37 +86,60 @@ async def replay(
             progress(len(outcomes))
 
     async def deal() -> None:
-        index = 0
         try:
-            async for run in _each(runs):
-                if run.history.workflow_id in erased:
-                    workflow_id = run.history.workflow_id
-                    done(index, ReplayOutcome(workflow_id, run.run_id, run.source, erased=True))
-                else:
-                    await queues[index % len(queues)].put((index, run))
-                index += 1
+            async for index, run in _to_replay(runs, erased, done):
+                await queues[index % len(queues)].put((index, run))
         finally:
             for queue in queues:
                 await queue.put(None)
 
     async def replay_from(queue: asyncio.Queue[tuple[int, RunHistory] | None]) -> None:
-        by_history: dict[int, tuple[int, RunHistory]] = {}
-
-        async def histories() -> AsyncIterator[WorkflowHistory]:
+        async def dealt() -> AsyncIterator[tuple[int, RunHistory]]:
             while (item := await queue.get()) is not None:
-                by_history[id(item[1].history)] = item
-                yield item[1].history
+                yield item
 
         replayer = Replayer(workflows=workflows, data_converter=history_converter(ring, keys))
-        async with replayer.workflow_replay_iterator(histories()) as results:
-            async for result in results:
-                index, run = by_history.pop(id(result.history))
-                failure = result.replay_failure
-                error = f"{type(failure).__name__}: {failure}" if failure else ""
-                done(index, ReplayOutcome(run.history.workflow_id, run.run_id, run.source, error))
+        async for index, outcome in _replayed(replayer, dealt()):
+            done(index, outcome)
 
     await asyncio.gather(deal(), *(replay_from(queue) for queue in queues))
     return [outcome for _, outcome in sorted(outcomes, key=lambda pair: pair[0])]
+
+
+async def _to_replay(
+    runs: Iterable[RunHistory] | AsyncIterable[RunHistory],
+    erased: Collection[str],
+    done: Callable[[int, ReplayOutcome], None],
+) -> AsyncIterator[tuple[int, RunHistory]]:
+    """The runs, numbered in the order they came; an erased one is told ``done`` at once
+    instead, as nothing of it can be read to replay."""
+    index = 0
+    async for run in _each(runs):
+        if run.history.workflow_id in erased:
+            workflow_id = run.history.workflow_id
+            done(index, ReplayOutcome(workflow_id, run.run_id, run.source, erased=True))
+        else:
+            yield index, run
+        index += 1
+
+
+async def _replayed(
+    replayer: Replayer, runs: AsyncIterator[tuple[int, RunHistory]]
+) -> AsyncIterator[tuple[int, ReplayOutcome]]:
+    """Each numbered run's outcome, as ``replayer`` finishes it."""
+    by_history: dict[int, tuple[int, RunHistory]] = {}
+
+    async def histories() -> AsyncIterator[WorkflowHistory]:
+        async for item in runs:
+            by_history[id(item[1].history)] = item
+            yield item[1].history
+
+    async with replayer.workflow_replay_iterator(histories()) as results:
+        async for result in results:
+            index, run = by_history.pop(id(result.history))
+            failure = result.replay_failure
+            error = f"{type(failure).__name__}: {failure}" if failure else ""
+            yield index, ReplayOutcome(run.history.workflow_id, run.run_id, run.source, error)
 
 
 BATCH = 20  # runs a replay process is sent at a time
@@ -148,8 +171,8 @@ async def _replay_in_processes(
     context = multiprocessing.get_context("spawn")  # never fork a process running the SDK core
     in_flight: set[asyncio.Future[list[tuple[int, ReplayOutcome]]]] = set()
 
-    def done(batch: list[tuple[int, ReplayOutcome]]) -> None:
-        outcomes.extend(batch)
+    def done(index: int, outcome: ReplayOutcome) -> None:
+        outcomes.append((index, outcome))
         if progress is not None:
             progress(len(outcomes))
 
@@ -167,24 +190,20 @@ async def _replay_in_processes(
                 finished, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 for future in finished:
                     in_flight.discard(future)
-                    done(future.result())
+                    for index, outcome in future.result():
+                        done(index, outcome)
 
         batch: list[tuple[int, RunHistory]] = []
-        index = 0
-        async for run in _each(runs):
-            if run.history.workflow_id in erased:
-                workflow_id = run.history.workflow_id
-                done([(index, ReplayOutcome(workflow_id, run.run_id, run.source, erased=True))])
-            else:
-                batch.append((index, run))
-                if len(batch) == BATCH:
-                    await send(batch)
-                    batch = []
-            index += 1
+        async for numbered in _to_replay(runs, erased, done):
+            batch.append(numbered)
+            if len(batch) == BATCH:
+                await send(batch)
+                batch = []
         if batch:
             await send(batch)
         for future in asyncio.as_completed(in_flight):
-            done(await future)
+            for index, outcome in await future:
+                done(index, outcome)
     return [outcome for _, outcome in sorted(outcomes, key=lambda pair: pair[0])]
 
 
@@ -217,23 +236,14 @@ def _replay_batch(
 ) -> list[tuple[int, ReplayOutcome]]:
     assert _replayer is not None and _loop is not None
     replayer = _replayer
-    by_history: dict[int, tuple[int, str, str, Source]] = {}
 
-    async def histories() -> AsyncIterator[WorkflowHistory]:
+    async def runs() -> AsyncIterator[tuple[int, RunHistory]]:
         for index, workflow_id, run_id, source, data in items:
             history = WorkflowHistory(workflow_id, History.FromString(data).events)
-            by_history[id(history)] = (index, workflow_id, run_id, source)
-            yield history
+            yield index, RunHistory(history, run_id, source)
 
     async def replayed() -> list[tuple[int, ReplayOutcome]]:
-        out = []
-        async with replayer.workflow_replay_iterator(histories()) as results:
-            async for result in results:
-                index, workflow_id, run_id, source = by_history.pop(id(result.history))
-                failure = result.replay_failure
-                error = f"{type(failure).__name__}: {failure}" if failure else ""
-                out.append((index, ReplayOutcome(workflow_id, run_id, source, error)))
-        return out
+        return [pair async for pair in _replayed(replayer, runs())]
 
     return _loop.run_until_complete(replayed())
 
