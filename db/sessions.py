@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from db.models import WebSession
@@ -44,6 +47,58 @@ def read_session(engine: Engine, session_id: str) -> StoredSession | None:
     with engine.connect() as connection:
         row = connection.execute(_READ, {"id_hash": id_hash(session_id)}).first()
     return StoredSession(row.data, row.created_at, row.seen_at) if row else None
+
+
+class SessionReader:
+    """``read_session`` for a database in this process (SQLite), on one connection of its own
+    and from one thread (the event loop's). The statement is compiled once and run on the
+    driver's cursor; its columns go through SQLAlchemy's own type processors. The execute
+    path, pool checkout and result objects around it cost two thirds of a read through
+    ``engine.connect()``, against SQLite's own ~20 µs. Each read sees every committed write:
+    a SELECT opens no transaction in Python's sqlite3. An error from the driver is raised as
+    SQLAlchemy raises it (``OperationalError``...), and the connection is opened afresh on
+    the next read."""
+
+    def __init__(self, engine: Engine) -> None:
+        compiled = _READ.compile(dialect=engine.dialect)
+        if compiled.positiontup != ["id_hash"]:
+            raise ValueError(f"{engine.dialect.name} does not take the read's parameter by place")
+        self._engine = engine
+        self._sql = str(compiled)
+        self._processors: list[Callable[[Any], Any]] = [
+            column.type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
+            or _as_is
+            for column in _READ.selected_columns
+        ]
+        self._connection: Any = None
+
+    def __call__(self, session_id: str) -> StoredSession | None:
+        key = (id_hash(session_id),)
+        try:
+            if self._connection is None:
+                pooled = self._engine.raw_connection()
+                pooled.detach()  # the reader's own from now on, out of the pool's count
+                self._connection = pooled.dbapi_connection
+            row = self._connection.execute(self._sql, key).fetchone()
+        except self._engine.dialect.loaded_dbapi.Error as err:
+            self.close()
+            raise DBAPIError.instance(
+                self._sql, key, err, self._engine.dialect.loaded_dbapi.Error
+            ) from err
+        if row is None:
+            return None
+        data, created_at, seen_at = row
+        as_data, as_created, as_seen = self._processors
+        return StoredSession(as_data(data), as_created(created_at), as_seen(seen_at))
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def save_session(engine: Engine, session_id: str, row: WebSession) -> None:

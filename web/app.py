@@ -30,7 +30,7 @@ from core.languages import ENGLISH, LANGUAGES
 from core.temporal import data_converter
 from db.datakeys import DataKeys
 from db.engine import UNREACHABLE, make_engine
-from db.sessions import purge_sessions
+from db.sessions import SessionReader, purge_sessions
 from observe.health import Readiness
 from observe.logs import configure_logging
 from observe.metrics import temporal_runtime
@@ -69,6 +69,9 @@ def create_app(
     settings = settings or get_settings()
     redact_access_log()
     engine = make_engine(settings.sqlalchemy_url)
+    # Every request reads its session; SQLite's read runs on the event loop, on a connection
+    # of its own (db/sessions.py SessionReader).
+    session_reader = SessionReader(engine) if engine.dialect.name == "sqlite" else None
     tracing = tracer_provider or provider_for(settings, "cers-web")
 
     @asynccontextmanager
@@ -103,6 +106,8 @@ def create_app(
         await asyncio.to_thread(purge_stale_sessions, engine, settings)
         yield
         await limiter.close()
+        if session_reader is not None:
+            session_reader.close()
         engine.dispose()
         del connected, runtime  # the runtime's threads stop before the interpreter does
 
@@ -110,6 +115,7 @@ def create_app(
     app.add_middleware(
         ServerSessionMiddleware,
         engine=engine,
+        inline_reader=session_reader,
         idle_minutes=settings.session_idle_minutes,
         max_hours=settings.session_max_hours,
         cookie_days=settings.session_cookie_days,
