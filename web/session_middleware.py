@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import UNREACHABLE
 from db.models import WebSession
-from db.sessions import StoredSession, end_session, read_session, save_session
+from db.sessions import SessionReader, StoredSession, end_session, read_session, save_session
 from web.journeys import journey_id_of
 from web.session import SessionKey, SessionState
 
@@ -74,6 +74,7 @@ class ServerSessionMiddleware:
         app: ASGIApp,
         engine: Engine,
         *,
+        inline_reader: SessionReader | None,
         idle_minutes: float,
         max_hours: float,
         cookie_days: float,
@@ -92,12 +93,13 @@ class ServerSessionMiddleware:
         self.secure = secure
         self.clock = clock
         # SQLite answers a primary-key read from its WAL in tens of microseconds, less than a
-        # hop to a worker thread and back costs; a database across the network gets the thread.
-        self.read_inline = engine.dialect.name == "sqlite"
+        # hop to a worker thread and back costs: create_app gives it a reader to call inline.
+        # A database across the network gets the thread.
+        self.inline_reader = inline_reader
 
     async def _read(self, session_id: str) -> StoredSession | None:
-        if self.read_inline:
-            return read_session(self.engine, session_id)
+        if self.inline_reader is not None:
+            return self.inline_reader(session_id)
         return await asyncio.to_thread(read_session, self.engine, session_id)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,6 +116,7 @@ class ServerSessionMiddleware:
         session = SessionState()
         session_id: str | None = None
         created = seen = now
+        before = "{}"  # what the session was, as it is stored, to tell whether it changed
         if row is not None and sent_id is not None:
             data: dict[str, Any] = json.loads(row.data)
             created, seen = row.created_at.timestamp(), row.seen_at.timestamp()
@@ -122,10 +125,11 @@ class ServerSessionMiddleware:
                 session.update(carried_over(data))
                 session.renew()
                 created = now
+                before = json.dumps(session, sort_keys=True)
             else:
                 session.update(data)
                 session_id = sent_id
-        before = json.dumps(session, sort_keys=True)
+                before = row.data  # written as json.dumps(..., sort_keys=True) writes it
         scope["session"] = session
 
         replaced = False
