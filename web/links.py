@@ -24,6 +24,9 @@ BASE_KEY = "cers.site_base"  # the scope key site_base keeps its answer under
 # else (a journey id, a token) is looked up each time and never kept.
 REMEMBERED = frozenset({"lang", "path"})
 REMEMBER_AT_MOST = 1_000
+# The site's own addresses (a name, an IP, localhost): its base URL for each of them.
+BASES_AT_MOST = 64
+_bases: dict[tuple[Any, ...], str] = {}
 
 
 class RouteIndex:
@@ -81,12 +84,24 @@ def index_routes(app: FastAPI) -> None:
 
 def site_base(request: Request) -> str:
     """``scheme://host/root`` of this request, worked out once per request (``url_for``
-    rebuilds it, and parses it again, for every link)."""
-    base: str | None = request.scope.get(BASE_KEY)
+    rebuilds it, and parses it again, for every link), and once per site address: what it is
+    made of is the same on every request to that address."""
+    scope = request.scope
+    base: str | None = scope.get(BASE_KEY)
     if base is None:
-        url = request.base_url
-        base = f"{url.scheme}://{url.netloc}{url.path.rstrip('/')}"
-        request.scope[BASE_KEY] = base
+        made_of = (
+            scope.get("scheme"),
+            scope.get("server"),
+            scope.get("app_root_path", scope.get("root_path", "")),
+            next((value for name, value in scope["headers"] if name == b"host"), None),
+        )
+        base = _bases.get(made_of)
+        if base is None:
+            url = request.base_url
+            base = f"{url.scheme}://{url.netloc}{url.path.rstrip('/')}"
+            if len(_bases) < BASES_AT_MOST:  # TrustedHostMiddleware has refused the others
+                _bases[made_of] = base
+        scope[BASE_KEY] = base
     return base
 
 

@@ -55,6 +55,8 @@ class TrustedPeers:
     def __contains__(self, host: str) -> bool:
         if self.anyone:
             return True
+        if not self.networks:  # no proxy is trusted (the default): nothing to parse
+            return False
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
