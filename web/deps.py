@@ -82,9 +82,12 @@ async def now_dependency(request: Request) -> float:
     return now(request)
 
 
-async def language(lang: str) -> str:
-    """The path's language, or 404."""
-    if lang not in LANGUAGES:
+async def language(request: Request) -> str:
+    """The path's language (every route that asks has ``{lang}`` in its path), or 404. Read
+    from the path as the router matched it: a ``lang: str`` parameter would have FastAPI
+    validate it through pydantic on every request, to learn that a path segment is text."""
+    lang = request.path_params.get("lang")
+    if not isinstance(lang, str) or lang not in LANGUAGES:
         raise HTTPException(404)
     return lang
 

@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
+from markupsafe import Markup, escape
 from starlette.responses import Response
 
 from core.languages import LANGUAGES, other_language, supported_language
@@ -21,10 +22,11 @@ from db.models import UserAccount
 from db.queries import account_for
 from i18n import format_when, translations
 from web.deps import services
+from web.forms import FIELD as FORM_ID_FIELD
 from web.forms import new_form_id
 from web.journeys import journey_id_of
 from web.links import link, template_link
-from web.session import check_csrf, csrf_token, signed_in_journey
+from web.session import CSRF_FIELD, check_csrf, csrf_token, signed_in_journey
 from workflows import rules
 
 
@@ -137,6 +139,13 @@ def toggle_url(request: Request, lang: str) -> str:
     return f"{url}?{query}" if query else url
 
 
+def hidden_field(name: str, value: str) -> Markup:
+    """A form's hidden field: the CSRF token and the form id are one in every form, made
+    here once per render rather than by a template macro on each form (a Jinja macro call
+    costs several times what its one element does)."""
+    return Markup(f'<input type="hidden" name="{name}" value="{escape(value)}">')
+
+
 def render(
     request: Request, template: str, *, lang: str, status_code: int = 200, **context: Any
 ) -> Response:
@@ -159,7 +168,11 @@ def render(
             "m": macros(lang),
             "toggle_url": toggle_url(request, lang),
             "csrf_token": csrf,
-            "new_form_id": lambda purpose: new_form_id(csrf, purpose),
+            "csrf_field": hidden_field(CSRF_FIELD, csrf),
+            # A fresh id for each form rendered: form_id_field("purpose") (web/forms.py).
+            "form_id_field": lambda purpose: hidden_field(
+                FORM_ID_FIELD, new_form_id(csrf, purpose)
+            ),
             "signed_in": signed_in_journey(request) is not None,
             "when": when,
             **context,

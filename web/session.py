@@ -84,6 +84,9 @@ def signed_in_journey(request: Request) -> str | None:
     return held(request, SessionKey.AUTH)
 
 
+CSRF_FIELD = "csrf_token"  # the hidden field of every form (web/pages.py hidden_field)
+
+
 def csrf_token(request: Request) -> str:
     token = request.session.get(SessionKey.CSRF)
     if not isinstance(token, str):
@@ -96,7 +99,7 @@ async def check_csrf(request: Request) -> None:
     """Every form post carries the session's token; a missing or wrong one is refused."""
     if request.method != "POST":
         return
-    sent = (await request.form()).get("csrf_token")
+    sent = (await request.form()).get(CSRF_FIELD)
     token = request.session.get(SessionKey.CSRF)
     if not isinstance(sent, str) or not isinstance(token, str):
         raise HTTPException(403)
