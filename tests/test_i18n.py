@@ -203,3 +203,18 @@ def test_a_template_s_messages_are_translated_when_it_is_compiled_and_the_rest_w
     assert english.render(_=translator("en"), message="Continue", thing=Thing()).startswith(
         "Continue|Sign Up Step 2 of 5|"
     )
+
+
+def test_a_global_added_after_a_template_was_loaded_is_seen_by_it_in_every_language() -> None:
+    """Templates share their environment's globals dict (web/pages.py SiteEnvironment): the
+    staff area adds its globals once the site's templates may already be loaded."""
+    from web.pages import GLOBALS, TEMPLATES
+
+    loaded = {lang: t.env.from_string("{{ added_later() }}") for lang, t in TEMPLATES.items()}
+    GLOBALS["added_later"] = lambda: "seen"
+    try:
+        assert {lang: t.render() for lang, t in loaded.items()} == {"en": "seen", "fr": "seen"}
+        own = TEMPLATES["en"].env.from_string("{{ own }}|{{ added_later() }}", {"own": "mine"})
+        assert own.render() == "mine|seen"  # a template's own globals still sit over them
+    finally:
+        del GLOBALS["added_later"]

@@ -14,7 +14,6 @@ import base64
 import hashlib
 from urllib.parse import urlsplit
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from settings import Settings
@@ -56,31 +55,41 @@ def style_hash(css: str) -> str:
 
 
 class SecurityHeaders:
-    """Adds the headers to every response, the site's error pages and refusals included."""
+    """Adds the headers to every response, the site's error pages and refusals included; a
+    header the response set itself (a route's own policy) stays."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.csp = site_policy(settings)
-        self.https = settings.https
+        every: list[tuple[str, str]] = [
+            (CSP, site_policy(settings)),
+            # Confirmation and resume links carry a token in the path: no Referer with it.
+            ("Referrer-Policy", "no-referrer"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+        ]
+        if settings.https:
+            every.append(("Strict-Transport-Security", HSTS))
+        # Encoded once, as ASGI sends them: a response carries them as they are.
+        self.for_files = raw(every)
+        # Pages are personal, and the partner callback carries a code: nothing keeps them.
+        self.for_pages = raw([*every, ("Cache-Control", "no-store")])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = scope["path"].startswith("/static/")
+        added = self.for_files if scope["path"].startswith("/static/") else self.for_pages
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault(CSP, self.csp)
-                # Confirmation and resume links carry a token in the path: no Referer with it.
-                headers.setdefault("Referrer-Policy", "no-referrer")
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                if self.https:
-                    headers.setdefault("Strict-Transport-Security", HSTS)
-                if not static:  # pages are personal; the partner callback carries a code
-                    headers.setdefault("Cache-Control", "no-store")
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [header for header in added if header[0] not in present]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def raw(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -52,11 +53,21 @@ class Translated(Extension):
         return kept
 
 
+class SiteEnvironment(jinja2.Environment):
+    """A template loaded with no globals of its own has the environment's globals dict
+    itself, as before Jinja 3.0, not a ChainMap over it: every render copies its template's
+    globals into the new context, and copying a ChainMap of 13 names cost ~12 µs against
+    ~1 µs for the dict. The dict is the same object, so a global added later is still seen."""
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return self.globals if not d else super().make_globals(d)
+
+
 def environment(lang: str, shared: dict[str, Any]) -> jinja2.Environment:
     """Compiled once per process and kept: auto_reload off, so no template file is stat'ed
     again on every render (Jinja's default checks each template's mtime each time it is
     fetched). Every language's environment holds the same globals."""
-    env = jinja2.Environment(
+    env = SiteEnvironment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=jinja2.select_autoescape(),
         auto_reload=False,
@@ -96,7 +107,9 @@ async def exporter_page(request: Request) -> None:
 
 
 def current_account(request: Request) -> UserAccount | None:
-    account: UserAccount | None = getattr(request.state, "account", None)
+    # request.state's own dict: most pages have no account, and State raises (and formats)
+    # an AttributeError for every name it does not hold.
+    account: UserAccount | None = request.scope.get("state", {}).get("account")
     return account
 
 
