@@ -31,6 +31,7 @@ WORKDIR /app
 FROM base AS standin
 COPY --from=build-standin /venv /venv
 COPY . .
+RUN python -m compileall -q /app
 USER cers
 EXPOSE 9400
 HEALTHCHECK --interval=10s --timeout=5s --retries=6 \
@@ -41,6 +42,11 @@ CMD ["python", "-m", "broker", "--host", "0.0.0.0", "--port", "9400"]
 FROM base AS production
 COPY --from=build /venv /venv
 COPY . .
+# The bytecode is made here, once: nothing is written at run time (PYTHONDONTWRITEBYTECODE, and
+# /app is not the user's). Without it every import compiles its source, and the worker's
+# sandbox imports a workflow's module afresh for each new workflow: onboarding.py compiled
+# again for every journey (~4.5 ms each on the 2-core test machine, against 0.1 ms to load).
+RUN python -m compileall -q /app
 USER cers
 EXPOSE 8000
 # The site's liveness (GET /healthz); docker-compose.yml points the worker's at its own port.

@@ -241,6 +241,10 @@ def test_the_image_installs_the_lock_before_the_source_and_runs_as_a_user() -> N
     assert "--require-hashes" in build and "production.lock" in build and "COPY . ." not in build
     assert production.index("COPY --from=build /venv") < production.index("COPY . .")
     assert re.search(r"^USER cers$", production, re.M)
+    # Its bytecode made at build time, from the source as copied: PYTHONDONTWRITEBYTECODE
+    # writes none at run time, and without it each new workflow compiles its module again.
+    compiled = production.index("RUN python -m compileall -q /app")
+    assert production.index("COPY . .") < compiled < production.index("USER cers")
     assert re.search(r"^HEALTHCHECK .*\n.*core\.probe http", production.replace('", "', " "), re.M)
 
 
