@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import statistics
 import tempfile
@@ -39,8 +40,16 @@ from temporalio.worker import Worker
 
 import dev
 from benchmarks.bare import BareWorkflow, noop_activity
-from benchmarks.driver import Journey, KeepingMailServer, Mailbox, MaildirMailbox, drive
+from benchmarks.driver import (
+    ANSWERS,
+    Journey,
+    KeepingMailServer,
+    Mailbox,
+    MaildirMailbox,
+    drive,
+)
 from core.crypto import KeyRing
+from core.hashing import hash_secret
 from core.temporal import data_converter
 from db.engine import migrate
 from devstack.processes import children_named, cpu_seconds, project_env, started, worker_command
@@ -50,6 +59,9 @@ from settings import get_settings
 
 log = logging.getLogger("benchmarks.load")
 TOKEN = re.compile(r"/(confirm|resume)/[^/]+")
+# The argon2id hashes of the driver's journey, which the issue keeps as they are: its password
+# and each of its recovery answers (web/gckey.py).
+HASHES = 1 + len(ANSWERS)
 
 
 @dataclass
@@ -190,6 +202,17 @@ class Level:
     seconds: float
     cpu: dict[str, float]  # CPU seconds per process over the site's journeys
     floors: dict[str, float]  # bare journeys/s, with regular and with local activities
+    # CPU seconds per journey of the local-activity floor: this process (its client and
+    # worker) and, when it is known, the dev server.
+    floor_cpu: dict[str, float]
+    hashes_seconds: float  # CPU seconds of a journey's HASHES argon2id hashes, measured here
+
+    @property
+    def bound(self) -> float:
+        """The most journeys/s the machine's cores could give if a journey cost only what
+        the local floor's costs plus its argon2id hashes: the site's journey makes at least
+        the floor's Temporal calls (update-with-start, updates running local activities)."""
+        return (os.cpu_count() or 1) / (sum(self.floor_cpu.values()) + self.hashes_seconds)
 
     @property
     def finished(self) -> int:
@@ -212,15 +235,28 @@ async def level(target: Target, concurrency: int, journeys: int, repeat: Sequenc
         return sum(j.finished for j in walked)
 
     _, elapsed, cpu = await measured(target.pids, site)
-    floors = {}
+    floors: dict[str, float] = {}
+    floor_cpu: dict[str, float] = {}
+    counted = {"this process": os.getpid()}
+    if "temporal" in target.pids:
+        counted["temporal"] = target.pids["temporal"]
     for activity in ("regular", "local"):
 
         async def floor(activity: str = activity) -> int:
             return await bare_journeys(target.client, journeys, concurrency, activity)
 
-        done, seconds, _ = await measured({}, floor)
+        done, seconds, used = await measured(counted, floor)
         floors[activity] = done / seconds
-    return Level(concurrency, walked, elapsed, cpu, floors)
+        floor_cpu = {name: cpu / max(done, 1) for name, cpu in used.items()}
+    return Level(concurrency, walked, elapsed, cpu, floors, floor_cpu, journey_hashes())
+
+
+def journey_hashes() -> float:
+    """The CPU seconds of one journey's argon2id hashes, as the site makes them."""
+    started = time.thread_time()
+    for answer in range(HASHES):
+        hash_secret(f"benchmark secret {answer}")
+    return time.thread_time() - started
 
 
 def report(result: Level) -> str:
@@ -245,6 +281,16 @@ def report(result: Level) -> str:
     lines.append(
         f"  site / floor: {rate / regular:.2f}x regular, {rate / local:.2f}x local"
         " (target >= 0.6x local)"
+    )
+    per = ", ".join(f"{name} {1000 * s:.0f}" for name, s in result.floor_cpu.items())
+    lines.append(f"  local floor CPU per journey (ms): {per}")
+    lines.append(
+        f"  argon2id, the {HASHES} hashes of a journey:"
+        f" {1000 * result.hashes_seconds:.0f} ms of CPU"
+    )
+    lines.append(
+        f"  bound while argon2id stays: {result.bound:.2f} journeys/s on {os.cpu_count()} cores"
+        f" = {result.bound / local:.2f}x the local floor"
     )
     return "\n".join(lines)
 

@@ -45,4 +45,10 @@ async def test_load_walks_whole_journeys_to_the_portal_and_runs_the_floor() -> N
     assert set(level.cpu) == {"web", "worker", "temporal"}
     assert all(seconds > 0 for seconds in level.cpu.values())
     assert level.floors["regular"] > 0 and level.floors["local"] > 0
-    assert "journeys/s" in load.report(level)
+    # The bound throughput cannot pass while argon2id stays: from the floor's own CPU and
+    # the journey's hashes, both measured in the run.
+    assert set(level.floor_cpu) == {"this process", "temporal"}
+    assert all(seconds > 0 for seconds in level.floor_cpu.values())
+    assert level.hashes_seconds > 0 and 0 < level.bound < float("inf")
+    report = load.report(level)
+    assert "journeys/s" in report and "bound while argon2id stays" in report
