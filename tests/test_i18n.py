@@ -216,5 +216,10 @@ def test_a_global_added_after_a_template_was_loaded_is_seen_by_it_in_every_langu
         assert {lang: t.render() for lang, t in loaded.items()} == {"en": "seen", "fr": "seen"}
         own = TEMPLATES["en"].env.from_string("{{ own }}|{{ added_later() }}", {"own": "mine"})
         assert own.render() == "mine|seen"  # a template's own globals still sit over them
+        # Fetched with globals of its own, a loaded template would write them into the
+        # shared dict, for every page: refused.
+        with pytest.raises(TypeError):
+            TEMPLATES["en"].env.get_template("base.html", globals={"leaked": "everywhere"})
+        assert "leaked" not in GLOBALS
     finally:
         del GLOBALS["added_later"]
