@@ -2,8 +2,9 @@
 log line of that request, and carried in a Temporal header to the workflow call it makes and the
 activities that call starts, whose log lines carry it too.
 
-It is an opaque token (a uuid, or a proxy's id of the same shape), never anything about who
-sent the request. Headers are not encrypted by the payload codec; nothing else is put in them.
+It is an opaque token (32 random hex digits, or a proxy's id of the same shape), never
+anything about who sent the request. Headers are not encrypted by the payload codec; nothing
+else is put in them.
 """
 
 from __future__ import annotations

@@ -192,7 +192,6 @@ def render(
             "_": translator(lang),
             "m": macros(lang),
             "toggle_url": toggle_url(request, lang),
-            "csrf_token": csrf,
             "csrf_field": hidden_field(CSRF_FIELD, csrf),
             # A fresh id for each form rendered: form_id_field("purpose") (web/forms.py).
             "form_id_field": lambda purpose: hidden_field(
