@@ -210,6 +210,8 @@ def test_a_global_added_after_a_template_was_loaded_is_seen_by_it_in_every_langu
     staff area adds its globals once the site's templates may already be loaded."""
     from web.pages import GLOBALS, TEMPLATES
 
+    # The shared dict itself, not a ChainMap copied into every render's context.
+    assert all(t.env.get_template("base.html").globals is GLOBALS for t in TEMPLATES.values())
     loaded = {lang: t.env.from_string("{{ added_later() }}") for lang, t in TEMPLATES.items()}
     GLOBALS["added_later"] = lambda: "seen"
     try:
