@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
@@ -31,9 +32,15 @@ class MailNotSent(Exception):
     is what the worker logs, what the retry shows staff and what history keeps."""
 
 
+# Awaited the moment the mail server has taken a message (its 250 to DATA), before anything
+# else is said on the connection: the outbox keeps it there (activities/outbox.py).
+Accepted = Callable[[], Awaitable[None]]
+
+
 class EmailSender(Protocol):
-    async def send(self, message: EmailMessage) -> str:
-        """Sends the message and returns its Message-ID."""
+    async def send(self, message: EmailMessage, *, accepted: Accepted | None = None) -> str:
+        """Sends the message and returns its Message-ID; ``accepted`` is awaited as soon as
+        the server has taken it."""
         ...
 
 
@@ -52,7 +59,7 @@ class SmtpSender:
         self._username, self._password = username or None, password or None
         self._starttls, self._timeout = starttls, timeout
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: EmailMessage, *, accepted: Accepted | None = None) -> str:
         if "Message-ID" not in message:
             message["Message-ID"] = make_msgid(domain="cers.example.ca")
         client = aiosmtplib.SMTP(
@@ -66,6 +73,10 @@ class SmtpSender:
         try:
             await client.connect()
             await client.send_message(message)
+            if accepted is not None:
+                # Before the QUIT: its round trip would widen the window in which the server
+                # has the message and the outbox does not know it yet.
+                await accepted()
             # Taken: a QUIT that goes wrong changes nothing.
             with contextlib.suppress(aiosmtplib.SMTPException):
                 await client.quit()

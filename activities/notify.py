@@ -4,6 +4,7 @@ a journey, and the notice that a GCKey locked, in the reader's language."""
 from __future__ import annotations
 
 from email.message import EmailMessage
+from functools import partial
 
 from temporalio import activity
 
@@ -99,13 +100,14 @@ class NotificationActivities:
         has the same Message-ID on every attempt, so an attempt whose send went through but
         whose completion never reached Temporal leaves its row here, and the retry sends
         nothing. What remains is the time between the server's 250 and the row's commit
-        (README, "E-mail at most once")."""
+        (README, "E-mail at most once"): the row is written right on the 250."""
         message_id = str(message["Message-ID"])
         if await self._outbox.accepted(message_id):
             activity.logger.info("the mail server already accepted this message: not sent again")
             return message_id
-        await self._sender.send(message)
-        await self._outbox.record(message_id, journey_id)
+        await self._sender.send(
+            message, accepted=partial(self._outbox.record, message_id, journey_id)
+        )
         return message_id
 
     def _domain(self) -> str:

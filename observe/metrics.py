@@ -21,7 +21,7 @@ from prometheus_client import Counter, Histogram
 from temporalio import activity
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from activities.email import EmailSender
+from activities.email import Accepted, EmailSender
 from settings import Settings
 
 HTTP_REQUESTS = Counter(
@@ -44,7 +44,7 @@ class CountedSender:
     def __init__(self, sender: EmailSender) -> None:
         self._sender = sender
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: EmailMessage, *, accepted: Accepted | None = None) -> str:
         kind, attempt = "other", 1
         if activity.in_activity():
             info = activity.info()
@@ -52,7 +52,7 @@ class CountedSender:
         if attempt > 1:
             EMAIL_RETRIES.labels(kind).inc()
         try:
-            message_id = await self._sender.send(message)
+            message_id = await self._sender.send(message, accepted=accepted)
         except Exception:
             EMAILS_FAILED.labels(kind).inc()
             raise

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.email import SmtpSender
 from activities.notify import NotificationActivities
 from activities.outbox import Outbox
+from benchmarks.chaos import sent_by_a_retry
 from db.engine import make_engine
 from db.models import MailOutbox
 from devstack.faults import relay_to
@@ -30,7 +32,7 @@ from tests.conftest import NewWorker, until
 from tests.journeys import begin, create_account, journey_handle, new_address, new_username, sign_up
 from tests.process_helpers import started, worker_environment
 from workflows.activity_types import SendConfirmationEmailInput
-from workflows.types import EmailKind
+from workflows.types import ONBOARDING_ID_PREFIX, EmailKind
 
 
 class CountingServer(MailServer):
@@ -89,6 +91,38 @@ async def test_a_retry_after_an_accepted_send_sends_nothing(settings: Settings) 
         assert server.count(address) == 2
 
 
+async def test_the_message_is_in_the_outbox_before_the_connection_is_closed(
+    settings: Settings,
+) -> None:
+    """The row is written on the server's 250, not after the QUIT: a worker killed while it
+    waits for the QUIT's answer has left the row, and the retry sends nothing."""
+    server = CountingServer()
+    engine = make_engine(settings.sqlalchemy_url)
+    at_quit: list[bool] = []
+
+    async def handle_QUIT(server: SMTP, session: Session, envelope: Envelope) -> str:
+        with DbSession(engine) as db:
+            at_quit.append(db.get(MailOutbox, message_id) is not None)
+        return "221 Bye"
+
+    server.handle_QUIT = handle_QUIT  # type: ignore[attr-defined]
+    confirmation = SendConfirmationEmailInput(
+        journey_id=str(uuid.uuid4()),
+        kind=EmailKind.CONFIRMATION,
+        link_number=1,
+        to=new_address(),
+        given_name="Marie",
+        language="fr",
+        urn="123456789",
+        expires_at=datetime.now(UTC) + timedelta(days=3),
+    )
+    activities = notifications(settings, server.port)
+    message_id = str(activities.compose(confirmation)["Message-ID"])
+    with server.serving():
+        await ActivityEnvironment().run(activities.send_confirmation_email, confirmation)
+    assert at_quit == [True]
+
+
 async def test_an_e_mail_whose_completion_was_lost_is_not_sent_again(
     client: Client, settings: Settings, new_worker: NewWorker, tmp_path: Path
 ) -> None:
@@ -145,4 +179,9 @@ async def test_an_e_mail_whose_completion_was_lost_is_not_sent_again(
         ]
         assert started_event.activity_task_started_event_attributes.attempt == 2
         assert server.count(address) == 1
+        # The chaos benchmark reads such a journey's history the same way: had this retry sent
+        # the message again, it would count it as resent, not as an e-mail nobody asked for.
+        journey = workflow_id.removeprefix(ONBOARDING_ID_PREFIX)
+        assert await sent_by_a_retry(client, f"<{journey}.1.confirmation@cers.example.ca>")
+        assert not await sent_by_a_retry(client, f"<{journey}.lock.1@cers.example.ca>")
         await handle.terminate("test finished")
