@@ -39,7 +39,9 @@ EMAILS_FAILED = Counter("cers_emails_failed", "Attempts the mail server did not 
 
 
 class CountedSender:
-    """An EmailSender that counts what it sends, by the activity sending it."""
+    """An EmailSender that counts what it sends, by the activity sending it. A message is
+    counted sent when the server takes it: whatever fails after that (the outbox's row) is
+    not the mail server refusing it."""
 
     def __init__(self, sender: EmailSender) -> None:
         self._sender = sender
@@ -51,13 +53,21 @@ class CountedSender:
             kind, attempt = info.activity_type, info.attempt
         if attempt > 1:
             EMAIL_RETRIES.labels(kind).inc()
+        taken = False
+
+        async def counted() -> None:
+            nonlocal taken
+            taken = True
+            EMAILS_SENT.labels(kind).inc()
+            if accepted is not None:
+                await accepted()
+
         try:
-            message_id = await self._sender.send(message, accepted=accepted)
+            return await self._sender.send(message, accepted=counted)
         except Exception:
-            EMAILS_FAILED.labels(kind).inc()
+            if not taken:
+                EMAILS_FAILED.labels(kind).inc()
             raise
-        EMAILS_SENT.labels(kind).inc()
-        return message_id
 
 
 def temporal_runtime(settings: Settings) -> Runtime:

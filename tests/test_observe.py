@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
+from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.testing import ActivityEnvironment
@@ -462,3 +463,14 @@ async def test_e_mail_attempts_are_counted_sent_retried_and_failed(smtp: MailCat
     assert count("cers_emails_failed_total", kind) == 1
     assert count("cers_email_retries_total", kind) == 1
     assert count("cers_emails_sent_total", kind) == 1
+
+    # Taken by the server, then the outbox's row could not be written: sent, not failed.
+    async def outbox_down() -> None:
+        raise OperationalError("INSERT INTO mail_outbox", None, Exception("database is locked"))
+
+    env.info = replace(env.info, attempt=1)
+    up = CountedSender(SmtpSender("127.0.0.1", smtp.port))
+    with pytest.raises(OperationalError):
+        await env.run(up.send, message, accepted=outbox_down)
+    assert count("cers_emails_sent_total", kind) == 2
+    assert count("cers_emails_failed_total", kind) == 1
