@@ -247,7 +247,8 @@ async def level(target: Target, concurrency: int, journeys: int, repeat: Sequenc
 
         done, seconds, used = await measured(counted, floor)
         floors[activity] = done / seconds
-        floor_cpu = {name: cpu / max(done, 1) for name, cpu in used.items()}
+        if activity == "local":  # the floor the target and the bound are reckoned against
+            floor_cpu = {name: cpu / max(done, 1) for name, cpu in used.items()}
     return Level(concurrency, walked, elapsed, cpu, floors, floor_cpu, journey_hashes())
 
 

@@ -11,13 +11,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
-    # rules' e-mail check imports from its own package as it runs: that package must be
-    # the worker's too, not a module first imported in the middle of an activation.
+    # As in workflows/onboarding.py: email_validator passed through for rules' e-mail
+    # check, and rules imported by its own name, which the sandbox passes through.
     import email_validator  # noqa: F401
 
-    # By their own names: the sandbox passes through a module imported by name, but not
-    # one taken from its package's fromlist (``from workflows import rules`` ran rules.py
-    # again in every new workflow's sandbox, and emptied its caches).
     import workflows.rules as rules
     from activities.accounts import AccountActivities
     from activities.reset import PasswordResetActivities
